@@ -1,0 +1,144 @@
+//! The [`Store`] on a PostgreSQL server, chosen by a `postgres://` URL.
+//!
+//! Same schema and the same SQL as the SQLite backend (see
+//! `pollwatch_store::sql_store!`); only connecting and migrating differ.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use pollwatch_store::{GroupCommit, Result, StoreError};
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+
+pub use pollwatch_store::Store;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// The store on a PostgreSQL database.
+pub struct PostgresStore {
+    pool: PgPool,
+    writer: GroupCommit,
+}
+
+/// The event log half, owned by the group-commit writer task.
+pub struct PostgresLog {
+    pool: PgPool,
+}
+
+pollwatch_store::sql_store!(PostgresStore, PostgresLog, sqlx::Postgres, "postgres");
+
+impl PostgresStore {
+    /// Connect and bring the schema up to date. The URL is never logged:
+    /// it may carry a password.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await
+            .map_err(|e| StoreError::Database(format!("cannot connect to PostgreSQL: {e}")))?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Database(format!("migrating PostgreSQL: {e}")))?;
+        let writer = GroupCommit::spawn(
+            Arc::new(PostgresLog { pool: pool.clone() }),
+            GroupCommit::DEFAULT_MAX_BATCH,
+        );
+        Ok(Self { pool, writer })
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// A throwaway database on the test server, dropped when this is dropped.
+/// Tests of this crate and of the crates above use it, so each test has a
+/// database of its own.
+pub struct TestDatabase {
+    pub url: String,
+    admin_url: String,
+    name: String,
+}
+
+impl TestDatabase {
+    /// The server tests use: `POLLWATCH_TEST_POSTGRES`, or the one that
+    /// `scripts/postgres-up` starts.
+    pub fn admin_url() -> String {
+        std::env::var("POLLWATCH_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    }
+
+    /// Create a fresh database. Without a server, a developer's run skips
+    /// (answers `None` after printing why); under CI (`CI=true`) a missing
+    /// server is a failure, because a skipped backend is an untested one.
+    pub async fn create() -> Option<Self> {
+        use sqlx::Connection;
+        let admin_url = Self::admin_url();
+        let mut conn = match sqlx::PgConnection::connect(&admin_url).await {
+            Ok(c) => c,
+            Err(e) => {
+                let msg = format!(
+                    "PostgreSQL test server unreachable at {admin_url}: {e}; run scripts/postgres-up"
+                );
+                if std::env::var("CI").is_ok_and(|v| v == "true") {
+                    panic!("{msg} (CI=true: a missing PostgreSQL is a failure)");
+                }
+                eprintln!("SKIPPED: {msg}");
+                return None;
+            }
+        };
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let name = format!(
+            "pollwatch_test_{}_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            nanos
+        );
+        if let Err(e) = sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+        {
+            panic!("creating test database {name}: {e}");
+        }
+        let url = match admin_url.rsplit_once('/') {
+            Some((server, _)) => format!("{server}/{name}"),
+            None => panic!("POLLWATCH_TEST_POSTGRES must end in /database: {admin_url}"),
+        };
+        Some(Self {
+            url,
+            admin_url,
+            name,
+        })
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        // Drop runs outside async code; a private runtime on its own thread
+        // does the one statement.
+        let admin_url = self.admin_url.clone();
+        let name = self.name.clone();
+        let dropper = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            if let Ok(rt) = rt {
+                rt.block_on(async {
+                    use sqlx::Connection;
+                    if let Ok(mut c) = sqlx::PgConnection::connect(&admin_url).await {
+                        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                            .execute(&mut c)
+                            .await;
+                    }
+                });
+            }
+        });
+        let _ = dropper.join();
+    }
+}

@@ -1,0 +1,86 @@
+//! Group commit: one writer task owns all appends. Callers queue their event
+//! and wait; the writer takes everything queued (up to a cap), commits it in
+//! one transaction — one fsync — and only then answers each caller. At 20:00,
+//! when every observer sends at once, the queue is long and each commit
+//! carries many events; when it is quiet, an event is committed alone with
+//! no added delay.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use pollwatch_domain::{NewEvent, Timestamp};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{Appended, Result, StoreError};
+
+/// What a backend must provide for group commit: append a batch in one
+/// durable transaction. The outer `Err` means the transaction failed and
+/// nothing was stored; the inner results are per event (a conflicting retry
+/// fails alone, the rest of the batch is stored).
+#[async_trait]
+pub trait EventLog: Send + Sync + 'static {
+    async fn append_batch(
+        &self,
+        batch: &[NewEvent],
+        received_at: Timestamp,
+    ) -> Result<Vec<Result<Appended>>>;
+}
+
+struct Job {
+    event: NewEvent,
+    reply: oneshot::Sender<Result<Appended>>,
+}
+
+/// Handle to the writer task. Cloning is cheap; the task stops when the
+/// last handle is dropped.
+#[derive(Clone)]
+pub struct GroupCommit {
+    queue: mpsc::Sender<Job>,
+}
+
+impl GroupCommit {
+    /// Largest batch in one transaction: large enough that one fsync pays
+    /// for many events, small enough to bound a transaction's size.
+    pub const DEFAULT_MAX_BATCH: usize = 1000;
+
+    /// Start the writer on the current tokio runtime.
+    pub fn spawn<L: EventLog + ?Sized>(log: Arc<L>, max_batch: usize) -> Self {
+        let (queue, mut rx) = mpsc::channel::<Job>(max_batch * 4);
+        tokio::spawn(async move {
+            let mut jobs = Vec::with_capacity(max_batch);
+            let mut events = Vec::with_capacity(max_batch);
+            while rx.recv_many(&mut jobs, max_batch).await > 0 {
+                events.extend(jobs.iter().map(|j| j.event.clone()));
+                let received_at = crate::now();
+                match log.append_batch(&events, received_at).await {
+                    Ok(results) => {
+                        for (job, result) in jobs.drain(..).zip(results) {
+                            // The caller may have gone (client hung up);
+                            // the event is stored regardless.
+                            let _ = job.reply.send(result);
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, batch = events.len(), "event batch failed");
+                        let msg = e.to_string();
+                        for job in jobs.drain(..) {
+                            let _ = job.reply.send(Err(StoreError::Database(msg.clone())));
+                        }
+                    }
+                }
+                events.clear();
+            }
+        });
+        Self { queue }
+    }
+
+    /// Queue an event and wait until it is durable (or refused).
+    pub async fn append(&self, event: NewEvent) -> Result<Appended> {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send(Job { event, reply })
+            .await
+            .map_err(|_| StoreError::WriterGone)?;
+        answer.await.map_err(|_| StoreError::WriterGone)?
+    }
+}

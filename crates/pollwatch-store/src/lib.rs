@@ -1,0 +1,240 @@
+//! The store: pollwatch's one interface to persistence.
+//!
+//! It owns the [`Store`] trait (the append-only observation log plus the
+//! reference tables), its error type, the group-commit writer that turns
+//! many concurrent appends into one transaction each, and — behind the
+//! `suite` feature — the test suite that every backend runs in its own
+//! tests, so every query is exercised on SQLite and on PostgreSQL.
+//!
+//! **Architecture invariant:** this crate knows no SQL dialect and no
+//! driver. The SQL lives once, in [`sql_store!`], expanded by each backend
+//! crate for its own driver.
+
+mod group_commit;
+mod sql;
+#[cfg(feature = "suite")]
+pub mod suite;
+
+use async_trait::async_trait;
+use pollwatch_domain::registry::FieldChange;
+use pollwatch_domain::{
+    Assignment, ClientId, CodeName, District, Election, Event, Group, Language, NewEvent,
+    Observer, Role, RowId, Slug, Station, StationNumber, StationRecord, Timestamp, User,
+};
+
+pub use async_trait::async_trait as store_async_trait;
+pub use pollwatch_domain as domain;
+pub use group_commit::{EventLog, GroupCommit};
+
+/// Everything that can go wrong in the store, as the caller must tell it apart.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique name is taken (group slug, username, code name).
+    #[error("{0} already exists")]
+    AlreadyExists(String),
+    /// The same client id was sent before with other content: a retry must
+    /// be byte-for-byte the same report, a correction needs a new id.
+    #[error("event {0} was already stored with different content")]
+    ConflictingRetry(ClientId),
+    /// A reference to something that does not exist (or belongs to another group).
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The database is unreachable, full, or failed.
+    #[error("database error: {0}")]
+    Database(String),
+    /// The writer task has stopped (the server is shutting down).
+    #[error("the event writer has stopped")]
+    WriterGone,
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// The result of appending one event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Appended {
+    pub event: Event,
+    /// False when this was a retry of an event already stored: nothing new
+    /// was written and `event` is the stored one.
+    pub created: bool,
+}
+
+/// Who a session belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    Staff {
+        user_id: RowId,
+        group_id: Option<RowId>,
+        role: Role,
+    },
+    Observer {
+        observer_id: RowId,
+        group_id: RowId,
+    },
+}
+
+impl Principal {
+    pub fn role(&self) -> Role {
+        match self {
+            Principal::Staff { role, .. } => *role,
+            Principal::Observer { .. } => Role::Observer,
+        }
+    }
+
+    pub fn group_id(&self) -> Option<RowId> {
+        match self {
+            Principal::Staff { group_id, .. } => *group_id,
+            Principal::Observer { group_id, .. } => Some(*group_id),
+        }
+    }
+}
+
+/// A logged-in browser or an enrolled phone. The token itself is never
+/// stored, only its SHA-256, so a copy of the database opens no sessions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub token_hash: String,
+    pub principal: Principal,
+    /// The per-session secret that forms echo back (CSRF protection).
+    pub csrf_token: String,
+    pub expires_at: Timestamp,
+}
+
+/// A new staff account.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub group_id: Option<RowId>,
+    pub username: String,
+    pub role: Role,
+    /// An argon2 PHC string; the store never sees a password.
+    pub password_hash: String,
+}
+
+/// A new observer.
+#[derive(Debug, Clone)]
+pub struct NewObserver {
+    pub group_id: RowId,
+    pub code_name: CodeName,
+    pub language: Language,
+    pub contact: Option<String>,
+}
+
+/// A station registry file to apply.
+#[derive(Debug, Clone)]
+pub struct StationImport {
+    pub election_id: RowId,
+    /// What the user named (a file name), for the record.
+    pub source: String,
+    /// SHA-256 of the file's bytes, hex.
+    pub sha256: String,
+    pub records: Vec<StationRecord>,
+    /// Validate and report what would change, but write nothing.
+    pub dry_run: bool,
+    pub at: Timestamp,
+}
+
+/// What an import did (or would do, in a dry run).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ImportReport {
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub missing_from_file: usize,
+    /// (station number, change) for every changed field.
+    pub changes: Vec<(StationNumber, FieldChange)>,
+    /// The import's row, absent for dry runs and no-ops.
+    pub import_id: Option<RowId>,
+}
+
+/// The persistence interface, one implementation per database. Chosen at
+/// start from the database URL as an `Arc<dyn Store>`.
+///
+/// Every read of group data takes the group id, so one group's data can
+/// only be read by asking for that group: tenancy is a parameter, not a
+/// filter a handler may forget.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// "postgres" or "sqlite", for logs and `/readyz`.
+    fn backend(&self) -> &'static str;
+    /// A cheap round trip, for readiness.
+    async fn ping(&self) -> Result<()>;
+
+    // --- elections and the station registry ---
+    /// Get the election with this slug, creating it if absent.
+    async fn ensure_election(&self, slug: &Slug, name: &str, polling_day: &str)
+    -> Result<Election>;
+    async fn election(&self, slug: &Slug) -> Result<Option<Election>>;
+    async fn elections(&self) -> Result<Vec<Election>>;
+    async fn districts(&self, election_id: RowId) -> Result<Vec<District>>;
+    /// Apply a registry all-or-nothing in one transaction; recorded with its
+    /// source and hash, and every changed field kept in the change log.
+    async fn import_stations(&self, import: StationImport) -> Result<ImportReport>;
+    async fn stations(&self, election_id: RowId) -> Result<Vec<Station>>;
+    async fn station(&self, election_id: RowId, number: &StationNumber)
+    -> Result<Option<Station>>;
+    async fn station_by_id(&self, id: RowId) -> Result<Option<Station>>;
+
+    // --- groups, users, observers ---
+    async fn create_group(&self, slug: &Slug, name: &str, at: Timestamp) -> Result<Group>;
+    async fn group(&self, slug: &Slug) -> Result<Option<Group>>;
+    async fn group_by_id(&self, id: RowId) -> Result<Option<Group>>;
+    async fn groups(&self) -> Result<Vec<Group>>;
+    async fn create_user(&self, user: NewUser, at: Timestamp) -> Result<User>;
+    /// The user and their password hash.
+    async fn user_for_login(&self, username: &str) -> Result<Option<(User, String)>>;
+    async fn create_observer(&self, observer: NewObserver, at: Timestamp) -> Result<Observer>;
+    async fn observer(&self, group_id: RowId, id: RowId) -> Result<Option<Observer>>;
+    async fn observer_by_code_name(
+        &self,
+        group_id: RowId,
+        code_name: &CodeName,
+    ) -> Result<Option<Observer>>;
+    async fn observers(&self, group_id: RowId) -> Result<Vec<Observer>>;
+    /// Idempotent: assigning twice stores one assignment.
+    async fn assign(&self, group_id: RowId, observer_id: RowId, station_id: RowId) -> Result<()>;
+    async fn assignments(&self, group_id: RowId) -> Result<Vec<Assignment>>;
+
+    // --- enrolment and sessions ---
+    async fn create_enrolment_code(
+        &self,
+        code_hash: &str,
+        group_id: RowId,
+        observer_id: RowId,
+        expires_at: Timestamp,
+        at: Timestamp,
+    ) -> Result<()>;
+    /// Use a one-time code: answers the observer it was made for, once;
+    /// a used or expired code answers `None`.
+    async fn redeem_enrolment_code(
+        &self,
+        code_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<(RowId, RowId)>>;
+    async fn create_session(&self, session: &Session, at: Timestamp) -> Result<()>;
+    /// A live session (not expired at `now`).
+    async fn session(&self, token_hash: &str, now: Timestamp) -> Result<Option<Session>>;
+    async fn delete_session(&self, token_hash: &str) -> Result<()>;
+
+    // --- the observation log ---
+    /// Append one event; answers once it is durable. Idempotent by
+    /// (group, client id).
+    async fn append(&self, event: NewEvent) -> Result<Appended>;
+    async fn events_for_station(&self, group_id: RowId, station_id: RowId) -> Result<Vec<Event>>;
+    /// A page of the group's log in order, after `after_seq`.
+    async fn events(&self, group_id: RowId, after_seq: i64, limit: i64) -> Result<Vec<Event>>;
+    async fn event_by_client_id(&self, group_id: RowId, client_id: &ClientId)
+    -> Result<Option<Event>>;
+    async fn event_count(&self, group_id: RowId) -> Result<i64>;
+
+    // --- audit trail of reference-data changes ---
+    async fn audit(&self, actor: &str, action: &str, detail: &str, at: Timestamp) -> Result<()>;
+}
+
+/// The current time as a [`Timestamp`]. The store is the I/O layer, so it
+/// may read the clock; the domain never does.
+pub fn now() -> Timestamp {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    Timestamp(ms)
+}

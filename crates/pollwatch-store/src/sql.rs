@@ -1,0 +1,965 @@
+//! The SQL of the store, written once for both databases.
+//!
+//! SQLite and PostgreSQL accept the same statements here: `$n` parameters
+//! (sqlx binds them by number on SQLite too), `ON CONFLICT … DO NOTHING`,
+//! `RETURNING`, integers as 64-bit (`BIGINT` on PostgreSQL), times as
+//! milliseconds, JSON payloads as text (kept byte-for-byte as received).
+//! Each backend crate expands [`sql_store!`] with its own driver type, so the
+//! compiler checks every query path for both drivers, and the shared suite
+//! runs them on both servers. The only per-backend code is opening the pool
+//! and the migrations.
+
+/// Implement [`crate::Store`] for `$store` (a struct with fields
+/// `pool: sqlx::Pool<$db>` and `writer: GroupCommit`) and [`crate::EventLog`]
+/// for `$log` (a struct with field `pool: sqlx::Pool<$db>`).
+#[macro_export]
+macro_rules! sql_store {
+    ($store:ident, $log:ident, $db:ty, $backend:literal) => {
+        mod sql_store_impl {
+            use super::{$log, $store};
+            use ::sqlx::Row as _;
+            use $crate::domain::registry::{self, FieldChange};
+            use $crate::domain::{
+                AccessibilityFeature, Assignment, ClientId, CodeName, Coordinates, District,
+                Election, Event, EventKind, Group, Language, NewEvent, Observer, Role, RowId,
+                Slug, Station, StationKind, StationNumber, StationRecord, Timestamp, User,
+            };
+            use $crate::{
+                Appended, ImportReport, NewObserver, NewUser, Principal, Result, Session,
+                StationImport, StoreError,
+            };
+
+            type Db = $db;
+            type DbRow = <Db as ::sqlx::Database>::Row;
+
+            fn db(e: ::sqlx::Error) -> StoreError {
+                match e {
+                    ::sqlx::Error::RowNotFound => StoreError::NotFound("row".into()),
+                    other => StoreError::Database(other.to_string()),
+                }
+            }
+
+            /// Unique violations become `AlreadyExists(what)`, the rest `db`.
+            fn unique(what: String) -> impl FnOnce(::sqlx::Error) -> StoreError {
+                move |e| match &e {
+                    ::sqlx::Error::Database(d) if d.is_unique_violation() => {
+                        StoreError::AlreadyExists(what)
+                    }
+                    _ => db(e),
+                }
+            }
+
+            /// A stored value that no longer parses means the database was
+            /// edited by hand or is from another version: say so, do not panic.
+            fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+                StoreError::Database(format!("stored {what} is invalid: {e}"))
+            }
+
+            fn get<'r, T>(row: &'r DbRow, col: &str) -> Result<T>
+            where
+                T: ::sqlx::Decode<'r, Db> + ::sqlx::Type<Db>,
+            {
+                row.try_get::<T, _>(col).map_err(db)
+            }
+
+            const STATION_COLUMNS: &str = "s.id, s.election_id, s.number, s.name, s.address, \
+                d.name AS district, s.registered_voters, s.latitude, s.longitude, s.kind, \
+                s.accessibility";
+
+            fn station(row: &DbRow) -> Result<Station> {
+                let number: String = get(row, "number")?;
+                let lat: Option<f64> = get(row, "latitude")?;
+                let lon: Option<f64> = get(row, "longitude")?;
+                let coordinates = match (lat, lon) {
+                    (Some(a), Some(o)) => {
+                        Some(Coordinates::new(a, o).map_err(|(_, e)| corrupt("coordinates", e))?)
+                    }
+                    _ => None,
+                };
+                let access: String = get(row, "accessibility")?;
+                let accessibility = access
+                    .split(';')
+                    .filter(|s| !s.is_empty())
+                    .map(AccessibilityFeature::parse)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| corrupt("accessibility", e))?;
+                let voters: i64 = get(row, "registered_voters")?;
+                Ok(Station {
+                    id: get(row, "id")?,
+                    election_id: get(row, "election_id")?,
+                    record: StationRecord {
+                        number: StationNumber::parse(&number)
+                            .map_err(|e| corrupt("station number", e))?,
+                        name: get(row, "name")?,
+                        address: get(row, "address")?,
+                        district: get(row, "district")?,
+                        registered_voters: u32::try_from(voters)
+                            .map_err(|e| corrupt("registered voters", e))?,
+                        coordinates,
+                        kind: StationKind::parse(&get::<String>(row, "kind")?)
+                            .map_err(|e| corrupt("station kind", e))?,
+                        accessibility,
+                    },
+                })
+            }
+
+            fn accessibility_text(r: &StationRecord) -> String {
+                r.accessibility
+                    .iter()
+                    .map(|a| a.as_str())
+                    .collect::<Vec<_>>()
+                    .join(";")
+            }
+
+            fn election(row: &DbRow) -> Result<Election> {
+                Ok(Election {
+                    id: get(row, "id")?,
+                    slug: Slug::parse(&get::<String>(row, "slug")?)
+                        .map_err(|e| corrupt("election slug", e))?,
+                    name: get(row, "name")?,
+                    polling_day: get(row, "polling_day")?,
+                })
+            }
+
+            fn group(row: &DbRow) -> Result<Group> {
+                Ok(Group {
+                    id: get(row, "id")?,
+                    slug: Slug::parse(&get::<String>(row, "slug")?)
+                        .map_err(|e| corrupt("group slug", e))?,
+                    name: get(row, "name")?,
+                })
+            }
+
+            fn user(row: &DbRow) -> Result<User> {
+                Ok(User {
+                    id: get(row, "id")?,
+                    group_id: get(row, "group_id")?,
+                    username: get(row, "username")?,
+                    role: Role::parse(&get::<String>(row, "role")?)
+                        .map_err(|e| corrupt("role", e))?,
+                })
+            }
+
+            fn observer(row: &DbRow) -> Result<Observer> {
+                Ok(Observer {
+                    id: get(row, "id")?,
+                    group_id: get(row, "group_id")?,
+                    code_name: CodeName::parse(&get::<String>(row, "code_name")?)
+                        .map_err(|e| corrupt("code name", e))?,
+                    language: Language::parse(&get::<String>(row, "language")?)
+                        .map_err(|e| corrupt("language", e))?,
+                    contact: get(row, "contact")?,
+                })
+            }
+
+            const EVENT_COLUMNS: &str = "seq, group_id, client_id, observer_id, station_id, \
+                kind, payload, observed_at, received_at, supersedes, content_hash";
+
+            fn event(row: &DbRow) -> Result<Event> {
+                let payload: String = get(row, "payload")?;
+                let supersedes: Option<String> = get(row, "supersedes")?;
+                Ok(Event {
+                    seq: get(row, "seq")?,
+                    event: NewEvent {
+                        client_id: ClientId::parse(&get::<String>(row, "client_id")?)
+                            .map_err(|e| corrupt("client id", e))?,
+                        group_id: get(row, "group_id")?,
+                        observer_id: get(row, "observer_id")?,
+                        station_id: get(row, "station_id")?,
+                        kind: EventKind::parse(&get::<String>(row, "kind")?)
+                            .map_err(|e| corrupt("event kind", e))?,
+                        payload: ::serde_json::from_str(&payload)
+                            .map_err(|e| corrupt("payload", e))?,
+                        observed_at: Timestamp(get(row, "observed_at")?),
+                        supersedes: supersedes
+                            .map(|s| ClientId::parse(&s))
+                            .transpose()
+                            .map_err(|e| corrupt("supersedes", e))?,
+                    },
+                    received_at: Timestamp(get(row, "received_at")?),
+                    content_hash: get(row, "content_hash")?,
+                })
+            }
+
+            fn session(row: &DbRow) -> Result<Session> {
+                let role = Role::parse(&get::<String>(row, "role")?)
+                    .map_err(|e| corrupt("role", e))?;
+                let user_id: Option<RowId> = get(row, "user_id")?;
+                let observer_id: Option<RowId> = get(row, "observer_id")?;
+                let group_id: Option<RowId> = get(row, "group_id")?;
+                let principal = match (role, user_id, observer_id, group_id) {
+                    (Role::Observer, None, Some(observer_id), Some(group_id)) => {
+                        Principal::Observer {
+                            observer_id,
+                            group_id,
+                        }
+                    }
+                    (role, Some(user_id), None, group_id) if role.is_staff() => {
+                        Principal::Staff {
+                            user_id,
+                            group_id,
+                            role,
+                        }
+                    }
+                    _ => return Err(corrupt("session", "inconsistent principal")),
+                };
+                Ok(Session {
+                    token_hash: get(row, "token_hash")?,
+                    principal,
+                    csrf_token: get(row, "csrf_token")?,
+                    expires_at: Timestamp(get(row, "expires_at")?),
+                })
+            }
+
+            async fn district_id(
+                tx: &mut ::sqlx::Transaction<'_, Db>,
+                election_id: RowId,
+                name: &str,
+            ) -> Result<RowId> {
+                ::sqlx::query(
+                    "INSERT INTO districts (election_id, name) VALUES ($1, $2) \
+                     ON CONFLICT (election_id, name) DO NOTHING",
+                )
+                .bind(election_id)
+                .bind(name)
+                .execute(&mut **tx)
+                .await
+                .map_err(db)?;
+                let row = ::sqlx::query("SELECT id FROM districts WHERE election_id = $1 AND name = $2")
+                    .bind(election_id)
+                    .bind(name)
+                    .fetch_one(&mut **tx)
+                    .await
+                    .map_err(db)?;
+                get(&row, "id")
+            }
+
+            fn coordinates_parts(r: &StationRecord) -> (Option<f64>, Option<f64>) {
+                match r.coordinates {
+                    Some(c) => (Some(c.latitude), Some(c.longitude)),
+                    None => (None, None),
+                }
+            }
+
+            #[$crate::store_async_trait]
+            impl $crate::EventLog for $log {
+                async fn append_batch(
+                    &self,
+                    batch: &[NewEvent],
+                    received_at: Timestamp,
+                ) -> Result<Vec<Result<Appended>>> {
+                    let mut tx = self.pool.begin().await.map_err(db)?;
+                    let hashes: Vec<String> = batch.iter().map(NewEvent::content_hash).collect();
+
+                    // An event may only correct one of its own group's
+                    // events: stored, or earlier in this very batch.
+                    let mut refused: Vec<Option<StoreError>> = Vec::with_capacity(batch.len());
+                    for (i, e) in batch.iter().enumerate() {
+                        let mut err = None;
+                        if let Some(target) = &e.supersedes {
+                            let in_batch = batch[..i].iter().any(|p| {
+                                p.group_id == e.group_id && &p.client_id == target
+                            });
+                            if !in_batch {
+                                let found = ::sqlx::query(
+                                    "SELECT 1 AS one FROM events WHERE group_id = $1 AND client_id = $2",
+                                )
+                                .bind(e.group_id)
+                                .bind(target.as_str())
+                                .fetch_optional(&mut *tx)
+                                .await
+                                .map_err(db)?;
+                                if found.is_none() {
+                                    err = Some(StoreError::NotFound(format!(
+                                        "superseded event {target}"
+                                    )));
+                                }
+                            }
+                        }
+                        refused.push(err);
+                    }
+
+                    let mut inserted = std::collections::HashMap::new();
+                    let accepted: Vec<usize> =
+                        (0..batch.len()).filter(|i| refused[*i].is_none()).collect();
+                    // Well under both databases' limits on bound parameters.
+                    for chunk in accepted.chunks(500) {
+                        let mut q = ::sqlx::QueryBuilder::<Db>::new(
+                            "INSERT INTO events (group_id, client_id, observer_id, station_id, \
+                             kind, payload, observed_at, received_at, supersedes, content_hash) ",
+                        );
+                        q.push_values(chunk, |mut b, &i| {
+                            let e = &batch[i];
+                            b.push_bind(e.group_id)
+                                .push_bind(e.client_id.as_str().to_owned())
+                                .push_bind(e.observer_id)
+                                .push_bind(e.station_id)
+                                .push_bind(e.kind.as_str())
+                                .push_bind(e.payload.to_string())
+                                .push_bind(e.observed_at.0)
+                                .push_bind(received_at.0)
+                                .push_bind(e.supersedes.as_ref().map(|s| s.as_str().to_owned()))
+                                .push_bind(hashes[i].clone());
+                        });
+                        q.push(" ON CONFLICT (group_id, client_id) DO NOTHING RETURNING seq, group_id, client_id");
+                        let rows = q.build().fetch_all(&mut *tx).await.map_err(db)?;
+                        for row in rows {
+                            let g: RowId = get(&row, "group_id")?;
+                            let c: String = get(&row, "client_id")?;
+                            let s: i64 = get(&row, "seq")?;
+                            inserted.insert((g, c), s);
+                        }
+                    }
+
+                    let mut out = Vec::with_capacity(batch.len());
+                    for (i, e) in batch.iter().enumerate() {
+                        if let Some(err) = refused[i].take() {
+                            out.push(Err(err));
+                            continue;
+                        }
+                        // `remove`: a second copy of one id in the batch is a retry.
+                        let key = (e.group_id, e.client_id.as_str().to_owned());
+                        if let Some(seq) = inserted.remove(&key) {
+                            out.push(Ok(Appended {
+                                event: Event {
+                                    seq,
+                                    event: e.clone(),
+                                    received_at,
+                                    content_hash: hashes[i].clone(),
+                                },
+                                created: true,
+                            }));
+                            continue;
+                        }
+                        let row = ::sqlx::query(&format!(
+                            "SELECT {EVENT_COLUMNS} FROM events WHERE group_id = $1 AND client_id = $2"
+                        ))
+                        .bind(e.group_id)
+                        .bind(e.client_id.as_str())
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                        let stored = event(&row)?;
+                        if stored.content_hash == hashes[i] {
+                            out.push(Ok(Appended {
+                                event: stored,
+                                created: false,
+                            }));
+                        } else {
+                            out.push(Err(StoreError::ConflictingRetry(e.client_id.clone())));
+                        }
+                    }
+                    tx.commit().await.map_err(db)?;
+                    Ok(out)
+                }
+            }
+
+            #[$crate::store_async_trait]
+            impl $crate::Store for $store {
+                fn backend(&self) -> &'static str {
+                    $backend
+                }
+
+                async fn ping(&self) -> Result<()> {
+                    ::sqlx::query("SELECT 1").execute(&self.pool).await.map_err(db)?;
+                    Ok(())
+                }
+
+                async fn ensure_election(
+                    &self,
+                    slug: &Slug,
+                    name: &str,
+                    polling_day: &str,
+                ) -> Result<Election> {
+                    ::sqlx::query(
+                        "INSERT INTO elections (slug, name, polling_day) VALUES ($1, $2, $3) \
+                         ON CONFLICT (slug) DO NOTHING",
+                    )
+                    .bind(slug.as_str())
+                    .bind(name)
+                    .bind(polling_day)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                    self.election(slug)
+                        .await?
+                        .ok_or_else(|| StoreError::NotFound(format!("election {slug}")))
+                }
+
+                async fn election(&self, slug: &Slug) -> Result<Option<Election>> {
+                    ::sqlx::query("SELECT id, slug, name, polling_day FROM elections WHERE slug = $1")
+                        .bind(slug.as_str())
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db)?
+                        .as_ref()
+                        .map(election)
+                        .transpose()
+                }
+
+                async fn elections(&self) -> Result<Vec<Election>> {
+                    ::sqlx::query("SELECT id, slug, name, polling_day FROM elections ORDER BY id")
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db)?
+                        .iter()
+                        .map(election)
+                        .collect()
+                }
+
+                async fn districts(&self, election_id: RowId) -> Result<Vec<District>> {
+                    let rows = ::sqlx::query(
+                        "SELECT id, election_id, name FROM districts WHERE election_id = $1 ORDER BY name",
+                    )
+                    .bind(election_id)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?;
+                    rows.iter()
+                        .map(|r| {
+                            Ok(District {
+                                id: get(r, "id")?,
+                                election_id: get(r, "election_id")?,
+                                name: get(r, "name")?,
+                            })
+                        })
+                        .collect()
+                }
+
+                async fn import_stations(&self, import: StationImport) -> Result<ImportReport> {
+                    let mut tx = self.pool.begin().await.map_err(db)?;
+                    let rows = ::sqlx::query(&format!(
+                        "SELECT {STATION_COLUMNS} FROM stations s JOIN districts d ON d.id = s.district_id \
+                         WHERE s.election_id = $1"
+                    ))
+                    .bind(import.election_id)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                    let existing: Vec<Station> = rows.iter().map(station).collect::<Result<_>>()?;
+                    let ids: std::collections::HashMap<StationNumber, RowId> = existing
+                        .iter()
+                        .map(|s| (s.record.number.clone(), s.id))
+                        .collect();
+                    let existing: Vec<StationRecord> =
+                        existing.into_iter().map(|s| s.record).collect();
+                    let diff = registry::diff(&existing, &import.records);
+                    let mut report = ImportReport {
+                        created: diff.created.len(),
+                        updated: diff.updated.len(),
+                        unchanged: diff.unchanged,
+                        missing_from_file: diff.missing_from_file,
+                        changes: diff
+                            .updated
+                            .iter()
+                            .flat_map(|(r, cs)| cs.iter().map(|c| (r.number.clone(), c.clone())))
+                            .collect(),
+                        import_id: None,
+                    };
+                    if import.dry_run || (report.created == 0 && report.updated == 0) {
+                        tx.rollback().await.map_err(db)?;
+                        return Ok(report);
+                    }
+                    let import_row = ::sqlx::query(
+                        "INSERT INTO station_imports (election_id, source, sha256, imported_at, \
+                         created, updated, unchanged) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                    )
+                    .bind(import.election_id)
+                    .bind(&import.source)
+                    .bind(&import.sha256)
+                    .bind(import.at.0)
+                    .bind(report.created as i64)
+                    .bind(report.updated as i64)
+                    .bind(report.unchanged as i64)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                    let import_id: RowId = get(&import_row, "id")?;
+
+                    let mut districts = std::collections::HashMap::new();
+                    for r in diff.created.iter().chain(diff.updated.iter().map(|(r, _)| r)) {
+                        if !districts.contains_key(&r.district) {
+                            let id = district_id(&mut tx, import.election_id, &r.district).await?;
+                            districts.insert(r.district.clone(), id);
+                        }
+                    }
+                    for r in &diff.created {
+                        let (lat, lon) = coordinates_parts(r);
+                        let row = ::sqlx::query(
+                            "INSERT INTO stations (election_id, number, name, address, district_id, \
+                             registered_voters, latitude, longitude, kind, accessibility) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+                        )
+                        .bind(import.election_id)
+                        .bind(r.number.as_str())
+                        .bind(&r.name)
+                        .bind(&r.address)
+                        .bind(districts[&r.district])
+                        .bind(i64::from(r.registered_voters))
+                        .bind(lat)
+                        .bind(lon)
+                        .bind(r.kind.as_str())
+                        .bind(accessibility_text(r))
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                        let station_id: RowId = get(&row, "id")?;
+                        ::sqlx::query(
+                            "INSERT INTO station_changes (import_id, station_id, field, old_value, new_value) \
+                             VALUES ($1, $2, 'station', '', 'created')",
+                        )
+                        .bind(import_id)
+                        .bind(station_id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                    }
+                    for (r, changes) in &diff.updated {
+                        let station_id = *ids.get(&r.number).ok_or_else(|| {
+                            StoreError::NotFound(format!("station {}", r.number))
+                        })?;
+                        let (lat, lon) = coordinates_parts(r);
+                        ::sqlx::query(
+                            "UPDATE stations SET name = $1, address = $2, district_id = $3, \
+                             registered_voters = $4, latitude = $5, longitude = $6, kind = $7, \
+                             accessibility = $8 WHERE id = $9",
+                        )
+                        .bind(&r.name)
+                        .bind(&r.address)
+                        .bind(districts[&r.district])
+                        .bind(i64::from(r.registered_voters))
+                        .bind(lat)
+                        .bind(lon)
+                        .bind(r.kind.as_str())
+                        .bind(accessibility_text(r))
+                        .bind(station_id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                        for FieldChange { field, old, new } in changes {
+                            ::sqlx::query(
+                                "INSERT INTO station_changes (import_id, station_id, field, old_value, new_value) \
+                                 VALUES ($1, $2, $3, $4, $5)",
+                            )
+                            .bind(import_id)
+                            .bind(station_id)
+                            .bind(*field)
+                            .bind(old)
+                            .bind(new)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db)?;
+                        }
+                    }
+                    tx.commit().await.map_err(db)?;
+                    report.import_id = Some(import_id);
+                    Ok(report)
+                }
+
+                async fn stations(&self, election_id: RowId) -> Result<Vec<Station>> {
+                    let rows = ::sqlx::query(&format!(
+                        "SELECT {STATION_COLUMNS} FROM stations s JOIN districts d ON d.id = s.district_id \
+                         WHERE s.election_id = $1"
+                    ))
+                    .bind(election_id)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?;
+                    let mut out: Vec<Station> = rows.iter().map(station).collect::<Result<_>>()?;
+                    out.sort_by(|a, b| a.record.number.sort_key().cmp(&b.record.number.sort_key()));
+                    Ok(out)
+                }
+
+                async fn station(
+                    &self,
+                    election_id: RowId,
+                    number: &StationNumber,
+                ) -> Result<Option<Station>> {
+                    ::sqlx::query(&format!(
+                        "SELECT {STATION_COLUMNS} FROM stations s JOIN districts d ON d.id = s.district_id \
+                         WHERE s.election_id = $1 AND s.number = $2"
+                    ))
+                    .bind(election_id)
+                    .bind(number.as_str())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .as_ref()
+                    .map(station)
+                    .transpose()
+                }
+
+                async fn station_by_id(&self, id: RowId) -> Result<Option<Station>> {
+                    ::sqlx::query(&format!(
+                        "SELECT {STATION_COLUMNS} FROM stations s JOIN districts d ON d.id = s.district_id \
+                         WHERE s.id = $1"
+                    ))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .as_ref()
+                    .map(station)
+                    .transpose()
+                }
+
+                async fn create_group(&self, slug: &Slug, name: &str, at: Timestamp) -> Result<Group> {
+                    let row = ::sqlx::query(
+                        "INSERT INTO observer_groups (slug, name, created_at) VALUES ($1, $2, $3) \
+                         RETURNING id, slug, name",
+                    )
+                    .bind(slug.as_str())
+                    .bind(name)
+                    .bind(at.0)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(unique(format!("group {slug}")))?;
+                    group(&row)
+                }
+
+                async fn group(&self, slug: &Slug) -> Result<Option<Group>> {
+                    ::sqlx::query("SELECT id, slug, name FROM observer_groups WHERE slug = $1")
+                        .bind(slug.as_str())
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db)?
+                        .as_ref()
+                        .map(group)
+                        .transpose()
+                }
+
+                async fn group_by_id(&self, id: RowId) -> Result<Option<Group>> {
+                    ::sqlx::query("SELECT id, slug, name FROM observer_groups WHERE id = $1")
+                        .bind(id)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db)?
+                        .as_ref()
+                        .map(group)
+                        .transpose()
+                }
+
+                async fn groups(&self) -> Result<Vec<Group>> {
+                    ::sqlx::query("SELECT id, slug, name FROM observer_groups ORDER BY slug")
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db)?
+                        .iter()
+                        .map(group)
+                        .collect()
+                }
+
+                async fn create_user(&self, u: NewUser, at: Timestamp) -> Result<User> {
+                    let row = ::sqlx::query(
+                        "INSERT INTO users (group_id, username, role, password_hash, created_at) \
+                         VALUES ($1, $2, $3, $4, $5) RETURNING id, group_id, username, role",
+                    )
+                    .bind(u.group_id)
+                    .bind(&u.username)
+                    .bind(u.role.as_str())
+                    .bind(&u.password_hash)
+                    .bind(at.0)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(unique(format!("user {}", u.username)))?;
+                    user(&row)
+                }
+
+                async fn user_for_login(&self, username: &str) -> Result<Option<(User, String)>> {
+                    let row = ::sqlx::query(
+                        "SELECT id, group_id, username, role, password_hash FROM users WHERE username = $1",
+                    )
+                    .bind(username)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)?;
+                    match row {
+                        Some(r) => Ok(Some((user(&r)?, get(&r, "password_hash")?))),
+                        None => Ok(None),
+                    }
+                }
+
+                async fn create_observer(&self, o: NewObserver, at: Timestamp) -> Result<Observer> {
+                    let row = ::sqlx::query(
+                        "INSERT INTO observers (group_id, code_name, language, contact, created_at) \
+                         VALUES ($1, $2, $3, $4, $5) \
+                         RETURNING id, group_id, code_name, language, contact",
+                    )
+                    .bind(o.group_id)
+                    .bind(o.code_name.as_str())
+                    .bind(o.language.as_str())
+                    .bind(&o.contact)
+                    .bind(at.0)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(unique(format!("observer {}", o.code_name)))?;
+                    observer(&row)
+                }
+
+                async fn observer(&self, group_id: RowId, id: RowId) -> Result<Option<Observer>> {
+                    ::sqlx::query(
+                        "SELECT id, group_id, code_name, language, contact FROM observers \
+                         WHERE group_id = $1 AND id = $2",
+                    )
+                    .bind(group_id)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .as_ref()
+                    .map(observer)
+                    .transpose()
+                }
+
+                async fn observer_by_code_name(
+                    &self,
+                    group_id: RowId,
+                    code_name: &CodeName,
+                ) -> Result<Option<Observer>> {
+                    ::sqlx::query(
+                        "SELECT id, group_id, code_name, language, contact FROM observers \
+                         WHERE group_id = $1 AND code_name = $2",
+                    )
+                    .bind(group_id)
+                    .bind(code_name.as_str())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .as_ref()
+                    .map(observer)
+                    .transpose()
+                }
+
+                async fn observers(&self, group_id: RowId) -> Result<Vec<Observer>> {
+                    ::sqlx::query(
+                        "SELECT id, group_id, code_name, language, contact FROM observers \
+                         WHERE group_id = $1 ORDER BY code_name",
+                    )
+                    .bind(group_id)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .iter()
+                    .map(observer)
+                    .collect()
+                }
+
+                async fn assign(
+                    &self,
+                    group_id: RowId,
+                    observer_id: RowId,
+                    station_id: RowId,
+                ) -> Result<()> {
+                    // The observer must be the group's own: a group cannot
+                    // plant assignments on another group's volunteers.
+                    if self.observer(group_id, observer_id).await?.is_none() {
+                        return Err(StoreError::NotFound(format!("observer {observer_id}")));
+                    }
+                    ::sqlx::query(
+                        "INSERT INTO assignments (group_id, observer_id, station_id) VALUES ($1, $2, $3) \
+                         ON CONFLICT (observer_id, station_id) DO NOTHING",
+                    )
+                    .bind(group_id)
+                    .bind(observer_id)
+                    .bind(station_id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                    Ok(())
+                }
+
+                async fn assignments(&self, group_id: RowId) -> Result<Vec<Assignment>> {
+                    let rows = ::sqlx::query(
+                        "SELECT observer_id, station_id FROM assignments WHERE group_id = $1 \
+                         ORDER BY observer_id, station_id",
+                    )
+                    .bind(group_id)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?;
+                    rows.iter()
+                        .map(|r| {
+                            Ok(Assignment {
+                                observer_id: get(r, "observer_id")?,
+                                station_id: get(r, "station_id")?,
+                            })
+                        })
+                        .collect()
+                }
+
+                async fn create_enrolment_code(
+                    &self,
+                    code_hash: &str,
+                    group_id: RowId,
+                    observer_id: RowId,
+                    expires_at: Timestamp,
+                    at: Timestamp,
+                ) -> Result<()> {
+                    ::sqlx::query(
+                        "INSERT INTO enrolment_codes (code_hash, group_id, observer_id, created_at, expires_at) \
+                         VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(code_hash)
+                    .bind(group_id)
+                    .bind(observer_id)
+                    .bind(at.0)
+                    .bind(expires_at.0)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(unique("enrolment code".into()))?;
+                    Ok(())
+                }
+
+                async fn redeem_enrolment_code(
+                    &self,
+                    code_hash: &str,
+                    now: Timestamp,
+                ) -> Result<Option<(RowId, RowId)>> {
+                    // One statement, so two phones racing with one code
+                    // cannot both win.
+                    let row = ::sqlx::query(
+                        "UPDATE enrolment_codes SET used_at = $1 \
+                         WHERE code_hash = $2 AND used_at IS NULL AND expires_at > $1 \
+                         RETURNING group_id, observer_id",
+                    )
+                    .bind(now.0)
+                    .bind(code_hash)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)?;
+                    match row {
+                        Some(r) => Ok(Some((get(&r, "group_id")?, get(&r, "observer_id")?))),
+                        None => Ok(None),
+                    }
+                }
+
+                async fn create_session(&self, s: &Session, at: Timestamp) -> Result<()> {
+                    let (user_id, observer_id) = match &s.principal {
+                        Principal::Staff { user_id, .. } => (Some(*user_id), None),
+                        Principal::Observer { observer_id, .. } => (None, Some(*observer_id)),
+                    };
+                    ::sqlx::query(
+                        "INSERT INTO sessions (token_hash, user_id, observer_id, group_id, role, \
+                         csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    )
+                    .bind(&s.token_hash)
+                    .bind(user_id)
+                    .bind(observer_id)
+                    .bind(s.principal.group_id())
+                    .bind(s.principal.role().as_str())
+                    .bind(&s.csrf_token)
+                    .bind(at.0)
+                    .bind(s.expires_at.0)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                    Ok(())
+                }
+
+                async fn session(&self, token_hash: &str, now: Timestamp) -> Result<Option<Session>> {
+                    ::sqlx::query(
+                        "SELECT token_hash, user_id, observer_id, group_id, role, csrf_token, expires_at \
+                         FROM sessions WHERE token_hash = $1 AND expires_at > $2",
+                    )
+                    .bind(token_hash)
+                    .bind(now.0)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .as_ref()
+                    .map(session)
+                    .transpose()
+                }
+
+                async fn delete_session(&self, token_hash: &str) -> Result<()> {
+                    ::sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+                        .bind(token_hash)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(db)?;
+                    Ok(())
+                }
+
+                async fn append(&self, e: NewEvent) -> Result<Appended> {
+                    self.writer.append(e).await
+                }
+
+                async fn events_for_station(
+                    &self,
+                    group_id: RowId,
+                    station_id: RowId,
+                ) -> Result<Vec<Event>> {
+                    ::sqlx::query(&format!(
+                        "SELECT {EVENT_COLUMNS} FROM events WHERE group_id = $1 AND station_id = $2 \
+                         ORDER BY seq"
+                    ))
+                    .bind(group_id)
+                    .bind(station_id)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .iter()
+                    .map(event)
+                    .collect()
+                }
+
+                async fn events(&self, group_id: RowId, after_seq: i64, limit: i64) -> Result<Vec<Event>> {
+                    ::sqlx::query(&format!(
+                        "SELECT {EVENT_COLUMNS} FROM events WHERE group_id = $1 AND seq > $2 \
+                         ORDER BY seq LIMIT $3"
+                    ))
+                    .bind(group_id)
+                    .bind(after_seq)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .iter()
+                    .map(event)
+                    .collect()
+                }
+
+                async fn event_by_client_id(
+                    &self,
+                    group_id: RowId,
+                    client_id: &ClientId,
+                ) -> Result<Option<Event>> {
+                    ::sqlx::query(&format!(
+                        "SELECT {EVENT_COLUMNS} FROM events WHERE group_id = $1 AND client_id = $2"
+                    ))
+                    .bind(group_id)
+                    .bind(client_id.as_str())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .as_ref()
+                    .map(event)
+                    .transpose()
+                }
+
+                async fn event_count(&self, group_id: RowId) -> Result<i64> {
+                    let row = ::sqlx::query("SELECT COUNT(*) AS n FROM events WHERE group_id = $1")
+                        .bind(group_id)
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(db)?;
+                    get(&row, "n")
+                }
+
+                async fn audit(&self, actor: &str, action: &str, detail: &str, at: Timestamp) -> Result<()> {
+                    ::sqlx::query(
+                        "INSERT INTO audit_log (at, actor, action, detail) VALUES ($1, $2, $3, $4)",
+                    )
+                    .bind(at.0)
+                    .bind(actor)
+                    .bind(action)
+                    .bind(detail)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                    Ok(())
+                }
+            }
+        }
+    };
+}
