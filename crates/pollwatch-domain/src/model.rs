@@ -32,7 +32,10 @@ impl StationNumber {
             return Err(invalid("is missing"));
         }
         if s.chars().count() > Self::MAX_LEN {
-            return Err(invalid(format!("is longer than {} characters", Self::MAX_LEN)));
+            return Err(invalid(format!(
+                "is longer than {} characters",
+                Self::MAX_LEN
+            )));
         }
         if !s
             .chars()
@@ -457,6 +460,7 @@ pub fn parse_username(s: &str) -> Result<String, InvalidValue> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -497,7 +501,9 @@ mod tests {
     #[test]
     fn accessibility_features_normalise() {
         assert_eq!(
-            AccessibilityFeature::parse(" Hearing aid ").unwrap().as_str(),
+            AccessibilityFeature::parse(" Hearing aid ")
+                .unwrap()
+                .as_str(),
             "hearing_aid"
         );
         assert!(AccessibilityFeature::parse("a;b").is_err());
