@@ -74,8 +74,12 @@ impl TestDatabase {
     /// (answers `None` after printing why); under CI (`CI=true`) a missing
     /// server is a failure, because a skipped backend is an untested one.
     pub async fn create() -> Option<Self> {
+        Self::create_on(Self::admin_url()).await
+    }
+
+    /// Create a fresh database on the server that `admin_url` reaches.
+    pub async fn create_on(admin_url: String) -> Option<Self> {
         use sqlx::Connection;
-        let admin_url = Self::admin_url();
         let mut conn = match sqlx::PgConnection::connect(&admin_url).await {
             Ok(c) => c,
             Err(e) => {
@@ -132,9 +136,10 @@ impl Drop for TestDatabase {
                 rt.block_on(async {
                     use sqlx::Connection;
                     if let Ok(mut c) = sqlx::PgConnection::connect(&admin_url).await {
-                        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                            .execute(&mut c)
-                            .await;
+                        let _ =
+                            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                                .execute(&mut c)
+                                .await;
                     }
                 });
             }

@@ -16,7 +16,9 @@ pollwatch_store::store_suite!(make);
 
 #[tokio::test]
 async fn events_cannot_be_rewritten() {
-    let Some(db) = TestDatabase::create().await else { return };
+    let Some(db) = TestDatabase::create().await else {
+        return;
+    };
     let store = PostgresStore::connect(&db.url).await.unwrap();
     drop(store);
     let pool = sqlx::PgPool::connect(&db.url).await.unwrap();

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pollwatch_store::{GroupCommit, Result, StoreError};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 pub use pollwatch_store::Store;
 
@@ -66,7 +66,11 @@ impl SqliteStore {
 
     /// The journal mode and synchronous level in force, as SQLite reports them.
     pub async fn pragmas(&self) -> Result<(String, i64)> {
-        let mut conn = self.pool.acquire().await.map_err(|e| StoreError::Database(e.to_string()))?;
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(|e| StoreError::Database(e.to_string()))?;
         let journal: (String,) = sqlx::query_as("PRAGMA journal_mode")
             .fetch_one(&mut *conn)
             .await

@@ -18,13 +18,13 @@ pub mod suite;
 use async_trait::async_trait;
 use pollwatch_domain::registry::FieldChange;
 use pollwatch_domain::{
-    Assignment, ClientId, CodeName, District, Election, Event, Group, Language, NewEvent,
-    Observer, Role, RowId, Slug, Station, StationNumber, StationRecord, Timestamp, User,
+    Assignment, ClientId, CodeName, District, Election, Event, Group, Language, NewEvent, Observer,
+    Role, RowId, Slug, Station, StationNumber, StationRecord, Timestamp, User,
 };
 
 pub use async_trait::async_trait as store_async_trait;
-pub use pollwatch_domain as domain;
 pub use group_commit::{EventLog, GroupCommit};
+pub use pollwatch_domain as domain;
 
 /// Everything that can go wrong in the store, as the caller must tell it apart.
 #[derive(Debug, thiserror::Error)]
@@ -169,8 +169,7 @@ pub trait Store: Send + Sync + 'static {
     /// source and hash, and every changed field kept in the change log.
     async fn import_stations(&self, import: StationImport) -> Result<ImportReport>;
     async fn stations(&self, election_id: RowId) -> Result<Vec<Station>>;
-    async fn station(&self, election_id: RowId, number: &StationNumber)
-    -> Result<Option<Station>>;
+    async fn station(&self, election_id: RowId, number: &StationNumber) -> Result<Option<Station>>;
     async fn station_by_id(&self, id: RowId) -> Result<Option<Station>>;
 
     // --- groups, users, observers ---
@@ -221,8 +220,11 @@ pub trait Store: Send + Sync + 'static {
     async fn events_for_station(&self, group_id: RowId, station_id: RowId) -> Result<Vec<Event>>;
     /// A page of the group's log in order, after `after_seq`.
     async fn events(&self, group_id: RowId, after_seq: i64, limit: i64) -> Result<Vec<Event>>;
-    async fn event_by_client_id(&self, group_id: RowId, client_id: &ClientId)
-    -> Result<Option<Event>>;
+    async fn event_by_client_id(
+        &self,
+        group_id: RowId,
+        client_id: &ClientId,
+    ) -> Result<Option<Event>>;
     async fn event_count(&self, group_id: RowId) -> Result<i64>;
 
     // --- audit trail of reference-data changes ---

@@ -195,7 +195,10 @@ pub async fn registry_update_records_changes(store: Arc<dyn Store>) {
         })
         .await
         .unwrap();
-    assert_eq!((report.created, report.updated, report.unchanged), (1, 1, 2));
+    assert_eq!(
+        (report.created, report.updated, report.unchanged),
+        (1, 1, 2)
+    );
     assert!(report.import_id.is_some());
     let fields: Vec<_> = report.changes.iter().map(|(_, c)| c.field).collect();
     assert!(fields.contains(&"registered_voters") && fields.contains(&"kind"));

@@ -1,0 +1,404 @@
+//! The JSON API under `/api/v1`: what phones and scripts use. Every error is
+//! a JSON body `{"error": {"status", "message", "field"?}}` with a 4xx status
+//! for anything the caller can fix.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use pollwatch_domain::{
+    ClientId, Event, EventKind, NewEvent, Permission, Station, StationNumber, Timestamp,
+};
+use pollwatch_store::{Principal, now};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::AppState;
+use crate::auth::{self, Caller};
+use crate::error::ApiError;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/login", post(login))
+        .route("/enrol", post(enrol))
+        .route("/logout", post(logout))
+        .route("/me", get(me))
+        .route("/stations", get(stations))
+        .route("/stations/{number}", get(station))
+        .route("/stations/{number}/events", get(station_events))
+        .route("/events", post(submit_event).get(group_events))
+        .fallback(|| async { ApiError::NotFound("no such API endpoint".into()) })
+}
+
+/// `Json<T>` whose rejections are our JSON errors with the right 4xx
+/// (400 syntax, 413 too large, 415 not JSON, 422 wrong shape), saying where.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(Self(v)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(r: JsonRejection) -> ApiError {
+    let status = match &r {
+        JsonRejection::JsonDataError(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        JsonRejection::JsonSyntaxError(_) => StatusCode::BAD_REQUEST,
+        JsonRejection::MissingJsonContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        other => other.status(),
+    };
+    let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        format!("the body is larger than {} bytes", crate::API_BODY_LIMIT)
+    } else {
+        r.body_text()
+    };
+    ApiError::Rejected { status, message }
+}
+
+pub fn format_time(t: Timestamp) -> String {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(t.0) * 1_000_000)
+        .ok()
+        .and_then(|d| d.format(&Rfc3339).ok())
+        .unwrap_or_else(|| t.0.to_string())
+}
+
+fn parse_time(field: &str, s: &str) -> Result<Timestamp, ApiError> {
+    let t = OffsetDateTime::parse(s, &Rfc3339).map_err(|e| {
+        ApiError::invalid(
+            field,
+            format!("{s:?} is not an RFC 3339 time like 2026-03-15T09:00:00+05:00 ({e})"),
+        )
+    })?;
+    let ms = t.unix_timestamp_nanos() / 1_000_000;
+    i64::try_from(ms)
+        .map(Timestamp)
+        .map_err(|_| ApiError::invalid(field, "time out of range"))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginBody {
+    username: String,
+    password: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EnrolBody {
+    code: String,
+}
+
+#[derive(Serialize)]
+struct SessionView {
+    token: String,
+    role: &'static str,
+    expires_at: String,
+}
+
+async fn login(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<LoginBody>,
+) -> Result<Response, ApiError> {
+    let principal = auth::login(&state, &body.username, &body.password).await?;
+    let (token, session) = auth::start_session(&state, principal).await?;
+    Ok(session_created(token, &session))
+}
+
+async fn enrol(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<EnrolBody>,
+) -> Result<Response, ApiError> {
+    let principal = auth::enrol(&state, &body.code).await?;
+    let (token, session) = auth::start_session(&state, principal).await?;
+    Ok(session_created(token, &session))
+}
+
+fn session_created(token: String, session: &pollwatch_store::Session) -> Response {
+    let view = SessionView {
+        token,
+        role: session.principal.role().as_str(),
+        expires_at: format_time(session.expires_at),
+    };
+    (StatusCode::CREATED, Json(view)).into_response()
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    caller.check_csrf(csrf_header(&headers))?;
+    state
+        .store
+        .delete_session(&caller.session.token_hash)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn csrf_header(headers: &HeaderMap) -> Option<&str> {
+    headers.get("x-csrf-token").and_then(|v| v.to_str().ok())
+}
+
+#[derive(Serialize)]
+struct MeView {
+    role: &'static str,
+    group: Option<String>,
+    code_name: Option<String>,
+    csrf_token: String,
+}
+
+async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<MeView>, ApiError> {
+    let group = match caller.principal().group_id() {
+        Some(id) => state
+            .store
+            .group_by_id(id)
+            .await?
+            .map(|g| g.slug.to_string()),
+        None => None,
+    };
+    let code_name = match caller.principal() {
+        Principal::Observer {
+            observer_id,
+            group_id,
+        } => state
+            .store
+            .observer(*group_id, *observer_id)
+            .await?
+            .map(|o| o.code_name.to_string()),
+        Principal::Staff { .. } => None,
+    };
+    Ok(Json(MeView {
+        role: caller.principal().role().as_str(),
+        group,
+        code_name,
+        csrf_token: caller.session.csrf_token.clone(),
+    }))
+}
+
+#[derive(Serialize)]
+pub struct StationView {
+    number: String,
+    name: String,
+    address: String,
+    district: String,
+    registered_voters: u32,
+    latitude: Option<f64>,
+    longitude: Option<f64>,
+    kind: &'static str,
+    accessibility: Vec<String>,
+}
+
+impl From<&Station> for StationView {
+    fn from(s: &Station) -> Self {
+        let r = &s.record;
+        Self {
+            number: r.number.to_string(),
+            name: r.name.clone(),
+            address: r.address.clone(),
+            district: r.district.clone(),
+            registered_voters: r.registered_voters,
+            latitude: r.coordinates.map(|c| c.latitude),
+            longitude: r.coordinates.map(|c| c.longitude),
+            kind: r.kind.as_str(),
+            accessibility: r.accessibility.iter().map(|a| a.as_str().into()).collect(),
+        }
+    }
+}
+
+async fn stations(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<StationView>>, ApiError> {
+    caller.require(Permission::ReadStations)?;
+    let Some(election_id) = state.election_id else {
+        return Ok(Json(vec![]));
+    };
+    let all = state.store.stations(election_id).await?;
+    Ok(Json(all.iter().map(StationView::from).collect()))
+}
+
+async fn find_station(state: &AppState, number: &str) -> Result<Station, ApiError> {
+    let parsed = StationNumber::parse(number).map_err(|e| ApiError::invalid("number", e))?;
+    let election_id = state
+        .election_id
+        .ok_or_else(|| ApiError::NotFound(format!("station {number}")))?;
+    state
+        .store
+        .station(election_id, &parsed)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("station {number}")))
+}
+
+async fn station(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(number): Path<String>,
+) -> Result<Json<StationView>, ApiError> {
+    caller.require(Permission::ReadStations)?;
+    let s = find_station(&state, &number).await?;
+    Ok(Json(StationView::from(&s)))
+}
+
+/// An event as the API shows it.
+#[derive(Serialize)]
+pub struct EventView {
+    seq: i64,
+    client_id: String,
+    station: Option<String>,
+    observer_id: Option<i64>,
+    kind: &'static str,
+    payload: serde_json::Value,
+    observed_at: String,
+    received_at: String,
+    supersedes: Option<String>,
+    content_hash: String,
+}
+
+impl EventView {
+    fn new(e: Event, station: Option<String>) -> Self {
+        Self {
+            seq: e.seq,
+            client_id: e.event.client_id.to_string(),
+            station,
+            observer_id: e.event.observer_id,
+            kind: e.event.kind.as_str(),
+            payload: e.event.payload,
+            observed_at: format_time(e.event.observed_at),
+            received_at: format_time(e.received_at),
+            supersedes: e.event.supersedes.map(|s| s.to_string()),
+            content_hash: e.content_hash,
+        }
+    }
+}
+
+/// What a phone sends. Fields are checked one by one so an error names the
+/// field.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventBody {
+    client_id: String,
+    station: Option<String>,
+    kind: String,
+    payload: serde_json::Value,
+    observed_at: String,
+    supersedes: Option<String>,
+}
+
+async fn submit_event(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<EventBody>,
+) -> Result<Response, ApiError> {
+    caller.check_csrf(csrf_header(&headers))?;
+    caller.require(Permission::SubmitEvents)?;
+    let group_id = caller.group_id()?;
+    let observer_id = match caller.principal() {
+        Principal::Observer { observer_id, .. } => Some(*observer_id),
+        Principal::Staff { .. } => None,
+    };
+    let client_id =
+        ClientId::parse(&body.client_id).map_err(|e| ApiError::invalid("client_id", e))?;
+    let kind = EventKind::parse(&body.kind).map_err(|e| ApiError::invalid("kind", e))?;
+    let observed_at = parse_time("observed_at", &body.observed_at)?;
+    let supersedes = body
+        .supersedes
+        .as_deref()
+        .map(ClientId::parse)
+        .transpose()
+        .map_err(|e| ApiError::invalid("supersedes", e))?;
+    let station_id = match &body.station {
+        Some(number) => {
+            let parsed =
+                StationNumber::parse(number).map_err(|e| ApiError::invalid("station", e))?;
+            let id = state.station_id(&parsed).await?.ok_or_else(|| {
+                ApiError::invalid("station", format!("no station numbered {number}"))
+            })?;
+            Some(id)
+        }
+        None => None,
+    };
+    let event = NewEvent {
+        client_id,
+        group_id,
+        observer_id,
+        station_id,
+        kind,
+        payload: body.payload,
+        observed_at,
+        supersedes,
+    };
+    event
+        .check(now())
+        .map_err(|e| ApiError::invalid("event", e))?;
+    let appended = state.store.append(event).await.map_err(|e| match e {
+        pollwatch_store::StoreError::NotFound(what) => {
+            ApiError::invalid("supersedes", format!("{what} not found"))
+        }
+        other => other.into(),
+    })?;
+    let status = if appended.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(EventView::new(appended.event, body.station))).into_response())
+}
+
+async fn station_events(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(number): Path<String>,
+) -> Result<Json<Vec<EventView>>, ApiError> {
+    let group_id = caller.group_id()?;
+    let s = find_station(&state, &number).await?;
+    let events = state.store.events_for_station(group_id, s.id).await?;
+    // Staff who may read the group's log see it all; an observer sees the
+    // reports of their own phone, to confirm what arrived.
+    let own_only = match caller.principal() {
+        Principal::Observer { observer_id, .. } => Some(*observer_id),
+        Principal::Staff { .. } => {
+            caller.require(Permission::ReadGroupEvents)?;
+            None
+        }
+    };
+    let views = events
+        .into_iter()
+        .filter(|e| own_only.is_none() || e.event.observer_id == own_only)
+        .map(|e| EventView::new(e, Some(number.clone())))
+        .collect();
+    Ok(Json(views))
+}
+
+#[derive(Deserialize)]
+struct Page {
+    #[serde(default)]
+    after: i64,
+    limit: Option<i64>,
+}
+
+async fn group_events(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(page): Query<Page>,
+) -> Result<Json<Vec<EventView>>, ApiError> {
+    caller.require(Permission::ReadGroupEvents)?;
+    let group_id = caller.group_id()?;
+    let limit = page.limit.unwrap_or(500).clamp(1, 5000);
+    let events = state.store.events(group_id, page.after, limit).await?;
+    Ok(Json(
+        events
+            .into_iter()
+            .map(|e| EventView::new(e, None))
+            .collect(),
+    ))
+}

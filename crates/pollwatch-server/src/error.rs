@@ -1,0 +1,132 @@
+//! One error type for the JSON API. Client errors (4xx) are the caller's
+//! business and are not logged; server errors are logged once, here, with
+//! the detail kept out of the answer.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use pollwatch_store::StoreError;
+use serde::Serialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The body is not what the endpoint takes (syntax, type, size).
+    #[error("{message}")]
+    Rejected { status: StatusCode, message: String },
+    /// A field's value is not valid; `field` names it.
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    #[error("log in or enrol first")]
+    Unauthorized,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the service is shutting down")]
+    Unavailable,
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn invalid(field: &str, message: impl ToString) -> Self {
+        Self::Invalid {
+            field: field.into(),
+            message: message.to_string(),
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Rejected { status, .. } => *status,
+            Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: Detail<'a>,
+}
+
+#[derive(Serialize)]
+struct Detail<'a> {
+    status: u16,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if let Self::Internal(detail) = &self {
+            tracing::error!(%detail, "internal error");
+        }
+        let field = match &self {
+            Self::Invalid { field, .. } => Some(field.as_str()),
+            _ => None,
+        };
+        let message = match &self {
+            Self::Invalid { message, .. } => message.clone(),
+            other => other.to_string(),
+        };
+        let body = Body {
+            error: Detail {
+                status: status.as_u16(),
+                message,
+                field,
+            },
+        };
+        (status, Json(body)).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::AlreadyExists(what) => Self::Conflict(format!("{what} already exists")),
+            e @ StoreError::ConflictingRetry(_) => Self::Conflict(e.to_string()),
+            StoreError::NotFound(what) => Self::NotFound(what),
+            StoreError::WriterGone => Self::Unavailable,
+            StoreError::Database(detail) => Self::Internal(detail),
+        }
+    }
+}
+
+/// Errors of HTML pages: the same cases, shown as a page.
+pub struct PageError(pub ApiError);
+
+impl From<ApiError> for PageError {
+    fn from(e: ApiError) -> Self {
+        Self(e)
+    }
+}
+
+impl From<StoreError> for PageError {
+    fn from(e: StoreError) -> Self {
+        Self(e.into())
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let status = self.0.status();
+        if let ApiError::Internal(detail) = &self.0 {
+            tracing::error!(%detail, "internal error");
+        }
+        let page = crate::pages::ErrorPage {
+            status: status.as_u16(),
+            message: self.0.to_string(),
+        };
+        (status, crate::pages::render(&page)).into_response()
+    }
+}

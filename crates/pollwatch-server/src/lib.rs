@@ -1,0 +1,123 @@
+//! The HTTP face of pollwatch: server-rendered pages for staff and the
+//! station registry, the JSON API for phones and scripts, logins, enrolment
+//! and device sessions.
+//!
+//! **Architecture invariant:** only this crate knows HTTP. Handlers are
+//! thin: they turn requests into domain values, ask the store, and render.
+//! Every read of group data passes the caller's own group id to the store.
+
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod pages;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, header};
+use pollwatch_domain::{RowId, StationNumber};
+use pollwatch_store::Store;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+/// Largest API body: an event's payload is capped at 64 KiB; the rest is slack
+/// for the envelope. Photos will travel by their own endpoint.
+pub const API_BODY_LIMIT: usize = 128 * 1024;
+/// Forms are a few short fields.
+pub const FORM_BODY_LIMIT: usize = 16 * 1024;
+
+/// Settings the server needs.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Mark cookies `Secure`: on when the instance is served over HTTPS
+    /// (behind a TLS proxy); off for plain loopback HTTP in development.
+    pub secure_cookies: bool,
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub config: ServerConfig,
+    /// The election whose stations the pages and API serve; `None` until a
+    /// registry is imported.
+    pub election_id: Option<RowId>,
+    /// Station number -> id. Stations are never deleted, so a cached id
+    /// never goes stale; a miss falls through to the store.
+    station_ids: Arc<RwLock<HashMap<StationNumber, RowId>>>,
+    /// A real argon2 hash to verify against when the username is unknown.
+    dummy_hash: String,
+}
+
+impl AppState {
+    pub async fn new(
+        store: Arc<dyn Store>,
+        config: ServerConfig,
+        election_id: Option<RowId>,
+    ) -> Result<Self, auth::HashError> {
+        let dummy_hash =
+            tokio::task::spawn_blocking(|| auth::hash_password("pollwatch-timing-equaliser"))
+                .await
+                .map_err(|e| auth::HashError(e.to_string()))??;
+        Ok(Self {
+            store,
+            config,
+            election_id,
+            station_ids: Arc::default(),
+            dummy_hash,
+        })
+    }
+
+    /// The id of a station of the current election, by number.
+    pub async fn station_id(
+        &self,
+        number: &StationNumber,
+    ) -> Result<Option<RowId>, pollwatch_store::StoreError> {
+        if let Ok(cache) = self.station_ids.read()
+            && let Some(id) = cache.get(number)
+        {
+            return Ok(Some(*id));
+        }
+        let Some(election_id) = self.election_id else {
+            return Ok(None);
+        };
+        let found = self.store.station(election_id, number).await?;
+        if let (Some(s), Ok(mut cache)) = (&found, self.station_ids.write()) {
+            cache.insert(number.clone(), s.id);
+        }
+        Ok(found.map(|s| s.id))
+    }
+}
+
+/// The whole application as one router.
+pub fn router(state: AppState) -> Router {
+    let api = api::routes().layer(DefaultBodyLimit::max(API_BODY_LIMIT));
+    let pages = pages::routes().layer(DefaultBodyLimit::max(FORM_BODY_LIMIT));
+    Router::new()
+        .nest("/api/v1", api)
+        .merge(pages)
+        .with_state(state)
+        .layer(TraceLayer::new_for_http())
+        // Pages use only our own stylesheet: no inline script can run, no
+        // external asset can be pulled in, no other site can frame us.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'",
+            ),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            HeaderName::from_static("x-frame-options"),
+            HeaderValue::from_static("DENY"),
+        ))
+}

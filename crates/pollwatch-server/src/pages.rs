@@ -1,0 +1,448 @@
+//! Server-rendered pages: login, enrolment, the station list and a station's
+//! page, and the health endpoints. They work without JavaScript.
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use axum_extra::extract::CookieJar;
+use pollwatch_domain::{Event, Permission, Station, StationKind};
+use pollwatch_store::Principal;
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::api::format_time;
+use crate::auth::{self, Caller, LOGIN_CSRF_COOKIE, MaybeCaller, SESSION_COOKIE};
+use crate::error::{ApiError, PageError};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/static/app.css", get(stylesheet))
+        .route("/login", get(login_form).post(login))
+        .route("/enrol", get(enrol_form).post(enrol))
+        .route("/logout", post(logout))
+        .route("/stations", get(stations))
+        .route("/stations/{number}", get(station))
+        .fallback(|| async { PageError(ApiError::NotFound("this page".into())) })
+}
+
+/// Render a template; a template error is a bug, shown as a plain 500.
+pub fn render<T: Template>(t: &T) -> Response {
+    match t.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "template failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Ready when the database answers: a load balancer should not send
+/// observers to a server that cannot store their reports.
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => Json(serde_json::json!({"status": "ready", "backend": state.store.backend()}))
+            .into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(
+                    serde_json::json!({"status": "unavailable", "backend": state.store.backend()}),
+                ),
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../static/app.css"),
+    )
+        .into_response()
+}
+
+async fn home(MaybeCaller(caller): MaybeCaller) -> Redirect {
+    match caller {
+        Some(_) => Redirect::to("/stations"),
+        None => Redirect::to("/login"),
+    }
+}
+
+/// What the navigation bar needs to know of the viewer.
+pub struct Nav {
+    pub role: &'static str,
+    pub csrf_token: String,
+}
+
+impl Nav {
+    fn of(c: &Caller) -> Self {
+        Self {
+            role: c.principal().role().as_str(),
+            csrf_token: c.session.csrf_token.clone(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage {
+    pub status: u16,
+    pub message: String,
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    csrf_token: String,
+    error: Option<String>,
+    username: String,
+}
+
+#[derive(Template)]
+#[template(path = "enrol.html")]
+struct EnrolPage {
+    csrf_token: String,
+    error: Option<String>,
+}
+
+/// Before login there is no session to tie a CSRF token to: the form and a
+/// cookie carry the same random value (double submit), and SameSite=Strict
+/// keeps other sites from sending the cookie at all.
+fn login_csrf(jar: CookieJar, secure: bool) -> (CookieJar, String) {
+    if let Some(c) = jar.get(LOGIN_CSRF_COOKIE) {
+        let v = c.value().to_owned();
+        return (jar, v);
+    }
+    let token = auth::new_token();
+    let jar = jar.add(auth::cookie(
+        LOGIN_CSRF_COOKIE,
+        token.clone(),
+        3600 * 1000,
+        secure,
+    ));
+    (jar, token)
+}
+
+fn login_csrf_ok(jar: &CookieJar, presented: &str) -> bool {
+    jar.get(LOGIN_CSRF_COOKIE)
+        .is_some_and(|c| auth::constant_time_eq(c.value().as_bytes(), presented.as_bytes()))
+}
+
+async fn login_form(State(state): State<AppState>, jar: CookieJar) -> Response {
+    let (jar, csrf_token) = login_csrf(jar, state.config.secure_cookies);
+    let page = LoginPage {
+        csrf_token,
+        error: None,
+        username: String::new(),
+    };
+    (jar, render(&page)).into_response()
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    username: String,
+    password: String,
+    csrf_token: String,
+}
+
+async fn login(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, PageError> {
+    if !login_csrf_ok(&jar, &form.csrf_token) {
+        return Err(
+            ApiError::Forbidden("the form expired: reload the page and try again".into()).into(),
+        );
+    }
+    match auth::login(&state, &form.username, &form.password).await {
+        Ok(principal) => {
+            let (token, session) = auth::start_session(&state, principal).await?;
+            let jar = jar.add(auth::cookie(
+                SESSION_COOKIE,
+                token,
+                session.expires_at.0 - pollwatch_store::now().0,
+                state.config.secure_cookies,
+            ));
+            Ok((jar, Redirect::to("/stations")).into_response())
+        }
+        Err(ApiError::Rejected { message, .. }) => {
+            let page = LoginPage {
+                csrf_token: form.csrf_token,
+                error: Some(message),
+                username: form.username,
+            };
+            Ok((StatusCode::UNAUTHORIZED, render(&page)).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn enrol_form(State(state): State<AppState>, jar: CookieJar) -> Response {
+    let (jar, csrf_token) = login_csrf(jar, state.config.secure_cookies);
+    (
+        jar,
+        render(&EnrolPage {
+            csrf_token,
+            error: None,
+        }),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct EnrolForm {
+    code: String,
+    csrf_token: String,
+}
+
+async fn enrol(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Form(form): Form<EnrolForm>,
+) -> Result<Response, PageError> {
+    if !login_csrf_ok(&jar, &form.csrf_token) {
+        return Err(
+            ApiError::Forbidden("the form expired: reload the page and try again".into()).into(),
+        );
+    }
+    match auth::enrol(&state, &form.code).await {
+        Ok(principal) => {
+            let (token, session) = auth::start_session(&state, principal).await?;
+            let jar = jar.add(auth::cookie(
+                SESSION_COOKIE,
+                token,
+                session.expires_at.0 - pollwatch_store::now().0,
+                state.config.secure_cookies,
+            ));
+            Ok((jar, Redirect::to("/stations")).into_response())
+        }
+        Err(ApiError::Invalid { message, .. }) => {
+            let page = EnrolPage {
+                csrf_token: form.csrf_token,
+                error: Some(message),
+            };
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf_token: String,
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    caller: Caller,
+    jar: CookieJar,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    caller.check_csrf(Some(&form.csrf_token))?;
+    state
+        .store
+        .delete_session(&caller.session.token_hash)
+        .await?;
+    let jar = jar.remove(axum_extra::extract::cookie::Cookie::build(SESSION_COOKIE).path("/"));
+    Ok((jar, Redirect::to("/login")).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "stations.html")]
+struct StationsPage {
+    nav: Nav,
+    rows: Vec<StationRow>,
+    districts: Vec<(String, usize)>,
+    district: String,
+    q: String,
+    total: usize,
+    total_voters: u64,
+    open_count: usize,
+}
+
+struct StationRow {
+    number: String,
+    name: String,
+    address: String,
+    district: String,
+    voters: u32,
+    open: bool,
+}
+
+#[derive(Deserialize)]
+struct StationFilter {
+    #[serde(default)]
+    district: String,
+    #[serde(default)]
+    q: String,
+}
+
+fn require_page(caller: Option<Caller>) -> Result<Caller, Response> {
+    caller.ok_or_else(|| Redirect::to("/login").into_response())
+}
+
+async fn stations(
+    State(state): State<AppState>,
+    MaybeCaller(caller): MaybeCaller,
+    Query(filter): Query<StationFilter>,
+) -> Result<Response, PageError> {
+    let caller = match require_page(caller) {
+        Ok(c) => c,
+        Err(redirect) => return Ok(redirect),
+    };
+    caller.require(Permission::ReadStations)?;
+    let all: Vec<Station> = match state.election_id {
+        Some(id) => state.store.stations(id).await?,
+        None => vec![],
+    };
+    let mut districts: BTreeMap<String, usize> = BTreeMap::new();
+    for s in &all {
+        *districts.entry(s.record.district.clone()).or_default() += 1;
+    }
+    let q = filter.q.trim().to_lowercase();
+    let rows: Vec<StationRow> = all
+        .iter()
+        .filter(|s| filter.district.is_empty() || s.record.district == filter.district)
+        .filter(|s| {
+            q.is_empty()
+                || s.record.number.as_str().to_lowercase() == q
+                || s.record.name.to_lowercase().contains(&q)
+                || s.record.address.to_lowercase().contains(&q)
+        })
+        .map(|s| StationRow {
+            number: s.record.number.to_string(),
+            name: s.record.name.clone(),
+            address: s.record.address.clone(),
+            district: s.record.district.clone(),
+            voters: s.record.registered_voters,
+            open: s.record.kind == StationKind::Open,
+        })
+        .collect();
+    let page = StationsPage {
+        nav: Nav::of(&caller),
+        total: all.len(),
+        total_voters: all
+            .iter()
+            .map(|s| u64::from(s.record.registered_voters))
+            .sum(),
+        open_count: all
+            .iter()
+            .filter(|s| s.record.kind == StationKind::Open)
+            .count(),
+        districts: districts.into_iter().collect(),
+        district: filter.district,
+        q: filter.q,
+        rows,
+    };
+    Ok(render(&page))
+}
+
+#[derive(Template)]
+#[template(path = "station.html")]
+struct StationPage {
+    nav: Nav,
+    station: Station,
+    open: bool,
+    accessibility: String,
+    /// `None` when the viewer may not read the group's reports.
+    events: Option<Vec<EventRow>>,
+}
+
+struct EventRow {
+    kind: &'static str,
+    observed_at: String,
+    received_at: String,
+    observer: String,
+    payload: String,
+    superseded: bool,
+}
+
+async fn station(
+    State(state): State<AppState>,
+    MaybeCaller(caller): MaybeCaller,
+    Path(number): Path<String>,
+) -> Result<Response, PageError> {
+    let caller = match require_page(caller) {
+        Ok(c) => c,
+        Err(redirect) => return Ok(redirect),
+    };
+    caller.require(Permission::ReadStations)?;
+    let parsed = pollwatch_domain::StationNumber::parse(&number)
+        .map_err(|e| ApiError::invalid("number", e))?;
+    let found = match state.election_id {
+        Some(id) => state.store.station(id, &parsed).await?,
+        None => None,
+    };
+    let station = found.ok_or_else(|| ApiError::NotFound(format!("station {number}")))?;
+
+    let may_read = caller.principal().role().may(Permission::ReadGroupEvents);
+    let events = match (may_read, caller.principal()) {
+        (
+            true,
+            Principal::Staff {
+                group_id: Some(g), ..
+            },
+        ) => {
+            let events = state.store.events_for_station(*g, station.id).await?;
+            let observers = state.store.observers(*g).await?;
+            Some(event_rows(&events, &observers))
+        }
+        _ => None,
+    };
+    let page = StationPage {
+        nav: Nav::of(&caller),
+        open: station.record.kind == StationKind::Open,
+        accessibility: station
+            .record
+            .accessibility
+            .iter()
+            .map(|a| a.as_str().replace('_', " "))
+            .collect::<Vec<_>>()
+            .join(", "),
+        station,
+        events,
+    };
+    Ok(render(&page))
+}
+
+fn event_rows(events: &[Event], observers: &[pollwatch_domain::Observer]) -> Vec<EventRow> {
+    let superseded: std::collections::HashSet<_> = events
+        .iter()
+        .filter_map(|e| e.event.supersedes.clone())
+        .collect();
+    events
+        .iter()
+        .rev()
+        .map(|e| EventRow {
+            kind: e.event.kind.as_str(),
+            observed_at: format_time(e.event.observed_at),
+            received_at: format_time(e.received_at),
+            observer: e
+                .event
+                .observer_id
+                .and_then(|id| observers.iter().find(|o| o.id == id))
+                .map(|o| o.code_name.to_string())
+                .unwrap_or_else(|| "staff".into()),
+            payload: serde_json::to_string_pretty(&e.event.payload).unwrap_or_default(),
+            superseded: superseded.contains(&e.event.client_id),
+        })
+        .collect()
+}

@@ -1,0 +1,154 @@
+//! `pollwatch bench …`: measurements of parts of pollwatch on this machine,
+//! reported as figures (never asserted in tests: a timing is a property of
+//! the machine, not of the code).
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::Subcommand;
+use pollwatch_domain::{ClientId, CodeName, EventKind, Language, NewEvent, Slug, Timestamp};
+use pollwatch_store::{NewObserver, StationImport, Store, now};
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// The store's batched append alone: many tasks appending at once
+    /// through group commit, every batch durable before it is answered.
+    Append {
+        /// "sqlite" (a fresh file in a temporary directory) or "postgres"
+        /// (a fresh database on the test server, dropped afterwards).
+        #[arg(long, default_value = "sqlite")]
+        backend: String,
+        /// Events to append in all.
+        #[arg(long, default_value_t = 200_000)]
+        events: u64,
+        /// Tasks appending at once.
+        #[arg(long, default_value_t = 512)]
+        concurrency: u64,
+        /// PostgreSQL server for --backend postgres.
+        #[arg(
+            long,
+            env = "POLLWATCH_TEST_POSTGRES",
+            default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+        )]
+        postgres: String,
+    },
+}
+
+pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        BenchCommand::Append {
+            backend,
+            events,
+            concurrency,
+            postgres,
+        } => append(&backend, events, concurrency, postgres).await,
+    }
+}
+
+async fn append(
+    backend: &str,
+    events: u64,
+    concurrency: u64,
+    postgres: String,
+) -> anyhow::Result<ExitCode> {
+    let dir = tempfile::tempdir()?;
+    let _pg_guard;
+    let store: Arc<dyn Store> = match backend {
+        "sqlite" => {
+            Arc::new(pollwatch_store_sqlite::SqliteStore::open(&dir.path().join("bench.db")).await?)
+        }
+        "postgres" => {
+            let db = pollwatch_store_postgres::TestDatabase::create_on(postgres)
+                .await
+                .context("no PostgreSQL server: run scripts/postgres-up")?;
+            let store = pollwatch_store_postgres::PostgresStore::connect(&db.url).await?;
+            _pg_guard = db;
+            Arc::new(store)
+        }
+        other => anyhow::bail!("unknown backend {other}: sqlite or postgres"),
+    };
+
+    let at = now();
+    let election = store
+        .ensure_election(&Slug::parse("bench")?, "Bench", "2026-03-15")
+        .await?;
+    let mut record = pollwatch_store::domain::StationRecord {
+        number: pollwatch_domain::StationNumber::parse("1")?,
+        name: "Bench".into(),
+        address: String::new(),
+        district: "Bench".into(),
+        registered_voters: 1000,
+        coordinates: None,
+        kind: pollwatch_domain::StationKind::Regular,
+        accessibility: vec![],
+    };
+    record.name = "Bench station".into();
+    store
+        .import_stations(StationImport {
+            election_id: election.id,
+            source: "bench".into(),
+            sha256: String::new(),
+            records: vec![record],
+            dry_run: false,
+            at,
+        })
+        .await?;
+    let station = store.stations(election.id).await?[0].id;
+    let group = store
+        .create_group(&Slug::parse("bench")?, "Bench", at)
+        .await?;
+    let observer = store
+        .create_observer(
+            NewObserver {
+                group_id: group.id,
+                code_name: CodeName::parse("bench-1")?,
+                language: Language::En,
+                contact: None,
+            },
+            at,
+        )
+        .await?;
+
+    let progress = crate::progress::bar(events, "appends");
+    let started = Instant::now();
+    let per_task = events.div_ceil(concurrency);
+    let mut tasks = Vec::new();
+    for t in 0..concurrency {
+        let store = store.clone();
+        let progress = progress.clone();
+        let first = t * per_task;
+        let last = ((t + 1) * per_task).min(events);
+        tasks.push(tokio::spawn(async move {
+            for i in first..last {
+                let mut id = [0u8; 16];
+                id[..8].copy_from_slice(&i.to_be_bytes());
+                let e = NewEvent {
+                    client_id: ClientId::from_bytes(id),
+                    group_id: group.id,
+                    observer_id: Some(observer.id),
+                    station_id: Some(station),
+                    kind: EventKind::Headcount,
+                    payload: serde_json::json!({ "counted": i, "announced": null }),
+                    observed_at: Timestamp(at.0),
+                    supersedes: None,
+                };
+                store.append(e).await?;
+                progress.inc(1);
+            }
+            Ok::<_, anyhow::Error>(())
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    progress.finish_and_clear();
+    let stored = store.event_count(group.id).await?;
+    println!(
+        "{backend}: {stored} events appended by {concurrency} tasks in {secs:.2} s: {:.0} events/s (each batch committed durably before its callers were answered)",
+        stored as f64 / secs
+    );
+    Ok(ExitCode::SUCCESS)
+}

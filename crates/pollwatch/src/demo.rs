@@ -1,0 +1,243 @@
+//! `pollwatch demo`: the first thing a newcomer runs. Builds the seeded
+//! demo city into the store — stations, three independent groups, their
+//! staff and observers, a simulated election day — then serves it.
+//!
+//! Idempotent: stations are imported through the registry diff, names
+//! that exist are reused, and events carry seeded client ids, so a second
+//! run stores nothing new.
+
+use std::collections::HashMap;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::Args;
+use pollwatch_demo::DemoCity;
+use pollwatch_domain::{NewEvent, Role, RowId, StationNumber, Timestamp};
+use pollwatch_server::auth;
+use pollwatch_store::{NewObserver, NewUser, StationImport, Store, StoreError, now};
+use rand::{Rng, SeedableRng};
+
+use crate::serve::ServeArgs;
+
+/// Every demo account has this password. Demo only: say so wherever it is shown.
+pub const DEMO_PASSWORD: &str = "pollwatch-demo";
+
+#[derive(Args)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    /// Seed of the simulated city and election day.
+    #[arg(long, default_value_t = pollwatch_demo::DEFAULT_SEED)]
+    pub seed: u64,
+    /// Build the data and exit without serving.
+    #[arg(long)]
+    pub no_serve: bool,
+}
+
+pub async fn run(database: &str, args: DemoArgs) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let store = crate::open_store(database).await?;
+    let logins = build(&store, args.seed).await?;
+    println!(
+        "demo data ready in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    if args.no_serve {
+        print_logins(None, &logins);
+        return Ok(ExitCode::SUCCESS);
+    }
+    crate::serve::serve(store, args.serve, |addr| {
+        print_logins(Some(addr), &logins);
+        println!(
+            "first page served {:.1} s after start",
+            started.elapsed().as_secs_f64()
+        );
+    })
+    .await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Who can log in to the demo, and how.
+pub struct Logins {
+    staff: Vec<(String, String)>,
+    codes: Vec<(String, String, String)>,
+}
+
+fn print_logins(addr: Option<std::net::SocketAddr>, logins: &Logins) {
+    if let Some(addr) = addr {
+        println!("\nOpen http://{addr}/ and log in (demo passwords; never use them for real):");
+    } else {
+        println!("\nDemo logins (demo passwords; never use them for real):");
+    }
+    for (user, what) in &logins.staff {
+        println!("  {user:<22} password {DEMO_PASSWORD}   {what}");
+    }
+    println!("Observers enrol a phone at /enrol with a one-time code:");
+    for (group, code_name, code) in &logins.codes {
+        println!("  {code}  for {code_name} ({group})");
+    }
+}
+
+async fn ensure_user(
+    store: &Arc<dyn Store>,
+    username: &str,
+    role: Role,
+    group_id: Option<RowId>,
+) -> anyhow::Result<()> {
+    if store.user_for_login(username).await?.is_some() {
+        return Ok(());
+    }
+    let hash = tokio::task::spawn_blocking(|| auth::hash_password(DEMO_PASSWORD)).await??;
+    let user = NewUser {
+        group_id,
+        username: username.into(),
+        role,
+        password_hash: hash,
+    };
+    match store.create_user(user, now()).await {
+        Ok(_) | Err(StoreError::AlreadyExists(_)) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn build(store: &Arc<dyn Store>, seed: u64) -> anyhow::Result<Logins> {
+    let city: DemoCity = pollwatch_demo::city(seed);
+    let at = now();
+    let election = store
+        .ensure_election(
+            &city.election.slug,
+            &city.election.name,
+            &city.election.polling_day,
+        )
+        .await?;
+    let report = store
+        .import_stations(StationImport {
+            election_id: election.id,
+            source: format!("pollwatch demo (seed {seed})"),
+            sha256: String::new(),
+            records: city.stations.clone(),
+            dry_run: false,
+            at,
+        })
+        .await?;
+    println!(
+        "stations: {} created, {} updated, {} unchanged",
+        report.created, report.updated, report.unchanged
+    );
+    let station_ids: HashMap<StationNumber, RowId> = store
+        .stations(election.id)
+        .await?
+        .into_iter()
+        .map(|s| (s.record.number, s.id))
+        .collect();
+
+    let mut logins = Logins {
+        staff: vec![("admin".into(), "instance admin".into())],
+        codes: vec![],
+    };
+    ensure_user(store, "admin", Role::Admin, None).await?;
+    let mut code_rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_c0de);
+    let mut group_ids = HashMap::new();
+    let mut observer_ids = HashMap::new();
+    for g in &city.groups {
+        let group = match store.group(&g.slug).await? {
+            Some(group) => group,
+            None => store.create_group(&g.slug, &g.name, at).await?,
+        };
+        group_ids.insert(g.slug.clone(), group.id);
+        ensure_user(store, &g.coordinator, Role::Coordinator, Some(group.id)).await?;
+        ensure_user(store, &g.analyst, Role::Analyst, Some(group.id)).await?;
+        logins
+            .staff
+            .push((g.coordinator.clone(), format!("coordinator of {}", g.name)));
+        logins
+            .staff
+            .push((g.analyst.clone(), format!("analyst of {}", g.name)));
+        for o in &g.observers {
+            let observer = match store.observer_by_code_name(group.id, &o.code_name).await? {
+                Some(found) => found,
+                None => {
+                    store
+                        .create_observer(
+                            NewObserver {
+                                group_id: group.id,
+                                code_name: o.code_name.clone(),
+                                language: o.language,
+                                contact: None,
+                            },
+                            at,
+                        )
+                        .await?
+                }
+            };
+            observer_ids.insert((g.slug.clone(), o.code_name.clone()), observer.id);
+            for number in &o.stations {
+                let station = *station_ids
+                    .get(number)
+                    .with_context(|| format!("demo assigns unknown station {number}"))?;
+                store.assign(group.id, observer.id, station).await?;
+            }
+        }
+        // A seeded code per group, so a second run prints the same code and
+        // stores nothing new.
+        if let Some(first) = g.observers.first() {
+            let code = auth::enrolment_code_from(code_rng.random());
+            let expires = Timestamp(at.0 + auth::ENROLMENT_CODE_MS);
+            match store
+                .create_enrolment_code(
+                    &auth::enrolment_code_hash(&code),
+                    group.id,
+                    observer_ids[&(g.slug.clone(), first.code_name.clone())],
+                    expires,
+                    at,
+                )
+                .await
+            {
+                Ok(()) | Err(StoreError::AlreadyExists(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+            logins
+                .codes
+                .push((g.slug.to_string(), first.code_name.to_string(), code));
+        }
+    }
+
+    let events = pollwatch_demo::election_day(&city, seed);
+    let progress = crate::progress::bar(events.len() as u64, "election day");
+    let mut created = 0usize;
+    for chunk in events.chunks(256) {
+        let appends = chunk.iter().map(|e| {
+            let event = NewEvent {
+                client_id: e.client_id.clone(),
+                group_id: group_ids[&e.group],
+                observer_id: observer_ids
+                    .get(&(e.group.clone(), e.observer.clone()))
+                    .copied(),
+                station_id: station_ids.get(&e.station).copied(),
+                kind: e.kind,
+                payload: e.payload.clone(),
+                observed_at: e.observed_at,
+                supersedes: None,
+            };
+            store.append(event)
+        });
+        // Awaited together, so the group-commit writer commits them in few
+        // transactions.
+        for result in futures::future::join_all(appends).await {
+            if result?.created {
+                created += 1;
+            }
+        }
+        progress.inc(chunk.len() as u64);
+    }
+    progress.finish_and_clear();
+    println!(
+        "election day: {} events, {} new, {} already stored",
+        events.len(),
+        created,
+        events.len() - created
+    );
+    Ok(logins)
+}

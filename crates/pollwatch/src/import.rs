@@ -1,0 +1,151 @@
+//! `pollwatch stations …`: the station registry from CSV or GeoJSON.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use pollwatch_domain::{Slug, registry};
+use pollwatch_store::{StationImport, now};
+use sha2::{Digest, Sha256};
+
+#[derive(Subcommand)]
+pub enum StationsCommand {
+    /// Import or update the registry from a CSV or GeoJSON file,
+    /// all-or-nothing.
+    Import(ImportArgs),
+}
+
+#[derive(Args)]
+pub struct ImportArgs {
+    /// CSV (header: number,name,address,district,registered_voters,
+    /// latitude,longitude,kind,accessibility) or GeoJSON points with the
+    /// same properties (.geojson or .json).
+    pub file: PathBuf,
+    /// The election the registry belongs to (default: the latest, or a new
+    /// one called "main" if there is none).
+    #[arg(long)]
+    pub election: Option<String>,
+    /// A name for the election when it is created by this import.
+    #[arg(long, default_value = "Election")]
+    pub election_name: String,
+    /// Polling day (YYYY-MM-DD) when the election is created by this import.
+    #[arg(long, default_value = "")]
+    pub polling_day: String,
+    /// Check the file and report what would change; store nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+pub async fn run(database: &str, cmd: StationsCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        StationsCommand::Import(args) => import(database, args).await,
+    }
+}
+
+async fn import(database: &str, args: ImportArgs) -> anyhow::Result<ExitCode> {
+    let progress = crate::progress::bar(4, "reading");
+    let bytes = std::fs::read(&args.file)
+        .with_context(|| format!("cannot read {}", args.file.display()))?;
+    let name = args.file.display().to_string();
+    progress.inc(1);
+    progress.set_message("validating");
+    let is_geojson = args
+        .file
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("geojson") || e.eq_ignore_ascii_case("json"));
+    let parsed = if is_geojson {
+        registry::parse_geojson(&name, &bytes)
+    } else {
+        registry::parse_csv(&name, &bytes)
+    };
+    progress.inc(1);
+    let parsed = match parsed {
+        Ok(p) => p,
+        Err(errors) => {
+            progress.finish_and_clear();
+            for e in &errors {
+                eprintln!("{e}");
+            }
+            eprintln!(
+                "{name}: {} error{}; nothing was imported",
+                errors.len(),
+                if errors.len() == 1 { "" } else { "s" }
+            );
+            return Ok(ExitCode::from(2));
+        }
+    };
+    for w in &parsed.warnings {
+        progress.suspend(|| eprintln!("warning: {w}"));
+    }
+
+    progress.set_message("storing");
+    let store = crate::open_store(database).await?;
+    let election = match crate::pick_election(&*store, args.election.as_deref()).await {
+        Ok(Some(e)) => e,
+        Ok(None) => {
+            store
+                .ensure_election(
+                    &Slug::parse("main")?,
+                    &args.election_name,
+                    &args.polling_day,
+                )
+                .await?
+        }
+        Err(e) if args.election.is_some() => {
+            // A named election that does not exist yet is created.
+            let slug =
+                Slug::parse(args.election.as_deref().unwrap_or("main")).context("--election")?;
+            tracing::debug!(error = %e, "creating election");
+            store
+                .ensure_election(&slug, &args.election_name, &args.polling_day)
+                .await?
+        }
+        Err(e) => return Err(e),
+    };
+    let count = parsed.stations.len();
+    let report = store
+        .import_stations(StationImport {
+            election_id: election.id,
+            source: name.clone(),
+            sha256: hex::encode(Sha256::digest(&bytes)),
+            records: parsed.stations,
+            dry_run: args.dry_run,
+            at: now(),
+        })
+        .await?;
+    progress.inc(2);
+    progress.finish_and_clear();
+
+    let verb = if args.dry_run { "would be" } else { "" };
+    println!(
+        "{name}: {count} stations for election {}: {} {verb} created, {} {verb} updated, {} unchanged{}",
+        election.slug,
+        report.created,
+        report.updated,
+        report.unchanged,
+        if report.missing_from_file > 0 {
+            format!(
+                "; {} stored stations are not in the file (kept)",
+                report.missing_from_file
+            )
+        } else {
+            String::new()
+        }
+    );
+    const SHOWN: usize = 50;
+    for (number, change) in report.changes.iter().take(SHOWN) {
+        println!(
+            "  station {number}: {}: {:?} -> {:?}",
+            change.field, change.old, change.new
+        );
+    }
+    if report.changes.len() > SHOWN {
+        println!("  … and {} more changes", report.changes.len() - SHOWN);
+    }
+    if args.dry_run {
+        println!("dry run: nothing was stored");
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,300 @@
+//! `pollwatch loadtest`: many simulated observers submitting reports over
+//! real HTTP, as at 20:00 on election day. Reports events/s and latency
+//! percentiles. Bounded by a count and a time, and loopback only: it is a
+//! measuring tool, not a way to flood someone else's server.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Args;
+use hdrhistogram::Histogram;
+use pollwatch_domain::{ClientId, CodeName, Language, Slug, Timestamp};
+use pollwatch_server::auth;
+use pollwatch_store::{NewObserver, Store, StoreError, now};
+use serde::Serialize;
+
+use crate::serve::ServeArgs;
+
+#[derive(Args)]
+pub struct LoadtestArgs {
+    /// A running server to drive (loopback only). Without it, a server is
+    /// started in this process on a free loopback port over --database.
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Concurrent simulated observers.
+    #[arg(long, default_value_t = 64)]
+    pub clients: usize,
+    /// Stop after this many reports in all.
+    #[arg(long, default_value_t = 100_000)]
+    pub events: u64,
+    /// Stop after this many seconds, whatever the count.
+    #[arg(long, default_value_t = 30)]
+    pub seconds: u64,
+    /// The group the simulated observers belong to (created if absent;
+    /// tenancy keeps its reports apart from real groups').
+    #[arg(long, default_value = "loadtest")]
+    pub group: String,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Serialize)]
+struct Report {
+    backend: String,
+    clients: usize,
+    events: u64,
+    errors: u64,
+    seconds: f64,
+    events_per_second: f64,
+    latency_ms: Latency,
+}
+
+#[derive(Serialize)]
+struct Latency {
+    p50: f64,
+    p90: f64,
+    p99: f64,
+    p999: f64,
+    max: f64,
+}
+
+fn loopback_only(url: &str) -> anyhow::Result<()> {
+    let parsed = reqwest::Url::parse(url).with_context(|| format!("bad --url {url}"))?;
+    match parsed.host_str() {
+        Some("127.0.0.1" | "localhost" | "[::1]" | "::1") => Ok(()),
+        other => bail!(
+            "the load generator only drives servers on this machine (127.0.0.1, localhost, ::1), not {}",
+            other.unwrap_or("?")
+        ),
+    }
+}
+
+pub async fn run(database: &str, args: LoadtestArgs) -> anyhow::Result<ExitCode> {
+    if args.clients == 0 || args.clients > 10_000 {
+        bail!("--clients must be between 1 and 10000");
+    }
+    let store = crate::open_store(database).await?;
+    let stations: Vec<String> = {
+        let election = crate::pick_election(&*store, None)
+            .await?
+            .context("no stations: run `pollwatch demo --no-serve` or import a registry first")?;
+        store
+            .stations(election.id)
+            .await?
+            .into_iter()
+            .map(|s| s.record.number.to_string())
+            .collect()
+    };
+    if stations.is_empty() {
+        bail!("the election has no stations: import a registry first");
+    }
+    let codes = enrolment_codes(&store, &args.group, args.clients).await?;
+
+    let base = match &args.url {
+        Some(url) => {
+            loopback_only(url)?;
+            url.trim_end_matches('/').to_owned()
+        }
+        None => {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let serve_args = ServeArgs {
+                listen: "127.0.0.1:0".parse()?,
+                election: None,
+                secure_cookies: false,
+            };
+            let server_store = store.clone();
+            tokio::spawn(async move {
+                let result = crate::serve::serve(server_store, serve_args, |addr| {
+                    let _ = tx.send(addr);
+                })
+                .await;
+                if let Err(e) = result {
+                    tracing::error!(error = %e, "in-process server failed");
+                }
+            });
+            format!(
+                "http://{}",
+                rx.await.context("the in-process server did not start")?
+            )
+        }
+    };
+
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.clients)
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    let mut tokens = Vec::with_capacity(codes.len());
+    for code in &codes {
+        let res = http
+            .post(format!("{base}/api/v1/enrol"))
+            .json(&serde_json::json!({ "code": code }))
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {base}"))?;
+        if !res.status().is_success() {
+            bail!(
+                "enrolment failed: {} {}",
+                res.status(),
+                res.text().await.unwrap_or_default()
+            );
+        }
+        let body: serde_json::Value = res.json().await?;
+        tokens.push(
+            body["token"]
+                .as_str()
+                .context("enrolment answered no token")?
+                .to_owned(),
+        );
+    }
+
+    let issued = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs(args.seconds);
+    let progress = crate::progress::bar(args.events, "reports");
+    let stations = Arc::new(stations);
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(tokens.len());
+    for (i, token) in tokens.into_iter().enumerate() {
+        let http = http.clone();
+        let url = format!("{base}/api/v1/events");
+        let issued = issued.clone();
+        let errors = errors.clone();
+        let stations = stations.clone();
+        let progress = progress.clone();
+        let limit = args.events;
+        tasks.push(tokio::spawn(async move {
+            let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+            let station = &stations[i % stations.len()];
+            let mut counted = 0u64;
+            while Instant::now() < deadline && issued.fetch_add(1, Ordering::Relaxed) < limit {
+                counted += 1;
+                let body = serde_json::json!({
+                    "client_id": ClientId::from_bytes(rand::random()).to_string(),
+                    "station": station,
+                    "kind": "headcount",
+                    "payload": { "counted": counted, "announced": null },
+                    "observed_at": pollwatch_server::api::format_time(now()),
+                });
+                let t = Instant::now();
+                let res = http.post(&url).bearer_auth(&token).json(&body).send().await;
+                let micros = t.elapsed().as_micros() as u64;
+                hist.record(micros.max(1))?;
+                match res {
+                    Ok(r) if r.status().as_u16() == 201 => {}
+                    Ok(r) => {
+                        if errors.fetch_add(1, Ordering::Relaxed) == 0 {
+                            let status = r.status();
+                            let text = r.text().await.unwrap_or_default();
+                            tracing::warn!(%status, %text, "first failed report");
+                        }
+                    }
+                    Err(e) => {
+                        if errors.fetch_add(1, Ordering::Relaxed) == 0 {
+                            tracing::warn!(error = %e, "first failed report");
+                        }
+                    }
+                }
+                progress.inc(1);
+            }
+            Ok::<_, anyhow::Error>(hist)
+        }));
+    }
+    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    for t in tasks {
+        hist.add(t.await??)?;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    progress.finish_and_clear();
+    let ms = |q: f64| hist.value_at_quantile(q) as f64 / 1000.0;
+    let report = Report {
+        backend: store.backend().into(),
+        clients: args.clients,
+        events: hist.len(),
+        errors: errors.load(Ordering::Relaxed),
+        seconds,
+        events_per_second: hist.len() as f64 / seconds,
+        latency_ms: Latency {
+            p50: ms(0.5),
+            p90: ms(0.9),
+            p99: ms(0.99),
+            p999: ms(0.999),
+            max: hist.max() as f64 / 1000.0,
+        },
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "{} reports from {} clients in {:.1} s on {}: {:.0} reports/s, {} errors\nlatency ms: p50 {:.2}  p90 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}",
+            report.events,
+            report.clients,
+            report.seconds,
+            report.backend,
+            report.events_per_second,
+            report.errors,
+            report.latency_ms.p50,
+            report.latency_ms.p90,
+            report.latency_ms.p99,
+            report.latency_ms.p999,
+            report.latency_ms.max
+        );
+    }
+    Ok(if report.errors == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Fresh one-time codes for `n` simulated observers of the load-test group.
+async fn enrolment_codes(
+    store: &Arc<dyn Store>,
+    group: &str,
+    n: usize,
+) -> anyhow::Result<Vec<String>> {
+    let at = now();
+    let slug = Slug::parse(group).context("--group")?;
+    let group = match store.group(&slug).await? {
+        Some(g) => g,
+        None => store.create_group(&slug, "Load test", at).await?,
+    };
+    let mut codes = Vec::with_capacity(n);
+    for i in 0..n {
+        let code_name = CodeName::parse(&format!("load-{i:05}"))?;
+        let observer = match store
+            .create_observer(
+                NewObserver {
+                    group_id: group.id,
+                    code_name: code_name.clone(),
+                    language: Language::En,
+                    contact: None,
+                },
+                at,
+            )
+            .await
+        {
+            Ok(o) => o,
+            Err(StoreError::AlreadyExists(_)) => store
+                .observer_by_code_name(group.id, &code_name)
+                .await?
+                .context("observer vanished")?,
+            Err(e) => return Err(e.into()),
+        };
+        let code = auth::new_enrolment_code();
+        store
+            .create_enrolment_code(
+                &auth::enrolment_code_hash(&code),
+                group.id,
+                observer.id,
+                Timestamp(at.0 + 3600 * 1000),
+                at,
+            )
+            .await?;
+        codes.push(code);
+    }
+    Ok(codes)
+}

@@ -1,0 +1,155 @@
+//! The `pollwatch` binary: glue between the command line and the crates
+//! that do the work. It owns configuration (flags, then `POLLWATCH_*`
+//! environment), logging, choosing the store from the database URL, and the
+//! commands that have no other home: the demo, the load generator and the
+//! store benchmark.
+
+mod admin;
+mod bench;
+mod demo;
+mod import;
+mod loadtest;
+mod progress;
+mod serve;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use pollwatch_store::Store;
+
+#[derive(Parser)]
+#[command(
+    name = "pollwatch",
+    version,
+    about = "Observe an election, prove what you saw, publish it."
+)]
+struct Cli {
+    /// Where the data lives: a SQLite file path (the default) or a
+    /// postgres:// URL.
+    #[arg(
+        long,
+        global = true,
+        env = "DATABASE_URL",
+        default_value = "pollwatch.db"
+    )]
+    database: String,
+
+    /// Log format: "text" for people, "json" for log collectors. Defaults
+    /// to text on a terminal, JSON otherwise.
+    #[arg(long, global = true, env = "POLLWATCH_LOG_FORMAT")]
+    log_format: Option<String>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the web server and the API.
+    Serve(serve::ServeArgs),
+    /// The station registry.
+    #[command(subcommand)]
+    Stations(import::StationsCommand),
+    /// Groups, staff accounts, observers and enrolment codes.
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
+    /// Build a realistic demo city with three observer groups and a
+    /// simulated election day, then serve it.
+    Demo(demo::DemoArgs),
+    /// Drive a running server with many simulated observers and report
+    /// events/s and latency percentiles.
+    Loadtest(loadtest::LoadtestArgs),
+    /// Benchmarks of parts of pollwatch on this machine.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format.as_deref());
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let db = cli.database;
+    match cli.command {
+        Command::Serve(args) => serve::run(&db, args).await,
+        Command::Stations(cmd) => import::run(&db, cmd).await,
+        Command::Admin(cmd) => admin::run(&db, cmd).await,
+        Command::Demo(args) => demo::run(&db, args).await,
+        Command::Loadtest(args) => loadtest::run(&db, args).await,
+        Command::Bench(cmd) => bench::run(cmd).await,
+    }
+}
+
+fn init_logging(format: Option<&str>) {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let json = match format {
+        Some("json") => true,
+        Some(_) => false,
+        None => !std::io::stderr().is_terminal(),
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// Open the store the URL names. Anything that is not a postgres:// URL is
+/// a SQLite file path (or sqlite:// URL).
+pub async fn open_store(database: &str) -> anyhow::Result<Arc<dyn Store>> {
+    if database.starts_with("postgres://") || database.starts_with("postgresql://") {
+        let store = pollwatch_store_postgres::PostgresStore::connect(database)
+            .await
+            .context("opening the PostgreSQL database")?;
+        Ok(Arc::new(store))
+    } else {
+        let store = if database.starts_with("sqlite:") {
+            pollwatch_store_sqlite::SqliteStore::open_url(database).await
+        } else {
+            pollwatch_store_sqlite::SqliteStore::open(std::path::Path::new(database)).await
+        }
+        .with_context(|| format!("opening the SQLite database {database}"))?;
+        Ok(Arc::new(store))
+    }
+}
+
+/// The election commands act on: the one named, or the latest one.
+pub async fn pick_election(
+    store: &dyn Store,
+    slug: Option<&str>,
+) -> anyhow::Result<Option<pollwatch_domain::Election>> {
+    match slug {
+        Some(s) => {
+            let slug = pollwatch_domain::Slug::parse(s).context("--election")?;
+            Ok(Some(store.election(&slug).await?.with_context(|| {
+                format!("no election {slug}: import a station registry for it first")
+            })?))
+        }
+        None => Ok(store.elections().await?.pop()),
+    }
+}

@@ -1,0 +1,84 @@
+//! `pollwatch serve`: the HTTP server on the chosen store.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+use pollwatch_server::{AppState, ServerConfig};
+use pollwatch_store::Store;
+
+#[derive(Args, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on. Port 0 picks a free port (printed at start).
+    #[arg(long, env = "POLLWATCH_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// The election whose stations to serve (default: the latest).
+    #[arg(long, env = "POLLWATCH_ELECTION")]
+    pub election: Option<String>,
+    /// Mark cookies Secure; set this when the instance is behind HTTPS.
+    #[arg(long, env = "POLLWATCH_SECURE_COOKIES")]
+    pub secure_cookies: bool,
+}
+
+pub async fn run(database: &str, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let store = crate::open_store(database).await?;
+    serve(store, args, |_| {}).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Serve until Ctrl-C or SIGTERM. `ready` is told the bound address once
+/// the socket accepts connections.
+pub async fn serve(
+    store: Arc<dyn Store>,
+    args: ServeArgs,
+    ready: impl FnOnce(SocketAddr),
+) -> anyhow::Result<()> {
+    let election = crate::pick_election(&*store, args.election.as_deref()).await?;
+    let config = ServerConfig {
+        secure_cookies: args.secure_cookies,
+    };
+    let state = AppState::new(store.clone(), config, election.as_ref().map(|e| e.id)).await?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(
+        %addr,
+        backend = store.backend(),
+        election = election.as_ref().map(|e| e.slug.as_str()).unwrap_or("(none)"),
+        "serving"
+    );
+    println!("pollwatch is serving on http://{addr}/");
+    ready(addr);
+    axum::serve(listener, pollwatch_server::router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("server failed")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
