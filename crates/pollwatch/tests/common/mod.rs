@@ -1,0 +1,271 @@
+//! Test helpers: a real server on a free loopback port over a real
+//! database (a SQLite file, or a PostgreSQL database of its own), reached
+//! with a real HTTP client.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use pollwatch_domain::{CodeName, Language, Role, Slug, StationRecord, Timestamp};
+use pollwatch_server::{AppState, ServerConfig, auth};
+use pollwatch_store::{NewObserver, NewUser, StationImport, Store, now};
+
+pub enum Guard {
+    Sqlite(tempfile::TempDir),
+    Postgres(pollwatch_store_postgres::TestDatabase),
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A fresh store of the given backend; `None` when PostgreSQL is absent
+/// outside CI (the reason is printed).
+pub async fn store(backend: Backend) -> Option<(Arc<dyn Store>, Guard, String)> {
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("pollwatch.db");
+            let store = pollwatch_store_sqlite::SqliteStore::open(&path).await.unwrap();
+            Some((
+                Arc::new(store),
+                Guard::Sqlite(dir),
+                path.display().to_string(),
+            ))
+        }
+        Backend::Postgres => {
+            let db = pollwatch_store_postgres::TestDatabase::create().await?;
+            let store = pollwatch_store_postgres::PostgresStore::connect(&db.url)
+                .await
+                .unwrap();
+            let url = db.url.clone();
+            Some((Arc::new(store), Guard::Postgres(db), url))
+        }
+    }
+}
+
+pub const PASSWORD: &str = "a long test password";
+
+pub fn station(number: &str, district: &str) -> StationRecord {
+    StationRecord {
+        number: pollwatch_domain::StationNumber::parse(number).unwrap(),
+        name: format!("Школа № {number}"),
+        address: "ул. Абая, 1".into(),
+        district: district.into(),
+        registered_voters: 1500,
+        coordinates: None,
+        kind: pollwatch_domain::StationKind::Regular,
+        accessibility: vec![],
+    }
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub store: Arc<dyn Store>,
+    pub http: reqwest::Client,
+    _guard: Guard,
+}
+
+impl TestApp {
+    /// A server with two stations, and groups "alpha" and "beta" each with a
+    /// coordinator ("coord-alpha") and an observer ("Obs-alpha").
+    pub async fn spawn(backend: Backend) -> Option<Self> {
+        let (store, guard, _) = store(backend).await?;
+        let at = now();
+        let election = store
+            .ensure_election(&Slug::parse("test").unwrap(), "Test", "2026-03-15")
+            .await
+            .unwrap();
+        store
+            .import_stations(StationImport {
+                election_id: election.id,
+                source: "test".into(),
+                sha256: String::new(),
+                records: vec![station("101", "Медеуский"), station("102", "Алмалинский")],
+                dry_run: false,
+                at,
+            })
+            .await
+            .unwrap();
+        let hash = auth::hash_password(PASSWORD).unwrap();
+        for name in ["alpha", "beta"] {
+            let g = store
+                .create_group(&Slug::parse(name).unwrap(), name, at)
+                .await
+                .unwrap();
+            for (user, role) in [
+                (format!("coord-{name}"), Role::Coordinator),
+                (format!("analyst-{name}"), Role::Analyst),
+            ] {
+                store
+                    .create_user(
+                        NewUser {
+                            group_id: Some(g.id),
+                            username: user,
+                            role,
+                            password_hash: hash.clone(),
+                        },
+                        at,
+                    )
+                    .await
+                    .unwrap();
+            }
+            store
+                .create_observer(
+                    NewObserver {
+                        group_id: g.id,
+                        code_name: CodeName::parse(&format!("Obs-{name}")).unwrap(),
+                        language: Language::Ru,
+                        contact: None,
+                    },
+                    at,
+                )
+                .await
+                .unwrap();
+        }
+        let state = AppState::new(
+            store.clone(),
+            ServerConfig {
+                secure_cookies: false,
+            },
+            Some(election.id),
+        )
+        .await
+        .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            axum::serve(listener, pollwatch_server::router(state))
+                .await
+                .unwrap();
+        });
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Some(Self {
+            addr,
+            store,
+            http,
+            _guard: guard,
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// A one-time code for the group's observer.
+    pub async fn enrolment_code(&self, group: &str) -> String {
+        let g = self
+            .store
+            .group(&Slug::parse(group).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let o = self
+            .store
+            .observer_by_code_name(g.id, &CodeName::parse(&format!("Obs-{group}")).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let code = auth::new_enrolment_code();
+        self.store
+            .create_enrolment_code(
+                &auth::enrolment_code_hash(&code),
+                g.id,
+                o.id,
+                Timestamp(now().0 + 60_000),
+                now(),
+            )
+            .await
+            .unwrap();
+        code
+    }
+
+    /// Enrol the group's observer; answers the bearer token.
+    pub async fn observer_token(&self, group: &str) -> String {
+        let code = self.enrolment_code(group).await;
+        let res = self
+            .http
+            .post(self.url("/api/v1/enrol"))
+            .json(&serde_json::json!({ "code": code }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+        let body: serde_json::Value = res.json().await.unwrap();
+        body["token"].as_str().unwrap().to_owned()
+    }
+
+    /// Log a staff user in through the API; answers the bearer token.
+    pub async fn staff_token(&self, username: &str) -> String {
+        let res = self
+            .http
+            .post(self.url("/api/v1/login"))
+            .json(&serde_json::json!({ "username": username, "password": PASSWORD }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201, "login {username}");
+        let body: serde_json::Value = res.json().await.unwrap();
+        body["token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn post_event(&self, token: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.http
+            .post(self.url("/api/v1/events"))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get_json(&self, token: &str, path: &str) -> (u16, serde_json::Value) {
+        let res = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(serde_json::Value::Null))
+    }
+}
+
+pub fn headcount(client_id: &str, station: &str, counted: u32) -> serde_json::Value {
+    serde_json::json!({
+        "client_id": client_id,
+        "station": station,
+        "kind": "headcount",
+        "payload": { "counted": counted, "announced": null },
+        "observed_at": "2026-03-15T09:00:00+05:00",
+    })
+}
+
+pub fn uuid(n: u8) -> String {
+    pollwatch_domain::ClientId::from_bytes([n; 16]).to_string()
+}
+
+/// Instantiate a test body for both backends: `$name::sqlite` and `$name::postgres`.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::common::Backend::Sqlite).await;
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name($crate::common::Backend::Postgres).await;
+                }
+            }
+        )*
+    };
+}
