@@ -118,9 +118,9 @@ async fn import(database: &str, args: ImportArgs) -> anyhow::Result<ExitCode> {
     progress.inc(2);
     progress.finish_and_clear();
 
-    let verb = if args.dry_run { "would be" } else { "" };
+    let verb = if args.dry_run { "would be " } else { "" };
     println!(
-        "{name}: {count} stations for election {}: {} {verb} created, {} {verb} updated, {} unchanged{}",
+        "{name}: {count} stations for election {}: {} {verb}created, {} {verb}updated, {} unchanged{}",
         election.slug,
         report.created,
         report.updated,

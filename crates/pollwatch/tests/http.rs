@@ -16,7 +16,9 @@ both_backends!(
 );
 
 async fn health_and_readiness(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else { return };
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
     let res = app.http.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(res.status(), 200);
     let res = app.http.get(app.url("/readyz")).send().await.unwrap();
@@ -31,14 +33,18 @@ async fn health_and_readiness(backend: Backend) {
 }
 
 async fn groups_cannot_read_each_others_events(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else { return };
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
     let alpha_obs = app.observer_token("alpha").await;
     let beta_obs = app.observer_token("beta").await;
     let res = app
         .post_event(&alpha_obs, &headcount(&uuid(1), "101", 120))
         .await;
     assert_eq!(res.status(), 201);
-    let res = app.post_event(&beta_obs, &headcount(&uuid(2), "101", 7)).await;
+    let res = app
+        .post_event(&beta_obs, &headcount(&uuid(2), "101", 7))
+        .await;
     assert_eq!(res.status(), 201);
 
     let alpha_coord = app.staff_token("coord-alpha").await;
@@ -89,7 +95,9 @@ async fn groups_cannot_read_each_others_events(backend: Backend) {
 }
 
 async fn retries_store_once_and_conflicts_are_409(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else { return };
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
     let token = app.observer_token("alpha").await;
     let body = headcount(&uuid(9), "101", 300);
     // Sixteen phones' worth of retries at once.
@@ -110,7 +118,12 @@ async fn retries_store_once_and_conflicts_are_409(backend: Backend) {
     let res = app.post_event(&token, &changed).await;
     assert_eq!(res.status(), 409);
     let v: serde_json::Value = res.json().await.unwrap();
-    assert!(v["error"]["message"].as_str().unwrap().contains("different content"));
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("different content")
+    );
 
     let coord = app.staff_token("coord-alpha").await;
     let (_, events) = app.get_json(&coord, "/api/v1/stations/101/events").await;
@@ -119,11 +132,19 @@ async fn retries_store_once_and_conflicts_are_409(backend: Backend) {
 }
 
 async fn bad_event_bodies_get_clear_4xx(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else { return };
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
     let token = app.observer_token("alpha").await;
     let url = app.url("/api/v1/events");
 
-    let res = app.http.post(&url).json(&headcount(&uuid(1), "101", 1)).send().await.unwrap();
+    let res = app
+        .http
+        .post(&url)
+        .json(&headcount(&uuid(1), "101", 1))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 401, "no session");
 
     let cases: Vec<(serde_json::Value, u16, &str)> = vec![
@@ -175,11 +196,20 @@ async fn bad_event_bodies_get_clear_4xx(backend: Backend) {
 
     // Missing field: named by serde.
     let res = app
-        .post_event(&token, &serde_json::json!({"client_id": uuid(6), "kind": "note"}))
+        .post_event(
+            &token,
+            &serde_json::json!({"client_id": uuid(6), "kind": "note"}),
+        )
         .await;
     assert_eq!(res.status(), 422);
     let v: serde_json::Value = res.json().await.unwrap();
-    assert!(v["error"]["message"].as_str().unwrap().contains("missing field"), "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("missing field"),
+        "{v}"
+    );
 
     let res = app
         .http
@@ -213,7 +243,11 @@ async fn bad_event_bodies_get_clear_4xx(backend: Backend) {
     let mut big = headcount(&uuid(8), "101", 1);
     big["payload"]["note"] = "x".repeat(100 * 1024).into();
     let res = app.post_event(&token, &big).await;
-    assert_eq!(res.status(), 422, "payload over 64 KiB but body under the limit");
+    assert_eq!(
+        res.status(),
+        422,
+        "payload over 64 KiB but body under the limit"
+    );
 
     let coord = app.staff_token("coord-alpha").await;
     let (_, events) = app.get_json(&coord, "/api/v1/events").await;
@@ -226,7 +260,9 @@ async fn bad_event_bodies_get_clear_4xx(backend: Backend) {
 }
 
 async fn enrolment_codes_are_one_time(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else { return };
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
     let code = app.enrolment_code("alpha").await;
     let enrol = |c: String| {
         app.http
@@ -243,7 +279,9 @@ async fn enrolment_codes_are_one_time(backend: Backend) {
     let v: serde_json::Value = res.json().await.unwrap();
     assert_eq!(v["error"]["field"], "code");
 
-    let (status, me) = app.get_json(token["token"].as_str().unwrap(), "/api/v1/me").await;
+    let (status, me) = app
+        .get_json(token["token"].as_str().unwrap(), "/api/v1/me")
+        .await;
     assert_eq!(status, 200);
     assert_eq!(me["role"], "observer");
     assert_eq!(me["code_name"], "Obs-alpha");
@@ -251,7 +289,9 @@ async fn enrolment_codes_are_one_time(backend: Backend) {
 }
 
 async fn staff_pages_need_login_and_csrf(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else { return };
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
     let res = app.http.get(app.url("/stations")).send().await.unwrap();
     assert_eq!(res.status(), 303);
     assert_eq!(res.headers()["location"], "/login");
@@ -273,7 +313,13 @@ async fn staff_pages_need_login_and_csrf(backend: Backend) {
         ("password", common::PASSWORD),
         ("csrf_token", token.as_str()),
     ];
-    let res = app.http.post(app.url("/login")).form(&form).send().await.unwrap();
+    let res = app
+        .http
+        .post(app.url("/login"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 403, "no CSRF cookie");
     let wrong = [
         ("username", "coord-alpha"),
@@ -314,13 +360,18 @@ async fn staff_pages_need_login_and_csrf(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(page.status(), 200);
-    let csp = page.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(csp.contains("default-src 'self'"));
     let html = page.text().await.unwrap();
     assert!(html.contains("Школа № 101") && html.contains("Медеуский"));
     let page = app
         .http
-        .get(app.url("/stations?district=%D0%90%D0%BB%D0%BC%D0%B0%D0%BB%D0%B8%D0%BD%D1%81%D0%BA%D0%B8%D0%B9"))
+        .get(app.url(
+            "/stations?district=%D0%90%D0%BB%D0%BC%D0%B0%D0%BB%D0%B8%D0%BD%D1%81%D0%BA%D0%B8%D0%B9",
+        ))
         .header("cookie", &session)
         .send()
         .await
@@ -399,9 +450,13 @@ async fn staff_pages_need_login_and_csrf(backend: Backend) {
 }
 
 async fn roles_limit_what_callers_do(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else { return };
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
     let analyst = app.staff_token("analyst-alpha").await;
-    let res = app.post_event(&analyst, &headcount(&uuid(1), "101", 1)).await;
+    let res = app
+        .post_event(&analyst, &headcount(&uuid(1), "101", 1))
+        .await;
     assert_eq!(res.status(), 403, "analysts read, they do not report");
     let (status, _) = app.get_json(&analyst, "/api/v1/events").await;
     assert_eq!(status, 200);

@@ -28,7 +28,9 @@ pub async fn store(backend: Backend) -> Option<(Arc<dyn Store>, Guard, String)> 
         Backend::Sqlite => {
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("pollwatch.db");
-            let store = pollwatch_store_sqlite::SqliteStore::open(&path).await.unwrap();
+            let store = pollwatch_store_sqlite::SqliteStore::open(&path)
+                .await
+                .unwrap();
             Some((
                 Arc::new(store),
                 Guard::Sqlite(dir),

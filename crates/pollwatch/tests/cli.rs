@@ -1,0 +1,431 @@
+//! The `pollwatch` binary as a user runs it: station import, the demo, and
+//! a server killed mid-stream that must keep every report it acknowledged.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use common::{Backend, headcount};
+use pollwatch_domain::{CodeName, Language, Slug, Timestamp};
+use pollwatch_server::auth;
+use pollwatch_store::{NewObserver, StationImport, Store, now};
+
+fn pollwatch(db: &str) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_pollwatch"));
+    c.arg("--database")
+        .arg(db)
+        .env("POLLWATCH_LOG_FORMAT", "json")
+        .env("RUST_LOG", "warn");
+    c
+}
+
+fn run(cmd: &mut Command) -> (i32, String, String) {
+    let out = cmd.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The demo city's 616 stations as a CSV registry.
+fn registry_csv(path: &Path, edit: impl Fn(usize, &mut Vec<String>)) {
+    let city = pollwatch_demo::city(pollwatch_demo::DEFAULT_SEED);
+    let mut w = csv::Writer::from_path(path).unwrap();
+    w.write_record([
+        "number",
+        "name",
+        "address",
+        "district",
+        "registered_voters",
+        "latitude",
+        "longitude",
+        "kind",
+        "accessibility",
+    ])
+    .unwrap();
+    for (i, s) in city.stations.iter().enumerate() {
+        let mut row = vec![
+            s.number.to_string(),
+            s.name.clone(),
+            s.address.clone(),
+            s.district.clone(),
+            s.registered_voters.to_string(),
+            s.coordinates
+                .map(|c| c.latitude.to_string())
+                .unwrap_or_default(),
+            s.coordinates
+                .map(|c| c.longitude.to_string())
+                .unwrap_or_default(),
+            s.kind.as_str().into(),
+            s.accessibility
+                .iter()
+                .map(|a| a.as_str())
+                .collect::<Vec<_>>()
+                .join(";"),
+        ];
+        edit(i, &mut row);
+        w.write_record(&row).unwrap();
+    }
+    w.flush().unwrap();
+}
+
+async fn station_count(db: &str) -> usize {
+    if !Path::new(db).exists() {
+        return 0;
+    }
+    let store = pollwatch_store_sqlite::SqliteStore::open(Path::new(db))
+        .await
+        .unwrap();
+    let mut n = 0;
+    for e in store.elections().await.unwrap() {
+        n += store.stations(e.id).await.unwrap().len();
+    }
+    n
+}
+
+#[tokio::test]
+async fn station_import_is_all_or_nothing_and_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("pollwatch.db").display().to_string();
+    let bad = dir.path().join("bad.csv");
+    // Row index 298 is on line 300 (the header is line 1).
+    registry_csv(&bad, |i, row| {
+        if i == 298 {
+            row[4] = "-40".into();
+        }
+    });
+    let (code, _, err) = run(pollwatch(&db).args(["stations", "import"]).arg(&bad));
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("bad.csv:300: registered_voters:"),
+        "the error names file, line and field: {err}"
+    );
+    assert!(err.contains("1 error; nothing was imported"), "{err}");
+    assert_eq!(station_count(&db).await, 0);
+
+    let good = dir.path().join("stations.csv");
+    registry_csv(&good, |_, _| {});
+    let (code, out, err) = run(pollwatch(&db).args(["stations", "import"]).arg(&good));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("616 stations"), "{out}");
+    assert!(out.contains("616 created"), "{out}");
+    assert_eq!(station_count(&db).await, 616);
+
+    let (code, out, _) = run(pollwatch(&db).args(["stations", "import"]).arg(&good));
+    assert_eq!(code, 0);
+    assert!(out.contains("0 created, 0 updated, 616 unchanged"), "{out}");
+
+    // An updated registry: one station's voters changed, one station added;
+    // a dry run first stores nothing.
+    let updated = dir.path().join("updated.csv");
+    registry_csv(&updated, |i, row| {
+        if i == 10 {
+            row[4] = "2222".into();
+        }
+    });
+    let mut text = std::fs::read_to_string(&updated).unwrap();
+    text.push_str("9001,Новая школа,\"ул. Сатпаева, 1\",Медеуский,1234,,,open,ramp\n");
+    std::fs::write(&updated, text).unwrap();
+    let (code, out, _) = run(pollwatch(&db)
+        .args(["stations", "import", "--dry-run"])
+        .arg(&updated));
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("1 would be created, 1 would be updated"),
+        "{out}"
+    );
+    assert!(out.contains("nothing was stored"), "{out}");
+    assert_eq!(station_count(&db).await, 616);
+    let (code, out, _) = run(pollwatch(&db).args(["stations", "import"]).arg(&updated));
+    assert_eq!(code, 0);
+    assert!(out.contains("1 created, 1 updated, 615 unchanged"), "{out}");
+    assert!(
+        out.contains("registered_voters: \""),
+        "the change is listed: {out}"
+    );
+    assert!(out.contains("\"2222\""), "{out}");
+    assert_eq!(station_count(&db).await, 617);
+}
+
+#[tokio::test]
+async fn geojson_registries_import_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("pollwatch.db").display().to_string();
+    let file = dir.path().join("stations.geojson");
+    std::fs::write(
+        &file,
+        r#"{"type": "FeatureCollection", "features": [
+  {"type": "Feature", "geometry": {"type": "Point", "coordinates": [76.95, 43.24]},
+   "properties": {"number": "1", "name": "Мектеп № 1", "address": "Абай даңғылы, 1",
+     "district": "Әуезов ауданы", "registered_voters": 1800, "kind": "regular", "accessibility": ["ramp"]}},
+  {"type": "Feature", "geometry": {"type": "Point", "coordinates": [76.90, 95.0]},
+   "properties": {"number": "2", "name": "Мектеп № 2", "district": "Әуезов ауданы",
+     "registered_voters": 900, "kind": "open"}}
+]}"#,
+    )
+    .unwrap();
+    let (code, _, err) = run(pollwatch(&db).args(["stations", "import"]).arg(&file));
+    assert_eq!(code, 2);
+    assert!(err.contains("stations.geojson:5: latitude:"), "{err}");
+    let fixed = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("95.0", "43.2");
+    std::fs::write(&file, fixed).unwrap();
+    let (code, out, err) = run(pollwatch(&db).args(["stations", "import"]).arg(&file));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("2 created"), "{out}");
+}
+
+/// Start `pollwatch serve` on a free port; answers the child and its address.
+fn spawn_server(db: &str) -> (Child, String) {
+    let mut child = pollwatch(db)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let addr = loop {
+        let line = lines.next().expect("server exited before serving").unwrap();
+        if let Some(rest) = line.strip_prefix("pollwatch is serving on ") {
+            break rest.trim_end_matches('/').to_owned();
+        }
+    };
+    (child, addr)
+}
+
+/// Reference data for a server to take reports against; answers an
+/// enrolment code.
+async fn prepare(store: &Arc<dyn Store>) -> String {
+    let at = now();
+    let e = store
+        .ensure_election(&Slug::parse("crash").unwrap(), "Crash", "2026-03-15")
+        .await
+        .unwrap();
+    store
+        .import_stations(StationImport {
+            election_id: e.id,
+            source: "t".into(),
+            sha256: String::new(),
+            records: vec![common::station("101", "Медеуский")],
+            dry_run: false,
+            at,
+        })
+        .await
+        .unwrap();
+    let g = store
+        .create_group(&Slug::parse("alpha").unwrap(), "alpha", at)
+        .await
+        .unwrap();
+    let o = store
+        .create_observer(
+            NewObserver {
+                group_id: g.id,
+                code_name: CodeName::parse("Obs-1").unwrap(),
+                language: Language::Kk,
+                contact: None,
+            },
+            at,
+        )
+        .await
+        .unwrap();
+    let code = auth::new_enrolment_code();
+    store
+        .create_enrolment_code(
+            &auth::enrolment_code_hash(&code),
+            g.id,
+            o.id,
+            Timestamp(at.0 + 600_000),
+            at,
+        )
+        .await
+        .unwrap();
+    code
+}
+
+/// Reports answered "stored" survive a kill -9 of the server mid-stream.
+async fn acknowledged_reports_survive_a_crash(backend: Backend) {
+    let Some((store, _guard, db)) = common::store(backend).await else {
+        return;
+    };
+    let code = prepare(&store).await;
+    let (mut child, addr) = spawn_server(&db);
+    let http = reqwest::Client::new();
+    let res = http
+        .post(format!("{addr}/api/v1/enrol"))
+        .json(&serde_json::json!({ "code": code }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let token = res.json::<serde_json::Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let acked = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut senders = vec![];
+    for t in 0..8u32 {
+        let (http, addr, token, acked, stop) = (
+            http.clone(),
+            addr.clone(),
+            token.clone(),
+            acked.clone(),
+            stop.clone(),
+        );
+        senders.push(tokio::spawn(async move {
+            let mut i = 0u32;
+            while !stop.load(Ordering::Relaxed) {
+                i += 1;
+                let mut bytes = [0u8; 16];
+                bytes[..4].copy_from_slice(&t.to_be_bytes());
+                bytes[4..8].copy_from_slice(&i.to_be_bytes());
+                let id = pollwatch_domain::ClientId::from_bytes(bytes).to_string();
+                let res = http
+                    .post(format!("{addr}/api/v1/events"))
+                    .bearer_auth(&token)
+                    .json(&headcount(&id, "101", i))
+                    .send()
+                    .await;
+                match res {
+                    Ok(r) if r.status() == 201 => acked.lock().unwrap().push(id),
+                    _ => break,
+                }
+            }
+        }));
+    }
+    // Let a few hundred reports through, then pull the plug.
+    while acked.lock().unwrap().len() < 300 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    child.kill().unwrap(); // SIGKILL: no shutdown, no flush
+    child.wait().unwrap();
+    stop.store(true, Ordering::Relaxed);
+    for s in senders {
+        s.await.unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    drop(store);
+
+    // Reopen the database as a fresh process would.
+    let reopened: Arc<dyn Store> = match backend {
+        Backend::Sqlite => Arc::new(
+            pollwatch_store_sqlite::SqliteStore::open(Path::new(&db))
+                .await
+                .unwrap(),
+        ),
+        Backend::Postgres => Arc::new(
+            pollwatch_store_postgres::PostgresStore::connect(&db)
+                .await
+                .unwrap(),
+        ),
+    };
+    let g = reopened
+        .group(&Slug::parse("alpha").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let stored: std::collections::HashSet<String> = reopened
+        .events(g.id, 0, 1_000_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event.client_id.to_string())
+        .collect();
+    let lost: Vec<_> = acked.iter().filter(|id| !stored.contains(*id)).collect();
+    assert!(acked.len() >= 300);
+    assert!(lost.is_empty(), "{} acknowledged reports lost", lost.len());
+}
+
+both_backends!(acknowledged_reports_survive_a_crash);
+
+#[tokio::test]
+async fn demo_twice_duplicates_nothing_and_serves() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("pollwatch.db").display().to_string();
+    let (code, first, err) = run(pollwatch(&db).args(["demo", "--no-serve"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(first.contains("stations: 616 created"), "{first}");
+    let (code, second, _) = run(pollwatch(&db).args(["demo", "--no-serve"]));
+    assert_eq!(code, 0);
+    assert!(
+        second.contains("stations: 0 created, 0 updated, 616 unchanged"),
+        "{second}"
+    );
+    assert!(second.contains(", 0 new,"), "{second}");
+    // The same logins and codes are printed both times.
+    let tail = |s: &str| s.split("Demo logins").nth(1).unwrap_or_default().to_owned();
+    assert_eq!(tail(&first), tail(&second));
+
+    let store = pollwatch_store_sqlite::SqliteStore::open(Path::new(&db))
+        .await
+        .unwrap();
+    let groups = store.groups().await.unwrap();
+    assert_eq!(groups.len(), 3);
+    let mut total = 0;
+    for g in &groups {
+        let n = store.event_count(g.id).await.unwrap();
+        assert!(n > 0, "{} has events", g.slug);
+        total += n;
+    }
+    let first_count: i64 = first
+        .split("election day: ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert_eq!(total, first_count);
+    drop(store);
+
+    // Served: a coordinator logs in and sees a station with reports.
+    let mut child = pollwatch(&db)
+        .args(["demo", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("demo exited").unwrap();
+        if let Some(rest) = line.strip_prefix("pollwatch is serving on ") {
+            break rest.trim_end_matches('/').to_owned();
+        }
+    };
+    let city = pollwatch_demo::city(pollwatch_demo::DEFAULT_SEED);
+    let group = &city.groups[0];
+    let http = reqwest::Client::new();
+    let res = http
+        .post(format!("{addr}/api/v1/login"))
+        .json(&serde_json::json!({"username": group.coordinator, "password": "pollwatch-demo"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let token = res.json::<serde_json::Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let station = &group.observers[0].stations[0];
+    let page = http
+        .get(format!("{addr}/stations/{station}"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("headcount"),
+        "the station page shows the group's reports"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
