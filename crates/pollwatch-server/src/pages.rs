@@ -295,8 +295,9 @@ struct StationFilter {
     q: String,
 }
 
-fn require_page(caller: Option<Caller>) -> Result<Caller, Response> {
-    caller.ok_or_else(|| Redirect::to("/login").into_response())
+/// Pages send a visitor without a session to the login page.
+fn require_page(caller: Option<Caller>) -> Result<Caller, Redirect> {
+    caller.ok_or_else(|| Redirect::to("/login"))
 }
 
 async fn stations(
@@ -306,7 +307,7 @@ async fn stations(
 ) -> Result<Response, PageError> {
     let caller = match require_page(caller) {
         Ok(c) => c,
-        Err(redirect) => return Ok(redirect),
+        Err(redirect) => return Ok(redirect.into_response()),
     };
     caller.require(Permission::ReadStations)?;
     let all: Vec<Station> = match state.election_id {
@@ -382,7 +383,7 @@ async fn station(
 ) -> Result<Response, PageError> {
     let caller = match require_page(caller) {
         Ok(c) => c,
-        Err(redirect) => return Ok(redirect),
+        Err(redirect) => return Ok(redirect.into_response()),
     };
     caller.require(Permission::ReadStations)?;
     let parsed = pollwatch_domain::StationNumber::parse(&number)
