@@ -173,16 +173,7 @@ async fn login(
         );
     }
     match auth::login(&state, &form.username, &form.password).await {
-        Ok(principal) => {
-            let (token, session) = auth::start_session(&state, principal).await?;
-            let jar = jar.add(auth::cookie(
-                SESSION_COOKIE,
-                token,
-                session.expires_at.0 - pollwatch_store::now().0,
-                state.config.secure_cookies,
-            ));
-            Ok((jar, Redirect::to("/stations")).into_response())
-        }
+        Ok(principal) => browser_session(&state, jar, principal).await,
         Err(ApiError::Rejected { message, .. }) => {
             let page = LoginPage {
                 csrf_token: form.csrf_token,
@@ -193,6 +184,22 @@ async fn login(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Start a session for a browser: the cookie, then on to the stations.
+async fn browser_session(
+    state: &AppState,
+    jar: CookieJar,
+    principal: Principal,
+) -> Result<Response, PageError> {
+    let (token, session) = auth::start_session(state, principal).await?;
+    let jar = jar.add(auth::cookie(
+        SESSION_COOKIE,
+        token,
+        session.expires_at.0 - pollwatch_store::now().0,
+        state.config.secure_cookies,
+    ));
+    Ok((jar, Redirect::to("/stations")).into_response())
 }
 
 async fn enrol_form(State(state): State<AppState>, jar: CookieJar) -> Response {
@@ -224,16 +231,7 @@ async fn enrol(
         );
     }
     match auth::enrol(&state, &form.code).await {
-        Ok(principal) => {
-            let (token, session) = auth::start_session(&state, principal).await?;
-            let jar = jar.add(auth::cookie(
-                SESSION_COOKIE,
-                token,
-                session.expires_at.0 - pollwatch_store::now().0,
-                state.config.secure_cookies,
-            ));
-            Ok((jar, Redirect::to("/stations")).into_response())
-        }
+        Ok(principal) => browser_session(&state, jar, principal).await,
         Err(ApiError::Invalid { message, .. }) => {
             let page = EnrolPage {
                 csrf_token: form.csrf_token,

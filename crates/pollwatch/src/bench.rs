@@ -123,7 +123,9 @@ async fn append(
         tasks.push(tokio::spawn(async move {
             for i in first..last {
                 let mut id = [0u8; 16];
-                id[..8].copy_from_slice(&i.to_be_bytes());
+                // Bytes 6 and 8 carry the UUID version and variant: the
+                // counter (far below 2^56) leaves byte 8 zero.
+                id[8..16].copy_from_slice(&i.to_be_bytes());
                 let e = NewEvent {
                     client_id: ClientId::from_bytes(id),
                     group_id: group.id,

@@ -182,10 +182,11 @@ async fn geojson_registries_import_too() {
     assert!(out.contains("2 created"), "{out}");
 }
 
-/// Start `pollwatch serve` on a free port; answers the child and its address.
-fn spawn_server(db: &str) -> (Child, String) {
+/// Start `pollwatch serve` (or `demo`) on a free port; answers the child
+/// and its address once it serves.
+fn spawn_server(db: &str, command: &str) -> (Child, String) {
     let mut child = pollwatch(db)
-        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args([command, "--listen", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -198,6 +199,8 @@ fn spawn_server(db: &str) -> (Child, String) {
             break rest.trim_end_matches('/').to_owned();
         }
     };
+    // Keep reading, so the server's later prints never meet a closed pipe.
+    std::thread::spawn(move || lines.for_each(drop));
     (child, addr)
 }
 
@@ -256,7 +259,7 @@ async fn acknowledged_reports_survive_a_crash(backend: Backend) {
         return;
     };
     let code = prepare(&store).await;
-    let (mut child, addr) = spawn_server(&db);
+    let (mut child, addr) = spawn_server(&db, "serve");
     let http = reqwest::Client::new();
     let res = http
         .post(format!("{addr}/api/v1/enrol"))
@@ -286,8 +289,9 @@ async fn acknowledged_reports_survive_a_crash(backend: Backend) {
             while !stop.load(Ordering::Relaxed) {
                 i += 1;
                 let mut bytes = [0u8; 16];
+                // Clear of bytes 6 and 8, which hold the UUID version and variant.
                 bytes[..4].copy_from_slice(&t.to_be_bytes());
-                bytes[4..8].copy_from_slice(&i.to_be_bytes());
+                bytes[10..14].copy_from_slice(&i.to_be_bytes());
                 let id = pollwatch_domain::ClientId::from_bytes(bytes).to_string();
                 let res = http
                     .post(format!("{addr}/api/v1/events"))
@@ -386,19 +390,7 @@ async fn demo_twice_duplicates_nothing_and_serves() {
     drop(store);
 
     // Served: a coordinator logs in and sees a station with reports.
-    let mut child = pollwatch(&db)
-        .args(["demo", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("demo exited").unwrap();
-        if let Some(rest) = line.strip_prefix("pollwatch is serving on ") {
-            break rest.trim_end_matches('/').to_owned();
-        }
-    };
+    let (mut child, addr) = spawn_server(&db, "demo");
     let city = pollwatch_demo::city(pollwatch_demo::DEFAULT_SEED);
     let group = &city.groups[0];
     let http = reqwest::Client::new();

@@ -80,6 +80,22 @@ async fn groups_cannot_read_each_others_events(backend: Backend) {
         .await;
     assert_eq!(alpha_view[0]["payload"]["counted"], 120);
 
+    // Each group's coordinators see their own observers, never the other's.
+    let (status, alpha_obs_list) = app.get_json(&alpha_coord, "/api/v1/observers").await;
+    assert_eq!(status, 200);
+    let (_, beta_obs_list) = app.get_json(&beta_coord, "/api/v1/observers").await;
+    let names = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["code_name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(names(&alpha_obs_list), ["Obs-alpha"]);
+    assert_eq!(names(&beta_obs_list), ["Obs-beta"]);
+    let (status, _) = app.get_json(&beta_obs, "/api/v1/observers").await;
+    assert_eq!(status, 403, "observers do not list observers");
+
     // The station page of one group does not show the other's reports.
     let page = app
         .http
