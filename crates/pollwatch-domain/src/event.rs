@@ -144,6 +144,19 @@ impl EventKind {
 /// and a long incident text fit many times over; photos travel as blobs.
 pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
 
+/// Feeds serialized bytes straight into the hash, with no buffer between.
+struct HashWriter<'a>(&'a mut Sha256);
+
+impl std::io::Write for HashWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// An event as submitted, before the log has given it a sequence number.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewEvent {
@@ -165,17 +178,33 @@ impl NewEvent {
     /// this matches; serde_json orders object keys, so a phone that sends the
     /// same answers in another key order is still the same.
     pub fn content_hash(&self) -> String {
-        let canonical = serde_json::json!({
-            "client_id": self.client_id,
-            "group_id": self.group_id,
-            "observer_id": self.observer_id,
-            "station_id": self.station_id,
-            "kind": self.kind,
-            "payload": self.payload,
-            "observed_at": self.observed_at,
-            "supersedes": self.supersedes,
-        });
-        hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+        /// The hashed form: fields in a fixed order, borrowed, so hashing
+        /// does not copy the payload.
+        #[derive(Serialize)]
+        struct Canonical<'a> {
+            client_id: &'a ClientId,
+            group_id: RowId,
+            observer_id: Option<RowId>,
+            station_id: Option<RowId>,
+            kind: EventKind,
+            payload: &'a serde_json::Value,
+            observed_at: Timestamp,
+            supersedes: Option<&'a ClientId>,
+        }
+        let canonical = Canonical {
+            client_id: &self.client_id,
+            group_id: self.group_id,
+            observer_id: self.observer_id,
+            station_id: self.station_id,
+            kind: self.kind,
+            payload: &self.payload,
+            observed_at: self.observed_at,
+            supersedes: self.supersedes.as_ref(),
+        };
+        let mut hasher = Sha256::new();
+        // Writing JSON into the hasher cannot fail: Sha256 takes any bytes.
+        let _ = serde_json::to_writer(HashWriter(&mut hasher), &canonical);
+        hex::encode(hasher.finalize())
     }
 
     /// Checks that do not need the database.

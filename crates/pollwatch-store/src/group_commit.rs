@@ -21,13 +21,33 @@ use crate::{Appended, Result, StoreError};
 pub trait EventLog: Send + Sync + 'static {
     async fn append_batch(
         &self,
-        batch: &[NewEvent],
+        batch: &[Prepared],
         received_at: Timestamp,
     ) -> Result<Vec<Result<Appended>>>;
 }
 
+/// An event with the work that does not need the database already done.
+/// Callers prepare their own events, in parallel, so the single writer
+/// spends its time only on the transaction.
+pub struct Prepared {
+    pub event: NewEvent,
+    pub content_hash: String,
+    /// The payload as stored: compact JSON text.
+    pub payload_text: String,
+}
+
+impl Prepared {
+    pub fn new(event: NewEvent) -> Self {
+        Self {
+            content_hash: event.content_hash(),
+            payload_text: event.payload.to_string(),
+            event,
+        }
+    }
+}
+
 struct Job {
-    event: NewEvent,
+    event: Prepared,
     reply: oneshot::Sender<Result<Appended>>,
 }
 
@@ -48,27 +68,26 @@ impl GroupCommit {
         let (queue, mut rx) = mpsc::channel::<Job>(max_batch * 4);
         tokio::spawn(async move {
             let mut jobs = Vec::with_capacity(max_batch);
-            let mut events = Vec::with_capacity(max_batch);
             while rx.recv_many(&mut jobs, max_batch).await > 0 {
-                events.extend(jobs.iter().map(|j| j.event.clone()));
+                let (events, replies): (Vec<Prepared>, Vec<_>) =
+                    jobs.drain(..).map(|j| (j.event, j.reply)).unzip();
                 let received_at = crate::now();
                 match log.append_batch(&events, received_at).await {
                     Ok(results) => {
-                        for (job, result) in jobs.drain(..).zip(results) {
+                        for (reply, result) in replies.into_iter().zip(results) {
                             // The caller may have gone (client hung up);
                             // the event is stored regardless.
-                            let _ = job.reply.send(result);
+                            let _ = reply.send(result);
                         }
                     }
                     Err(e) => {
                         tracing::error!(error = %e, batch = events.len(), "event batch failed");
                         let msg = e.to_string();
-                        for job in jobs.drain(..) {
-                            let _ = job.reply.send(Err(StoreError::Database(msg.clone())));
+                        for reply in replies {
+                            let _ = reply.send(Err(StoreError::Database(msg.clone())));
                         }
                     }
                 }
-                events.clear();
             }
         });
         Self { queue }
@@ -77,6 +96,7 @@ impl GroupCommit {
     /// Queue an event and wait until it is durable (or refused).
     pub async fn append(&self, event: NewEvent) -> Result<Appended> {
         let (reply, answer) = oneshot::channel();
+        let event = Prepared::new(event);
         self.queue
             .send(Job { event, reply })
             .await

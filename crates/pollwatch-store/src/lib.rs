@@ -23,7 +23,7 @@ use pollwatch_domain::{
 };
 
 pub use async_trait::async_trait as store_async_trait;
-pub use group_commit::{EventLog, GroupCommit};
+pub use group_commit::{EventLog, GroupCommit, Prepared};
 pub use pollwatch_domain as domain;
 
 /// Everything that can go wrong in the store, as the caller must tell it apart.

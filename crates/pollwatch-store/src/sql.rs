@@ -25,8 +25,8 @@ macro_rules! sql_store {
                 Slug, Station, StationKind, StationNumber, StationRecord, Timestamp, User,
             };
             use $crate::{
-                Appended, ImportReport, NewObserver, NewUser, Principal, Result, Session,
-                StationImport, StoreError,
+                Appended, ImportReport, NewObserver, NewUser, Prepared, Principal, Result,
+                Session, StationImport, StoreError,
             };
 
             type Db = $db;
@@ -245,11 +245,11 @@ macro_rules! sql_store {
             impl $crate::EventLog for $log {
                 async fn append_batch(
                     &self,
-                    batch: &[NewEvent],
+                    prepared: &[Prepared],
                     received_at: Timestamp,
                 ) -> Result<Vec<Result<Appended>>> {
                     let mut tx = self.pool.begin().await.map_err(db)?;
-                    let hashes: Vec<String> = batch.iter().map(NewEvent::content_hash).collect();
+                    let batch: Vec<&NewEvent> = prepared.iter().map(|p| &p.event).collect();
 
                     // An event may only correct one of its own group's
                     // events: stored, or earlier in this very batch.
@@ -289,17 +289,18 @@ macro_rules! sql_store {
                              kind, payload, observed_at, received_at, supersedes, content_hash) ",
                         );
                         q.push_values(chunk, |mut b, &i| {
-                            let e = &batch[i];
+                            let p = &prepared[i];
+                            let e = &p.event;
                             b.push_bind(e.group_id)
                                 .push_bind(e.client_id.as_str().to_owned())
                                 .push_bind(e.observer_id)
                                 .push_bind(e.station_id)
                                 .push_bind(e.kind.as_str())
-                                .push_bind(e.payload.to_string())
+                                .push_bind(p.payload_text.clone())
                                 .push_bind(e.observed_at.0)
                                 .push_bind(received_at.0)
                                 .push_bind(e.supersedes.as_ref().map(|s| s.as_str().to_owned()))
-                                .push_bind(hashes[i].clone());
+                                .push_bind(p.content_hash.clone());
                         });
                         q.push(" ON CONFLICT (group_id, client_id) DO NOTHING RETURNING seq, group_id, client_id");
                         let rows = q.build().fetch_all(&mut *tx).await.map_err(db)?;
@@ -323,9 +324,9 @@ macro_rules! sql_store {
                             out.push(Ok(Appended {
                                 event: Event {
                                     seq,
-                                    event: e.clone(),
+                                    event: (*e).clone(),
                                     received_at,
-                                    content_hash: hashes[i].clone(),
+                                    content_hash: prepared[i].content_hash.clone(),
                                 },
                                 created: true,
                             }));
@@ -340,7 +341,7 @@ macro_rules! sql_store {
                         .await
                         .map_err(db)?;
                         let stored = event(&row)?;
-                        if stored.content_hash == hashes[i] {
+                        if stored.content_hash == prepared[i].content_hash {
                             out.push(Ok(Appended {
                                 event: stored,
                                 created: false,
