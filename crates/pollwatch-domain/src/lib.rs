@@ -18,6 +18,7 @@
 pub mod event;
 pub mod model;
 pub mod registry;
+pub mod results;
 
 pub use event::{ClientId, Event, EventKind, NewEvent, Timestamp};
 pub use model::*;
