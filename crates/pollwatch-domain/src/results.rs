@@ -156,7 +156,7 @@ pub struct ObservedMapping {
 }
 
 /// One station's observers' figures. Absent figures are `None`.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, Deserialize)]
 pub struct ObservedFigures {
     pub station: String,
     pub line: usize,
@@ -235,9 +235,7 @@ pub fn parse_results(
     bytes: &[u8],
     mapping: &Mapping,
 ) -> Result<(ResultSet, Vec<ObservedFigures>), Vec<InputError>> {
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_reader(bytes);
+    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(bytes);
     let headers = match reader.byte_headers() {
         Ok(h) => h.clone(),
         Err(e) => {
@@ -264,7 +262,12 @@ pub fn parse_results(
         found
     };
     let c = &mapping.columns;
-    let station_cols: Vec<_> = c.station.names().iter().map(|n| col(n, "station")).collect();
+    let station_cols: Vec<_> = c
+        .station
+        .names()
+        .iter()
+        .map(|n| col(n, "station"))
+        .collect();
     let registered = col(&c.registered, "registered");
     let issued: Vec<_> = c
         .ballots_issued
@@ -281,10 +284,12 @@ pub fn parse_results(
         .map(|n| col(n, "candidates"))
         .collect();
     let observed = mapping.observed.as_ref().map(|o| {
-        let station: Option<Vec<_>> = o
-            .station
-            .as_ref()
-            .map(|s| s.names().iter().map(|n| col(n, "observed.station")).collect());
+        let station: Option<Vec<_>> = o.station.as_ref().map(|s| {
+            s.names()
+                .iter()
+                .map(|n| col(n, "observed.station"))
+                .collect()
+        });
         let headcount = o.headcount.as_deref().map(|n| col(n, "observed.headcount"));
         let issued: Option<Vec<_>> = o.ballots_issued.as_ref().map(|s| {
             s.names()
@@ -328,9 +333,7 @@ pub fn parse_results(
             }
         }
         let line = record.position().map(|p| p.line() as usize).unwrap_or(line);
-        let cell = |i: Option<usize>| -> &[u8] {
-            i.and_then(|i| record.get(i)).unwrap_or(b"")
-        };
+        let cell = |i: Option<usize>| -> &[u8] { i.and_then(|i| record.get(i)).unwrap_or(b"") };
         let mut row_errors = Vec::new();
         let mut empty = false;
         let mut number = |i: Option<usize>, field: &str| -> u64 {
@@ -498,7 +501,10 @@ names = ["Alpha", "Beta"]
         assert_eq!(set.stations.len(), 2);
         let s = &set.stations[0];
         assert_eq!(s.station, "Юг / 1");
-        assert_eq!((s.registered, s.ballots_issued, s.ballots_cast()), (1000, 600, 600));
+        assert_eq!(
+            (s.registered, s.ballots_issued, s.ballots_cast()),
+            (1000, 600, 600)
+        );
         assert_eq!(set.stations[1].line, 3);
     }
 
@@ -508,9 +514,20 @@ names = ["Alpha", "Beta"]
         let csv = "region,uik,reg,early,day,valid,invalid,a,b\nЮг,1,1000,10,590,590,10,400,190\nЮг,1,-3,0,x,395,5,100,295\n";
         let errs = parse_results("r.csv", csv.as_bytes(), &m).unwrap_err();
         let text: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
-        assert!(text.iter().any(|e| e.starts_with("r.csv:3: registered: must not be negative")), "{text:?}");
-        assert!(text.iter().any(|e| e.starts_with("r.csv:3: ballots_issued:")), "{text:?}");
-        assert!(text.iter().any(|e| e.contains("first on line 2")), "{text:?}");
+        assert!(
+            text.iter()
+                .any(|e| e.starts_with("r.csv:3: registered: must not be negative")),
+            "{text:?}"
+        );
+        assert!(
+            text.iter()
+                .any(|e| e.starts_with("r.csv:3: ballots_issued:")),
+            "{text:?}"
+        );
+        assert!(
+            text.iter().any(|e| e.contains("first on line 2")),
+            "{text:?}"
+        );
         let missing = "region,uik,reg\n";
         let errs = parse_results("r.csv", missing.as_bytes(), &m).unwrap_err();
         assert!(errs.iter().all(|e| e.line == 1));
@@ -520,9 +537,15 @@ names = ["Alpha", "Beta"]
     #[test]
     fn mappings_are_checked() {
         let bad = MAPPING.replace("names = [\"Alpha\", \"Beta\"]", "names = [\"Alpha\"]");
-        assert_eq!(Mapping::parse("m.toml", &bad).unwrap_err().field, "candidates.names");
+        assert_eq!(
+            Mapping::parse("m.toml", &bad).unwrap_err().field,
+            "candidates.names"
+        );
         let bad = MAPPING.replace("[candidates]", "[candidates]\nleader = \"c\"");
-        assert_eq!(Mapping::parse("m.toml", &bad).unwrap_err().field, "candidates.leader");
+        assert_eq!(
+            Mapping::parse("m.toml", &bad).unwrap_err().field,
+            "candidates.leader"
+        );
         let err = Mapping::parse("m.toml", "name = 3").unwrap_err();
         assert_eq!(err.line, 1);
     }
@@ -552,7 +575,10 @@ Y = "y_photo"
         let (set, observed) = parse_results("b.csv", csv.as_bytes(), &m).unwrap();
         assert_eq!(set.stations.len(), 1);
         assert_eq!(set.skipped_incomplete, 1);
-        assert_eq!(set.stations[0].valid, 80, "valid defaults to the sum of votes");
+        assert_eq!(
+            set.stations[0].valid, 80,
+            "valid defaults to the sum of votes"
+        );
         assert_eq!(observed.len(), 2);
         assert_eq!(observed[0].votes["Y"], 40);
         assert_eq!(observed[1].votes["X"], 3);

@@ -17,6 +17,7 @@ pub mod suite;
 
 use async_trait::async_trait;
 use pollwatch_domain::registry::FieldChange;
+use pollwatch_domain::results::{ObservedFigures, ResultSet};
 use pollwatch_domain::{
     Assignment, ClientId, CodeName, District, Election, Event, Group, Language, NewEvent, Observer,
     Role, RowId, Slug, Station, StationNumber, StationRecord, Timestamp, User,
@@ -145,6 +146,37 @@ pub struct ImportReport {
     pub import_id: Option<RowId>,
 }
 
+/// An official result to store.
+#[derive(Debug, Clone)]
+pub struct ResultImport<'a> {
+    pub name: String,
+    pub source: String,
+    pub file_name: String,
+    /// SHA-256 of the file as read (compressed or not), hex.
+    pub sha256: String,
+    /// The mapping's text, kept so the import can be re-read the same way.
+    pub mapping: String,
+    pub set: &'a ResultSet,
+    pub observed: &'a [ObservedFigures],
+    pub at: Timestamp,
+}
+
+/// A stored official result, without its rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResultImportInfo {
+    pub id: RowId,
+    pub name: String,
+    pub source: String,
+    pub file_name: String,
+    pub sha256: String,
+    pub mapping: String,
+    pub imported_at: Timestamp,
+    pub candidates: Vec<String>,
+    pub leader: usize,
+    pub stations: i64,
+    pub skipped_incomplete: i64,
+}
+
 /// The persistence interface, one implementation per database. Chosen at
 /// start from the database URL as an `Arc<dyn Store>`.
 ///
@@ -226,6 +258,17 @@ pub trait Store: Send + Sync + 'static {
         client_id: &ClientId,
     ) -> Result<Option<Event>>;
     async fn event_count(&self, group_id: RowId) -> Result<i64>;
+
+    // --- official results ---
+    /// Store an official result in one transaction. The same file read
+    /// with the same mapping again stores nothing and answers the first
+    /// import (`false`).
+    async fn import_results(&self, import: ResultImport<'_>) -> Result<(ResultImportInfo, bool)>;
+    async fn result_imports(&self) -> Result<Vec<ResultImportInfo>>;
+    async fn result_set(
+        &self,
+        id: RowId,
+    ) -> Result<Option<(ResultImportInfo, ResultSet, Vec<ObservedFigures>)>>;
 
     // --- audit trail of reference-data changes ---
     async fn audit(&self, actor: &str, action: &str, detail: &str, at: Timestamp) -> Result<()>;

@@ -19,6 +19,7 @@ macro_rules! sql_store {
             use super::{$log, $store};
             use ::sqlx::Row as _;
             use $crate::domain::registry::{self, FieldChange};
+            use $crate::domain::results::{ObservedFigures, ResultSet, StationResult};
             use $crate::domain::{
                 AccessibilityFeature, Assignment, ClientId, CodeName, Coordinates, District,
                 Election, Event, EventKind, Group, Language, NewEvent, Observer, Role, RowId,
@@ -26,7 +27,7 @@ macro_rules! sql_store {
             };
             use $crate::{
                 Appended, ImportReport, NewObserver, NewUser, Prepared, Principal, Result,
-                Session, StationImport, StoreError,
+                ResultImport, ResultImportInfo, Session, StationImport, StoreError,
             };
 
             type Db = $db;
@@ -179,6 +180,37 @@ macro_rules! sql_store {
                     received_at: Timestamp(get(row, "received_at")?),
                     content_hash: get(row, "content_hash")?,
                 })
+            }
+
+            const IMPORT_COLUMNS: &str = "id, name, source, file_name, sha256, mapping, \
+                imported_at, candidates, leader, stations, skipped_incomplete";
+
+            fn import_info(row: &DbRow) -> Result<ResultImportInfo> {
+                let candidates: String = get(row, "candidates")?;
+                let leader: i64 = get(row, "leader")?;
+                Ok(ResultImportInfo {
+                    id: get(row, "id")?,
+                    name: get(row, "name")?,
+                    source: get(row, "source")?,
+                    file_name: get(row, "file_name")?,
+                    sha256: get(row, "sha256")?,
+                    mapping: get(row, "mapping")?,
+                    imported_at: Timestamp(get(row, "imported_at")?),
+                    candidates: ::serde_json::from_str(&candidates)
+                        .map_err(|e| corrupt("candidates", e))?,
+                    leader: usize::try_from(leader).map_err(|e| corrupt("leader", e))?,
+                    stations: get(row, "stations")?,
+                    skipped_incomplete: get(row, "skipped_incomplete")?,
+                })
+            }
+
+            fn count(v: u64) -> Result<i64> {
+                i64::try_from(v).map_err(|e| StoreError::Database(format!("figure too large: {e}")))
+            }
+
+            fn figure(row: &DbRow, col: &str) -> Result<u64> {
+                let v: i64 = get(row, col)?;
+                u64::try_from(v).map_err(|e| corrupt(col, e))
             }
 
             fn session(row: &DbRow) -> Result<Session> {
@@ -945,6 +977,175 @@ macro_rules! sql_store {
                         .await
                         .map_err(db)?;
                     get(&row, "n")
+                }
+
+                async fn import_results(
+                    &self,
+                    import: ResultImport<'_>,
+                ) -> Result<(ResultImportInfo, bool)> {
+                    let mut tx = self.pool.begin().await.map_err(db)?;
+                    let existing = ::sqlx::query(&format!(
+                        "SELECT {IMPORT_COLUMNS} FROM result_imports WHERE sha256 = $1 AND mapping = $2"
+                    ))
+                    .bind(&import.sha256)
+                    .bind(&import.mapping)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                    if let Some(row) = existing {
+                        tx.rollback().await.map_err(db)?;
+                        return Ok((import_info(&row)?, false));
+                    }
+                    let candidates = ::serde_json::to_string(&import.set.candidates)
+                        .map_err(|e| StoreError::Database(e.to_string()))?;
+                    let row = ::sqlx::query(&format!(
+                        "INSERT INTO result_imports (name, source, file_name, sha256, mapping, \
+                         imported_at, candidates, leader, stations, skipped_incomplete) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {IMPORT_COLUMNS}"
+                    ))
+                    .bind(&import.name)
+                    .bind(&import.source)
+                    .bind(&import.file_name)
+                    .bind(&import.sha256)
+                    .bind(&import.mapping)
+                    .bind(import.at.0)
+                    .bind(&candidates)
+                    .bind(count(import.set.leader as u64)?)
+                    .bind(count(import.set.stations.len() as u64)?)
+                    .bind(count(import.set.skipped_incomplete as u64)?)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                    let info = import_info(&row)?;
+                    for chunk in import.set.stations.chunks(1000) {
+                        let rows: Vec<_> = chunk
+                            .iter()
+                            .map(|s| {
+                                Ok((
+                                    s,
+                                    count(s.line as u64)?,
+                                    count(s.registered)?,
+                                    count(s.ballots_issued)?,
+                                    count(s.valid)?,
+                                    count(s.invalid)?,
+                                    ::serde_json::to_string(&s.votes)
+                                        .map_err(|e| StoreError::Database(e.to_string()))?,
+                                ))
+                            })
+                            .collect::<Result<_>>()?;
+                        let mut q = ::sqlx::QueryBuilder::<Db>::new(
+                            "INSERT INTO official_results (import_id, station, line, registered, \
+                             ballots_issued, valid, invalid, votes) ",
+                        );
+                        q.push_values(rows, |mut b, (s, line, reg, iss, val, inv, votes)| {
+                            b.push_bind(info.id)
+                                .push_bind(s.station.clone())
+                                .push_bind(line)
+                                .push_bind(reg)
+                                .push_bind(iss)
+                                .push_bind(val)
+                                .push_bind(inv)
+                                .push_bind(votes);
+                        });
+                        q.build().execute(&mut *tx).await.map_err(db)?;
+                    }
+                    for chunk in import.observed.chunks(1000) {
+                        let rows: Vec<_> = chunk
+                            .iter()
+                            .map(|o| {
+                                Ok((
+                                    o,
+                                    count(o.line as u64)?,
+                                    ::serde_json::to_string(o)
+                                        .map_err(|e| StoreError::Database(e.to_string()))?,
+                                ))
+                            })
+                            .collect::<Result<_>>()?;
+                        let mut q = ::sqlx::QueryBuilder::<Db>::new(
+                            "INSERT INTO observed_figures (import_id, station, line, figures) ",
+                        );
+                        q.push_values(rows, |mut b, (o, line, figures)| {
+                            b.push_bind(info.id)
+                                .push_bind(o.station.clone())
+                                .push_bind(line)
+                                .push_bind(figures);
+                        });
+                        q.build().execute(&mut *tx).await.map_err(db)?;
+                    }
+                    tx.commit().await.map_err(db)?;
+                    Ok((info, true))
+                }
+
+                async fn result_imports(&self) -> Result<Vec<ResultImportInfo>> {
+                    ::sqlx::query(&format!(
+                        "SELECT {IMPORT_COLUMNS} FROM result_imports ORDER BY id"
+                    ))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .iter()
+                    .map(import_info)
+                    .collect()
+                }
+
+                async fn result_set(
+                    &self,
+                    id: RowId,
+                ) -> Result<Option<(ResultImportInfo, ResultSet, Vec<ObservedFigures>)>> {
+                    let Some(row) = ::sqlx::query(&format!(
+                        "SELECT {IMPORT_COLUMNS} FROM result_imports WHERE id = $1"
+                    ))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)?
+                    else {
+                        return Ok(None);
+                    };
+                    let info = import_info(&row)?;
+                    let rows = ::sqlx::query(
+                        "SELECT station, line, registered, ballots_issued, valid, invalid, votes \
+                         FROM official_results WHERE import_id = $1 ORDER BY line",
+                    )
+                    .bind(id)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?;
+                    let mut stations = Vec::with_capacity(rows.len());
+                    for r in &rows {
+                        let votes: String = get(r, "votes")?;
+                        stations.push(StationResult {
+                            station: get(r, "station")?,
+                            line: figure(r, "line")? as usize,
+                            registered: figure(r, "registered")?,
+                            ballots_issued: figure(r, "ballots_issued")?,
+                            valid: figure(r, "valid")?,
+                            invalid: figure(r, "invalid")?,
+                            votes: ::serde_json::from_str(&votes).map_err(|e| corrupt("votes", e))?,
+                        });
+                    }
+                    let observed_rows = ::sqlx::query(
+                        "SELECT figures FROM observed_figures WHERE import_id = $1 ORDER BY line",
+                    )
+                    .bind(id)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?;
+                    let observed = observed_rows
+                        .iter()
+                        .map(|r| {
+                            let text: String = get(r, "figures")?;
+                            ::serde_json::from_str(&text).map_err(|e| corrupt("observed figures", e))
+                        })
+                        .collect::<Result<Vec<ObservedFigures>>>()?;
+                    let set = ResultSet {
+                        candidates: info.candidates.clone(),
+                        leader: info.leader,
+                        stations,
+                        skipped_incomplete: usize::try_from(info.skipped_incomplete)
+                            .map_err(|e| corrupt("skipped", e))?,
+                    };
+                    Ok(Some((info, set, observed)))
                 }
 
                 async fn audit(&self, actor: &str, action: &str, detail: &str, at: Timestamp) -> Result<()> {

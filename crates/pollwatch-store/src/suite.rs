@@ -32,7 +32,8 @@ macro_rules! store_suite {
             groups_cannot_read_each_other,
             supersedes_must_name_own_group_event,
             assignments_are_idempotent_and_group_bound,
-            many_appends_all_durable_in_order
+            many_appends_all_durable_in_order,
+            official_results_round_trip_once
         );
     };
     (@each $make:path; $($name:ident),* $(,)?) => {
@@ -461,4 +462,53 @@ pub async fn many_appends_all_durable_in_order(store: Arc<dyn Store>) {
     let stored = store.events(f.group_a, 0, i64::from(n) + 10).await.unwrap();
     assert_eq!(stored.len(), n as usize);
     assert!(stored.windows(2).all(|w| w[0].seq < w[1].seq));
+}
+
+pub async fn official_results_round_trip_once(store: Arc<dyn Store>) {
+    use pollwatch_domain::results::{ObservedFigures, ResultSet, StationResult};
+    let set = ResultSet {
+        candidates: vec!["Alpha".into(), "Бета".into()],
+        leader: 1,
+        stations: (0..2500u64)
+            .map(|i| StationResult {
+                station: format!("Регион / {i}"),
+                line: i as usize + 2,
+                registered: 1000 + i,
+                ballots_issued: 600,
+                valid: 590,
+                invalid: 10,
+                votes: vec![200, 390],
+            })
+            .collect(),
+        skipped_incomplete: 3,
+    };
+    let mut observed = ObservedFigures {
+        station: "Регион / 7".into(),
+        line: 9,
+        headcount: Some(550),
+        ..ObservedFigures::default()
+    };
+    observed.votes.insert("Бета".into(), 400);
+    let import = crate::ResultImport {
+        name: "Test".into(),
+        source: "test".into(),
+        file_name: "r.csv.gz".into(),
+        sha256: "ab".into(),
+        mapping: "name = 'Test'".into(),
+        set: &set,
+        observed: std::slice::from_ref(&observed),
+        at: T0,
+    };
+    let (info, created) = store.import_results(import.clone()).await.unwrap();
+    assert!(created);
+    assert_eq!(info.stations, 2500);
+    let (again, created) = store.import_results(import).await.unwrap();
+    assert!(!created, "the same file and mapping store nothing new");
+    assert_eq!(again.id, info.id);
+    assert_eq!(store.result_imports().await.unwrap().len(), 1);
+    let (back_info, back, back_observed) = store.result_set(info.id).await.unwrap().unwrap();
+    assert_eq!(back_info, info);
+    assert_eq!(back, set);
+    assert_eq!(back_observed, vec![observed]);
+    assert!(store.result_set(info.id + 100).await.unwrap().is_none());
 }
