@@ -67,6 +67,7 @@ pub struct ObserverAt {
 }
 
 const STREAM_PLAN: u64 = 3;
+const STREAM_MOODS: u64 = 4;
 const STREAM_STATION: u64 = 1 << 32;
 const STREAM_OBSERVER: u64 = 2 << 32;
 
@@ -124,6 +125,16 @@ fn watchers(slots: &[Slot]) -> BTreeMap<usize, usize> {
         *w.entry(s.station).or_insert(0) += 1;
     }
     w
+}
+
+/// Stations an observer of the demo groups visits at all, and those watched
+/// all day (a subset), as indices into `city.stations`.
+pub(crate) fn observed(city: &DemoCity) -> (BTreeSet<usize>, BTreeSet<usize>) {
+    let index = station_index(city);
+    let slots = slots(city, &index);
+    let all = slots.iter().map(|s| s.station).collect();
+    let all_day = watchers(&slots).into_keys().collect();
+    (all, all_day)
 }
 
 /// `n` of `items` (or all, if fewer), in random order.
@@ -272,26 +283,74 @@ impl Flags {
 }
 
 /// The figures of a station's results protocol.
-struct Figures {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Figures {
     /// L1 … L9.
-    lines: [u32; 9],
-    candidates: [u32; 5],
-    against_all: u32,
+    pub(crate) lines: [u32; 9],
+    pub(crate) candidates: [u32; 5],
+    pub(crate) against_all: u32,
 }
 
 /// What happened at a station, whoever watched it.
-struct Truth {
-    /// Voters who really voted by 08:00 … 20:00.
+pub(crate) struct Truth {
+    /// Voters who really voted at the station (not at home) by 08:00 …
+    /// 20:00: what an observer at the door can count.
     voted: [u32; HOURS],
     /// The commission's announced turnout at those hours.
     announced: [Option<u32>; HOURS],
-    figures: Figures,
+    /// The protocol as the commission signed and posted it.
+    pub(crate) figures: Figures,
     /// Minute (from polling day's midnight) the count ended.
     count_end: i64,
 }
 
-fn truth(st: &StationRecord, rng: &mut ChaCha8Rng, inflation: u32) -> Truth {
+/// A district's mood: where its turnout and the leader's share centre
+/// (permille). Stations vary by ±40 around it.
+#[derive(Debug, Clone, Copy)]
+struct Mood {
+    turnout: u32,
+    leader: u32,
+}
+
+/// Each district's mood, in [`names::DISTRICTS`] order: turnout centred
+/// at 49.5–60.5% (so stations stay within 45–65%), the leader (C1) at
+/// 46–54% of the valid ballots.
+fn moods(seed: u64) -> BTreeMap<&'static str, Mood> {
+    let mut rng = stream(seed, STREAM_MOODS);
+    names::DISTRICTS
+        .iter()
+        .map(|d| {
+            let turnout = rng.random_range(495..=605);
+            let leader = rng.random_range(460..=540);
+            (d.name, Mood { turnout, leader })
+        })
+        .collect()
+}
+
+/// The polling day of every station of the city, observed or not, in
+/// station order: honest figures, except the turnout inflation of `plan`.
+pub(crate) fn truths(city: &DemoCity, seed: u64, plan: &Irregularities) -> Vec<Truth> {
+    let moods = moods(seed);
+    let inflated: BTreeMap<&StationNumber, u32> =
+        plan.turnout_inflated.iter().map(|(n, g)| (n, *g)).collect();
+    city.stations
+        .iter()
+        .enumerate()
+        .map(|(i, st)| {
+            let mut rng = stream(seed, STREAM_STATION + i as u64);
+            let mood = moods.get(st.district.as_str()).copied().unwrap_or(Mood {
+                turnout: 550,
+                leader: 500,
+            });
+            let inflation = inflated.get(&st.number).copied().unwrap_or(0);
+            truth(st, &mut rng, inflation, mood)
+        })
+        .collect()
+}
+
+fn truth(st: &StationRecord, rng: &mut ChaCha8Rng, inflation: u32, mood: Mood) -> Truth {
     let r = st.registered_voters;
+    // Hospitals and care homes: nearly everyone votes, most in bed.
     let special = r < 300;
     let added_permille = if special {
         rng.random_range(0..=20)
@@ -306,9 +365,18 @@ fn truth(st: &StationRecord, rng: &mut ChaCha8Rng, inflation: u32) -> Truth {
     let turnout_permille = if special {
         rng.random_range(850..=980)
     } else {
-        rng.random_range(450..=650)
+        rng.random_range(mood.turnout - 40..=mood.turnout + 40)
     };
     let voters = (l1 * turnout_permille / 1000).min(l2 - inflation);
+    // Home voting: 2–6% of the voters (about 1–4% of the list).
+    let home_permille = if special {
+        rng.random_range(600..=900)
+    } else {
+        rng.random_range(20..=60)
+    };
+    // Home voters never pass the observer at the door.
+    let home = voters * home_permille / 1000;
+    let at_station = voters - home;
 
     let mut cumulative = [0u64; HOURS];
     let mut total = 0u64;
@@ -316,7 +384,7 @@ fn truth(st: &StationRecord, rng: &mut ChaCha8Rng, inflation: u32) -> Truth {
         total += u64::from(p * rng.random_range(75..=125));
         *c = total;
     }
-    let voted = cumulative.map(|c| (u64::from(voters) * c / total) as u32);
+    let voted = cumulative.map(|c| (u64::from(at_station) * c / total) as u32);
 
     let mut announced = [None; HOURS];
     let mut last = 0u32;
@@ -336,16 +404,11 @@ fn truth(st: &StationRecord, rng: &mut ChaCha8Rng, inflation: u32) -> Truth {
         announced[i] = Some(last);
     }
 
-    // The protocol reports the inflated turnout: the extra ballots went to C1.
-    let official = voters + inflation;
-    let home_permille = if special {
-        rng.random_range(600..=900)
-    } else {
-        rng.random_range(10..=40)
-    };
-    let l4 = official * home_permille / 1000;
-    let l3 = official - l4;
-    let l5 = l2 - official;
+    // The protocol reports the inflated turnout: the extra ballots were
+    // issued at the station, put in the stationary box and went to C1.
+    let l4 = home;
+    let l3 = at_station + inflation;
+    let l5 = l2 - l3 - l4;
     let lost = if rng.random_bool(0.3) {
         rng.random_range(1..=2).min(l3)
     } else {
@@ -353,20 +416,24 @@ fn truth(st: &StationRecord, rng: &mut ChaCha8Rng, inflation: u32) -> Truth {
     };
     let l6 = l3 - lost;
     let l7 = l4;
-    let l8 = (l6 + l7) * rng.random_range(5..=20) / 1000;
+    // Invalid: 1–2% of the ballots found, rounded.
+    let l8 = ((l6 + l7) * rng.random_range(10..=20) + 500) / 1000;
     let l9 = l6 + l7 - l8;
+    let genuine = l9.saturating_sub(inflation);
+    let leader = genuine * rng.random_range(mood.leader - 40..=mood.leader + 40) / 1000;
+    let rest = genuine - leader;
+    // C2 … C5 and "against all" share the rest.
     let weights = [
-        rng.random_range(600..=800u32),
+        rng.random_range(120..=200u32),
         rng.random_range(60..=120),
-        rng.random_range(50..=100),
-        rng.random_range(30..=80),
-        rng.random_range(20..=60),
+        rng.random_range(40..=90),
+        rng.random_range(30..=70),
         rng.random_range(20..=60),
     ];
     let wsum: u32 = weights.iter().sum();
-    let genuine = l9.saturating_sub(inflation);
-    let mut shares = weights.map(|w| genuine * w / wsum);
-    shares[0] += l9 - shares.iter().sum::<u32>();
+    let mut others = weights.map(|w| rest * w / wsum);
+    others[0] += rest - others.iter().sum::<u32>();
+    let c1 = l9 - rest;
 
     let count_end =
         (20 * 60 + 90 + i64::from(voters) / 12 + rng.random_range(0..=45)).min(LATEST_COUNT_END);
@@ -375,8 +442,8 @@ fn truth(st: &StationRecord, rng: &mut ChaCha8Rng, inflation: u32) -> Truth {
         announced,
         figures: Figures {
             lines: [l1, l2, l3, l4, l5, l6, l7, l8, l9],
-            candidates: [shares[0], shares[1], shares[2], shares[3], shares[4]],
-            against_all: shares[5],
+            candidates: [c1, others[0], others[1], others[2], others[3]],
+            against_all: others[4],
         },
         count_end,
     }
@@ -548,7 +615,9 @@ fn full_day(cx: &Ctx, rng: &mut ChaCha8Rng) -> Log {
         checklist("opening", opening),
     );
 
-    // Hourly headcounts; an observer misses a few voters (0 to 0.7%).
+    // Hourly headcounts of the voters who enter (home voters never do, so
+    // the 20:00 count is L3 less the few voters the observer missed, 0 to
+    // 0.7%: under 30 at any station, unless the turnout was inflated).
     let miss = rng.random_range(0..=7u32);
     let counted = |i: usize| t.voted[i] - t.voted[i] * miss / 1000;
     for i in 0..HOURS {
@@ -961,17 +1030,7 @@ pub(crate) fn events(city: &DemoCity, seed: u64) -> Vec<DemoEvent> {
     }
     let no_flags = Flags::default();
 
-    let truths: BTreeMap<usize, Truth> = slots
-        .iter()
-        .map(|s| s.station)
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .map(|i| {
-            let mut rng = stream(seed, STREAM_STATION + i as u64);
-            let inflation = flags.get(&i).map_or(0, |f| f.inflated);
-            (i, truth(&city.stations[i], &mut rng, inflation))
-        })
-        .collect();
+    let truths = truths(city, seed, &plan);
 
     let key = |a: &ObserverAt| (a.group.clone(), a.observer.clone());
     let mut fates = BTreeMap::new();
@@ -995,7 +1054,7 @@ pub(crate) fn events(city: &DemoCity, seed: u64) -> Vec<DemoEvent> {
         let mut rng = stream(seed, purpose + u64::from(!s.primary));
         let cx = Ctx {
             station: &city.stations[s.station],
-            truth: &truths[&s.station],
+            truth: &truths[s.station],
             flags: flags.get(&s.station).unwrap_or(&no_flags),
             language: obs.language,
             colleagues: watchers

@@ -8,6 +8,10 @@
 //! hourly headcounts, incidents, alerts and results protocols. The
 //! irregularities that observers in Kazakhstan meet are injected on purpose
 //! and listed by [`irregularities`], so tests and demos can find them.
+//! [`official_results`] is the commission's published result for all 616
+//! stations: honest where nothing was done, equal to the observers' copies
+//! where they were, and falsified in known ways ([`Falsification`]) so that
+//! every forensic method has something to find.
 //!
 //! **Architecture invariant:** pure and deterministic. No I/O, no clock, no
 //! thread or OS randomness: every random choice comes from
@@ -25,9 +29,14 @@ use rand_chacha::ChaCha8Rng;
 mod city;
 mod day;
 mod names;
+mod official;
 
 pub use city::{ALMATY_BOX, OPEN_STATIONS};
 pub use day::{CANDIDATES, ObserverAt, ProtocolStatus};
+pub use official::{
+    AGAINST_ALL, CANDIDATE_COLUMNS, CSV_HEADER, Falsification, MAPPING, OfficialResults,
+    official_results,
+};
 
 /// The seed the demo uses unless told otherwise (polling day as a number).
 pub const DEFAULT_SEED: u64 = 20260315;
@@ -137,6 +146,14 @@ pub fn irregularities(city: &DemoCity, seed: u64) -> Irregularities {
 
 /// Every event of polling day for `city`, sorted by `observed_at`; all of
 /// them fall between 06:00 on polling day and 02:00 the next night.
+///
+/// Observers count the voters who enter the station: the last hourly
+/// headcount (20:00) is within 30 below the protocol's L3 (ballots issued
+/// at the station), except where the turnout was inflated
+/// ([`Irregularities::turnout_inflated`]: L3 runs 100 to 400 above it).
+/// Every observer of a station copies the same protocol, which is what
+/// [`official_results`] publishes unless the station is in
+/// [`Falsification::altered_after_posting`].
 pub fn election_day(city: &DemoCity, seed: u64) -> Vec<DemoEvent> {
     day::events(city, seed)
 }
