@@ -392,6 +392,8 @@ pub enum Permission {
     SubmitEvents,
     ReadGroupEvents,
     ReadStations,
+    /// See official results, forensics, the quick count and comparisons.
+    Analyse,
 }
 
 impl Role {
@@ -432,8 +434,9 @@ impl Role {
                     | SubmitEvents
                     | ReadGroupEvents
                     | ReadStations
+                    | Analyse
             ),
-            Role::Analyst => matches!(p, ReadGroupEvents | ReadStations),
+            Role::Analyst => matches!(p, ReadGroupEvents | ReadStations | Analyse),
             Role::Observer => matches!(p, SubmitEvents | ReadStations),
         }
     }

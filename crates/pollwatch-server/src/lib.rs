@@ -6,6 +6,7 @@
 //! thin: they turn requests into domain values, ask the store, and render.
 //! Every read of group data passes the caller's own group id to the store.
 
+pub mod analysis;
 pub mod api;
 pub mod auth;
 pub mod error;
@@ -49,6 +50,8 @@ pub struct AppState {
     station_ids: Arc<RwLock<HashMap<StationNumber, RowId>>>,
     /// A real argon2 hash to verify against when the username is unknown.
     dummy_hash: String,
+    /// Forensics reports of stored results, computed once each.
+    pub reports: analysis::ReportCache,
 }
 
 impl AppState {
@@ -67,6 +70,7 @@ impl AppState {
             election_id,
             station_ids: Arc::default(),
             dummy_hash,
+            reports: Arc::default(),
         })
     }
 
@@ -94,7 +98,9 @@ impl AppState {
 /// The whole application as one router.
 pub fn router(state: AppState) -> Router {
     let api = api::routes().layer(DefaultBodyLimit::max(API_BODY_LIMIT));
-    let pages = pages::routes().layer(DefaultBodyLimit::max(FORM_BODY_LIMIT));
+    let pages = pages::routes()
+        .merge(analysis::routes())
+        .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT));
     Router::new()
         .nest("/api/v1", api)
         .merge(pages)

@@ -89,13 +89,16 @@ async fn home(MaybeCaller(caller): MaybeCaller) -> Redirect {
 pub struct Nav {
     pub role: &'static str,
     pub csrf_token: String,
+    /// Show the results menu.
+    pub analyses: bool,
 }
 
 impl Nav {
-    fn of(c: &Caller) -> Self {
+    pub fn of(c: &Caller) -> Self {
         Self {
             role: c.principal().role().as_str(),
             csrf_token: c.session.csrf_token.clone(),
+            analyses: c.principal().role().may(Permission::Analyse),
         }
     }
 }

@@ -13,6 +13,15 @@ use pollwatch_store::{NewObserver, StationImport, Store, now};
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
+    /// Each forensic method, and the whole suite, on one results file;
+    /// reports seconds and the process's peak memory.
+    Forensics {
+        #[command(flatten)]
+        results: crate::results::ResultsFile,
+        /// Runs of each method; the best is reported.
+        #[arg(long, default_value_t = 3)]
+        repeat: usize,
+    },
     /// The store's batched append alone: many tasks appending at once
     /// through group commit, every batch durable before it is answered.
     Append {
@@ -38,6 +47,7 @@ pub enum BenchCommand {
 
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
     match cmd {
+        BenchCommand::Forensics { results, repeat } => forensics(results, repeat),
         BenchCommand::Append {
             backend,
             events,
@@ -152,5 +162,58 @@ async fn append(
         "{backend}: {stored} events appended by {concurrency} tasks in {secs:.2} s: {:.0} events/s (each batch committed durably before its callers were answered)",
         stored as f64 / secs
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The process's peak resident memory so far, in MiB (Linux; `None` elsewhere).
+fn peak_memory_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+fn forensics(results: crate::results::ResultsFile, repeat: usize) -> anyhow::Result<ExitCode> {
+    use pollwatch_analysis::forensics as f;
+    let t = Instant::now();
+    let Some(loaded) = crate::results::load(&results.file, &results.mapping)? else {
+        return Ok(ExitCode::from(2));
+    };
+    let read = t.elapsed().as_secs_f64();
+    let set = &loaded.set;
+    let params = f::Params::default();
+    let best = |work: &dyn Fn()| -> f64 {
+        (0..repeat.max(1))
+            .map(|_| {
+                let t = Instant::now();
+                work();
+                t.elapsed().as_secs_f64()
+            })
+            .fold(f64::INFINITY, f64::min)
+    };
+    println!(
+        "{}: {} stations, read and parsed in {read:.2} s",
+        loaded.file_name,
+        set.stations.len()
+    );
+    let rows: Vec<(&str, f64)> = vec![
+        ("distributions", best(&|| drop(f::distributions(set, &params)))),
+        (
+            "integer percentages (with resampling)",
+            best(&|| drop(f::integer_percent(set, &params))),
+        ),
+        ("shpilkin", best(&|| drop(f::shpilkin(set, &params)))),
+        ("klimek fit", best(&|| drop(f::klimek(set, &params)))),
+        ("second digit", best(&|| drop(f::second_digit(set)))),
+        ("last digit", best(&|| drop(f::last_digit(set)))),
+        ("outliers", best(&|| drop(f::outliers(set, &params)))),
+        ("whole suite (run)", best(&|| drop(f::run(set, &params)))),
+    ];
+    for (name, secs) in rows {
+        println!("  {name:<40} {secs:>7.3} s");
+    }
+    if let Some(mib) = peak_memory_mib() {
+        println!("peak memory of this process: {mib:.0} MiB (includes the file as read)");
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -18,6 +18,7 @@ use pollwatch_domain::{NewEvent, Role, RowId, StationNumber, Timestamp};
 use pollwatch_server::auth;
 use pollwatch_store::{NewObserver, NewUser, StationImport, Store, StoreError, now};
 use rand::{Rng, SeedableRng};
+use sha2::Digest;
 
 use crate::serve::ServeArgs;
 
@@ -238,6 +239,27 @@ pub async fn build(store: &Arc<dyn Store>, seed: u64) -> anyhow::Result<Logins> 
         events.len(),
         created,
         events.len() - created
+    );
+
+    // The commission's published result, with its known falsification.
+    let official = pollwatch_demo::official_results(&city, seed);
+    let (info, created) = store
+        .import_results(pollwatch_store::ResultImport {
+            name: "Demo city: official result (synthetic)".into(),
+            source: "pollwatch demo".into(),
+            file_name: format!("demo-official-{seed}.csv"),
+            sha256: hex::encode(sha2::Sha256::digest(official.csv.as_bytes())),
+            mapping: pollwatch_demo::MAPPING.into(),
+            set: &official.set,
+            observed: &[],
+            at,
+        })
+        .await?;
+    println!(
+        "official result: {} stations as result #{}{}",
+        info.stations,
+        info.id,
+        if created { "" } else { " (already stored)" }
     );
     Ok(logins)
 }

@@ -10,6 +10,7 @@ mod demo;
 mod import;
 mod loadtest;
 mod progress;
+mod results;
 mod serve;
 
 use std::process::ExitCode;
@@ -58,6 +59,17 @@ enum Command {
     /// Build a realistic demo city with three observer groups and a
     /// simulated election day, then serve it.
     Demo(demo::DemoArgs),
+    /// Official results: import and list.
+    #[command(subcommand)]
+    Results(results::ResultsCommand),
+    /// Election forensics on official results of all stations.
+    Forensics(results::ForensicsArgs),
+    /// The quick count (PVT) from sample stations' protocol figures.
+    Quickcount(results::QuickcountArgs),
+    /// How many sample stations a quick count needs for a margin of error.
+    QuickcountPlan(results::PlanArgs),
+    /// Compare observers' figures with the official ones, station by station.
+    Compare(results::CompareArgs),
     /// Drive a running server with many simulated observers and report
     /// events/s and latency percentiles.
     Loadtest(loadtest::LoadtestArgs),
@@ -95,6 +107,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Stations(cmd) => import::run(&db, cmd).await,
         Command::Admin(cmd) => admin::run(&db, cmd).await,
         Command::Demo(args) => demo::run(&db, args).await,
+        Command::Results(cmd) => results::run_results(&db, cmd).await,
+        Command::Forensics(args) => results::run_forensics(args),
+        Command::Quickcount(args) => results::run_quickcount(args),
+        Command::QuickcountPlan(args) => results::run_plan(args),
+        Command::Compare(args) => results::run_compare(&db, args).await,
         Command::Loadtest(args) => loadtest::run(&db, args).await,
         Command::Bench(cmd) => bench::run(cmd).await,
     }

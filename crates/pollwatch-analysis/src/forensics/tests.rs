@@ -1,0 +1,546 @@
+//! Tests of the forensic methods on synthetic elections with a known
+//! answer (built here with a seeded generator).
+
+#![allow(clippy::unwrap_used)]
+
+use pollwatch_domain::results::{ResultSet, StationResult};
+use proptest::prelude::*;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::stats::normal_quantile;
+use super::*;
+
+fn normal(rng: &mut ChaCha8Rng) -> f64 {
+    normal_quantile(rng.random::<f64>())
+}
+
+/// Binomial(n, p) by the normal approximation, rounded and clamped: smooth
+/// enough for synthetic data (it puts no mass on whole percentages).
+fn binomial(rng: &mut ChaCha8Rng, n: u64, p: f64) -> u64 {
+    let p = p.clamp(0.0, 1.0);
+    let mean = n as f64 * p;
+    let sd = (n as f64 * p * (1.0 - p)).sqrt();
+    (mean + sd * normal(rng)).round().clamp(0.0, n as f64) as u64
+}
+
+/// How a synthetic election is made.
+#[derive(Clone, Copy)]
+struct Synth {
+    stations: usize,
+    seed: u64,
+    turnout: (f64, f64),
+    share: (f64, f64),
+    /// Klimek model fraud: (f_i, f_e, theta, alpha).
+    fraud: Option<(f64, f64, f64, f64)>,
+}
+
+impl Default for Synth {
+    fn default() -> Self {
+        Synth {
+            stations: 20_000,
+            seed: 7,
+            turnout: (0.6, 0.07),
+            share: (0.5, 0.06),
+            fraud: None,
+        }
+    }
+}
+
+fn truncated(rng: &mut ChaCha8Rng, mu: f64, sd: f64) -> f64 {
+    for _ in 0..100 {
+        let x = mu + sd * normal(rng);
+        if (0.0..=1.0).contains(&x) {
+            return x;
+        }
+    }
+    mu
+}
+
+fn half_normal(rng: &mut ChaCha8Rng, sd: f64) -> f64 {
+    loop {
+        let x = (sd * normal(rng)).abs();
+        if x <= 1.0 {
+            return x;
+        }
+    }
+}
+
+/// A synthetic election: candidates "Leader", "B", "C"; registered
+/// 500..=3000; binomial counts around the given turnout and share; with
+/// `fraud`, the Klimek et al. model applied to the true fractions.
+fn synth(cfg: Synth) -> ResultSet {
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+    let mut stations = Vec::with_capacity(cfg.stations);
+    for i in 0..cfg.stations {
+        let registered = rng.random_range(500..=3000u64);
+        let mut a = truncated(&mut rng, cfg.turnout.0, cfg.turnout.1);
+        let mut v = truncated(&mut rng, cfg.share.0, cfg.share.1);
+        if let Some((f_i, f_e, theta, alpha)) = cfg.fraud {
+            let u: f64 = rng.random();
+            let x = if u < f_e {
+                1.0 - half_normal(&mut rng, 0.075)
+            } else if u < f_e + f_i {
+                half_normal(&mut rng, theta)
+            } else {
+                0.0
+            };
+            let t = a + x * (1.0 - a);
+            let w = a * v + x * (1.0 - a) + x.powf(alpha) * a * (1.0 - v);
+            a = t;
+            v = if t > 0.0 { (w / t).clamp(0.0, 1.0) } else { v };
+        }
+        let issued = binomial(&mut rng, registered, a);
+        let invalid = binomial(&mut rng, issued, 0.015);
+        let valid = issued - invalid;
+        let leader = binomial(&mut rng, valid, v);
+        let b = binomial(&mut rng, valid - leader, 0.6);
+        let c = valid - leader - b;
+        stations.push(StationResult {
+            station: format!("Region {} / {}", i % 20, i),
+            line: i + 2,
+            registered,
+            ballots_issued: issued,
+            valid,
+            invalid,
+            votes: vec![leader, b, c],
+        });
+    }
+    ResultSet {
+        candidates: vec!["Leader".into(), "B".into(), "C".into()],
+        leader: 0,
+        stations,
+        skipped_incomplete: 0,
+    }
+}
+
+fn params() -> Params {
+    Params::default()
+}
+
+#[test]
+fn clean_election_has_no_integer_peak() {
+    let set = synth(Synth::default());
+    let r = integer_percent(&set, &params());
+    assert_eq!(r.draws, 1000);
+    assert!(r.stations > 19_000, "{}", r.stations);
+    for (name, z) in [
+        ("turnout", r.z_turnout),
+        ("leader", r.z_leader),
+        ("either", r.z_either),
+    ] {
+        assert!(z.abs() < 3.0, "{name}: z = {z}");
+    }
+    // The simulation agrees with the exact null moments.
+    assert!((r.expected_either - r.analytic.either_mean).abs() < 0.2 * r.analytic.either_sd);
+    assert!((r.sd_either / r.analytic.either_sd - 1.0).abs() < 0.1);
+    assert_eq!(r.turnout_by_percent.len(), 101);
+    let by_pct: u64 = r.turnout_by_percent.iter().map(|p| p.observed).sum();
+    assert_eq!(by_pct, r.turnout);
+}
+
+#[test]
+fn rounded_stations_make_a_significant_integer_peak() {
+    let mut set = synth(Synth::default());
+    let mut rng = ChaCha8Rng::seed_from_u64(99);
+    let mut rounded = 0;
+    for s in set.stations.iter_mut() {
+        if s.registered >= 1000 && rng.random::<f64>() < 0.05 {
+            // Write the turnout as a whole percentage.
+            let pct = (100 * s.ballots_issued + s.registered / 2) / s.registered;
+            let issued = (s.registered * pct + 50) / 100;
+            let leader_share = s.votes[0] as f64 / s.valid as f64;
+            s.ballots_issued = issued;
+            s.invalid = s.invalid.min(issued);
+            s.valid = issued - s.invalid;
+            let leader = (s.valid as f64 * leader_share).round() as u64;
+            s.votes = vec![leader, s.valid - leader, 0];
+            rounded += 1;
+        }
+    }
+    assert!(rounded > 500);
+    let r = integer_percent(&set, &params());
+    assert!(r.z_turnout > 5.0, "z_turnout = {}", r.z_turnout);
+    assert!(r.z_either > 5.0, "z_either = {}", r.z_either);
+    assert!(r.z_leader.abs() < 3.0, "z_leader = {}", r.z_leader);
+    assert!(
+        r.excess_turnout > 0.7 * rounded as f64,
+        "{} of {rounded}",
+        r.excess_turnout
+    );
+}
+
+#[test]
+fn shpilkin_finds_nothing_in_a_clean_election() {
+    let set = synth(Synth::default());
+    let r = shpilkin(&set, &params());
+    let m = r.mode_bin_low_percent.unwrap();
+    assert!((55..=62).contains(&m), "mode bin {m}");
+    // Stated noise: |excess| < 1% of the leader's votes.
+    let share = r.excess_votes / r.leader_votes as f64;
+    assert!(share.abs() < 0.01, "excess {} = {share}", r.excess_votes);
+    assert_eq!(r.bins.len(), 100);
+    assert_eq!(r.stations, 20_000);
+}
+
+#[test]
+fn shpilkin_recovers_injected_stuffing() {
+    let mut set = synth(Synth::default());
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let k = 400;
+    let mut injected = 0u64;
+    for s in set.stations.iter_mut() {
+        if s.registered >= 1500 && rng.random::<f64>() < 0.3 {
+            let add = k.min(s.registered - s.ballots_issued);
+            s.ballots_issued += add;
+            s.valid += add;
+            s.votes[0] += add;
+            injected += add;
+        }
+    }
+    assert!(injected > 1_000_000);
+    let r = shpilkin(&set, &params());
+    // Stated tolerance: within 15% of the injected total.
+    let err = (r.excess_votes - injected as f64) / injected as f64;
+    assert!(
+        err.abs() < 0.15,
+        "excess {} vs injected {injected}",
+        r.excess_votes
+    );
+}
+
+#[test]
+fn klimek_recovers_fraud_parameters() {
+    let set = synth(Synth {
+        fraud: Some((0.3, 0.05, 0.2, 2.0)),
+        ..Synth::default()
+    });
+    let r = klimek(&set, &params());
+    let (f_i, f_e) = (r.f_i.unwrap(), r.f_e.unwrap());
+    // Stated tolerance: ±0.05 for f_i, ±0.02 for f_e.
+    eprintln!(
+        "fit: f_i {f_i} f_e {f_e} alpha {:?} theta {:?} fair {:?} fit {:?}",
+        r.alpha, r.theta, r.fair, r.fit
+    );
+    assert!((f_i - 0.3).abs() <= 0.05, "f_i = {f_i}");
+    assert!((f_e - 0.05).abs() <= 0.02, "f_e = {f_e}");
+    assert!(r.fit.as_ref().unwrap().improvement > 0.5);
+}
+
+#[test]
+fn klimek_finds_a_clean_election_clean() {
+    let set = synth(Synth::default());
+    let r = klimek(&set, &params());
+    let (f_i, f_e) = (r.f_i.unwrap(), r.f_e.unwrap());
+    assert!(f_i <= 0.05, "f_i = {f_i}");
+    assert!(f_e <= 0.005, "f_e = {f_e}");
+    let fair = r.fair.unwrap();
+    assert!((fair.turnout_mean - 0.6).abs() < 0.01, "{fair:?}");
+    assert!((fair.share_mean - 0.5).abs() < 0.01, "{fair:?}");
+}
+
+#[test]
+fn second_digit_test_tells_benford_from_rigged_counts() {
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let stations: Vec<StationResult> = (0..5000)
+        .map(|i| {
+            // Log-uniform over [10, 10^4): Benford in every digit.
+            let benford = 10f64.powf(rng.random_range(1.0..4.0)) as u64;
+            // Uniform over 100..=999: second digit uniform.
+            let rigged = rng.random_range(100..=999u64);
+            StationResult {
+                station: i.to_string(),
+                line: i + 2,
+                registered: 20_000,
+                ballots_issued: benford + rigged,
+                valid: benford + rigged,
+                invalid: 0,
+                votes: vec![benford, rigged],
+            }
+        })
+        .collect();
+    let set = ResultSet {
+        candidates: vec!["Benford".into(), "Rigged".into()],
+        leader: 0,
+        stations,
+        skipped_incomplete: 0,
+    };
+    let d = second_digit(&set);
+    assert_eq!(d[0].party, "Benford");
+    assert_eq!(d[0].n, 5000);
+    assert!(d[0].chi2 < 27.9, "chi2 = {}", d[0].chi2); // p > 0.001
+    assert!((d[0].mean.unwrap() - 4.187).abs() < 0.15);
+    assert!(d[1].chi2 > 40.0, "chi2 = {}", d[1].chi2);
+    assert!(d[1].p_value.unwrap() < 1e-5);
+    let l = last_digit(&set);
+    assert!(l[1].chi2 < 27.9);
+    assert!(l[1].z_0_or_5.unwrap().abs() < 4.0);
+}
+
+#[test]
+fn last_digit_test_catches_round_numbers() {
+    let mut rng = ChaCha8Rng::seed_from_u64(4);
+    let stations: Vec<StationResult> = (0..2000)
+        .map(|i| {
+            let honest = rng.random_range(100..5000u64);
+            // A third of the counts rounded to a multiple of 5.
+            let mut invented = rng.random_range(100..5000u64);
+            if i % 3 == 0 {
+                invented -= invented % 5;
+            }
+            StationResult {
+                station: i.to_string(),
+                line: i + 2,
+                registered: 20_000,
+                ballots_issued: honest + invented,
+                valid: honest + invented,
+                invalid: 0,
+                votes: vec![honest, invented],
+            }
+        })
+        .collect();
+    let set = ResultSet {
+        candidates: vec!["Honest".into(), "Invented".into()],
+        leader: 1,
+        stations,
+        skipped_incomplete: 0,
+    };
+    let l = last_digit(&set);
+    assert!(l[0].z_0_or_5.unwrap().abs() < 4.0);
+    assert!(l[1].z_0_or_5.unwrap() > 10.0, "{:?}", l[1].z_0_or_5);
+    assert!(l[1].p_value.unwrap() < 1e-10);
+}
+
+#[test]
+fn outliers_name_their_rules() {
+    let mut set = synth(Synth {
+        stations: 2000,
+        ..Synth::default()
+    });
+    // A stuffed station: 99.5% turnout, 98% for the leader.
+    let s = &mut set.stations[10];
+    s.ballots_issued = s.registered * 995 / 1000;
+    s.invalid = 0;
+    s.valid = s.ballots_issued;
+    s.votes = vec![s.valid * 98 / 100, s.valid - s.valid * 98 / 100, 0];
+    // More ballots than voters.
+    let s = &mut set.stations[20];
+    s.ballots_issued = s.registered + 10;
+    let r = outliers(&set, &params());
+    assert!(r.len() <= 50);
+    let top: Vec<&str> = r.iter().take(2).map(|o| o.station.as_str()).collect();
+    assert!(top.contains(&set.stations[10].station.as_str()), "{r:#?}");
+    assert!(top.contains(&set.stations[20].station.as_str()), "{r:#?}");
+    let o = r.iter().find(|o| o.line == set.stations[10].line).unwrap();
+    assert!(o.rules.contains(&"leader_95_turnout_90".to_owned()));
+    assert!(o.rules.contains(&"both_far_above".to_owned()));
+    assert!(
+        o.reason.starts_with("turnout 99.5% with leader 98.0%"),
+        "{}",
+        o.reason
+    );
+    assert!(r.windows(2).all(|w| w[0].score >= w[1].score));
+}
+
+#[test]
+fn distributions_count_stations() {
+    let set = synth(Synth {
+        stations: 3000,
+        ..Synth::default()
+    });
+    let d = distributions(&set, &params());
+    assert_eq!(d.bins, 1001);
+    assert_eq!(d.turnout.len(), 1001);
+    assert_eq!(d.stations, 3000);
+    assert_eq!(d.turnout.iter().sum::<u64>(), 3000);
+    assert_eq!(d.leader.iter().sum::<u64>(), 3000);
+    let fp: u64 = d.fingerprint.iter().flatten().map(|c| u64::from(*c)).sum();
+    assert_eq!(fp, 3000);
+    assert_eq!(d.fingerprint.len(), 100);
+    let voters: u64 = set.stations.iter().map(|s| s.valid + s.invalid).sum();
+    assert_eq!(d.turnout_voters.iter().sum::<u64>(), voters);
+}
+
+#[test]
+fn same_seed_same_report_and_the_json_has_the_promised_keys() {
+    let set = synth(Synth {
+        stations: 3000,
+        fraud: Some((0.2, 0.02, 0.2, 2.0)),
+        ..Synth::default()
+    });
+    let a = serde_json::to_value(run(&set, &params())).unwrap();
+    let b = serde_json::to_value(run(&set, &params())).unwrap();
+    assert_eq!(a, b);
+    let other = serde_json::to_value(run(
+        &set,
+        &Params {
+            seed: 1,
+            ..params()
+        },
+    ))
+    .unwrap();
+    assert_ne!(a["integer_percent"], other["integer_percent"]);
+    assert_eq!(a["stations"], 3000);
+    for key in [
+        "stations",
+        "turnout",
+        "leader",
+        "either",
+        "expected_either",
+        "excess_either",
+        "z_either",
+        "expected_turnout",
+        "expected_leader",
+        "z_turnout",
+        "z_leader",
+        "excess_turnout",
+        "excess_leader",
+        "draws",
+    ] {
+        assert!(
+            a["integer_percent"].get(key).is_some(),
+            "integer_percent.{key}"
+        );
+    }
+    for key in ["mode_bin_low_percent", "excess_votes", "assumes"] {
+        assert!(a["shpilkin"].get(key).is_some(), "shpilkin.{key}");
+    }
+    for key in ["f_i", "f_e", "alpha", "fit"] {
+        assert!(a["klimek"].get(key).is_some(), "klimek.{key}");
+    }
+    for key in ["party", "n", "mean", "chi2", "p_value"] {
+        assert!(
+            a["second_digit"][0].get(key).is_some(),
+            "second_digit.{key}"
+        );
+    }
+    for key in ["station", "score", "reason"] {
+        assert!(a["outliers"][0].get(key).is_some(), "outliers.{key}");
+    }
+    assert!(a["distributions"]["fingerprint"].is_array());
+    assert!(a["last_digit"][0]["z_0_or_5"].is_number());
+}
+
+#[test]
+fn params_are_sanitized_and_echoed() {
+    let p = Params {
+        draws: 5,
+        histogram_bin: f64::NAN,
+        max_fraction_integer: 7.0,
+        ..params()
+    }
+    .sanitized();
+    assert_eq!(p.draws, 1000);
+    assert_eq!(p.histogram_bin, 0.001);
+    assert_eq!(p.max_fraction_integer, 1.0);
+    assert!(fraction_at_most(99, 100, 0.99));
+    assert!(!fraction_at_most(991, 1000, 0.99));
+    assert!(!fraction_at_most(0, 0, 0.99));
+    let json = serde_json::to_value(Params::default()).unwrap();
+    let back: Params = serde_json::from_value(json).unwrap();
+    assert_eq!(back, Params::default());
+}
+
+#[test]
+fn empty_and_degenerate_sets_do_not_panic() {
+    let empty = ResultSet {
+        candidates: vec![],
+        leader: 3,
+        stations: vec![],
+        skipped_incomplete: 0,
+    };
+    let r = run(&empty, &params());
+    assert_eq!(r.stations, 0);
+    assert_eq!(r.integer_percent.stations, 0);
+    assert_eq!(r.shpilkin.mode_bin_low_percent, None);
+    assert!(r.klimek.f_i.is_none() && r.klimek.note.is_some());
+    serde_json::to_string(&r).unwrap();
+}
+
+fn arb_station() -> impl Strategy<Value = StationResult> {
+    (
+        0u64..3000,
+        0u64..4000,
+        0u64..3000,
+        0u64..200,
+        proptest::collection::vec(0u64..3000, 0..5),
+        any::<bool>(),
+    )
+        .prop_map(
+            |(registered, issued, valid, invalid, votes, huge)| StationResult {
+                station: format!("R / {registered}"),
+                line: 2,
+                registered: if huge { u64::MAX } else { registered },
+                ballots_issued: if huge { u64::MAX - 1 } else { issued },
+                valid,
+                invalid,
+                votes,
+            },
+        )
+}
+
+fn arb_set(max: usize) -> impl Strategy<Value = ResultSet> {
+    (
+        proptest::collection::vec("[a-z]{1,4}", 0..5),
+        0usize..6,
+        proptest::collection::vec(arb_station(), 0..max),
+    )
+        .prop_map(|(candidates, leader, stations)| ResultSet {
+            candidates,
+            leader,
+            stations,
+            skipped_incomplete: 0,
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn run_never_panics_on_small_sets(set in arb_set(25)) {
+        let r = run(&set, &Params::default());
+        prop_assert_eq!(r.stations, set.stations.len());
+        serde_json::to_string(&r).unwrap();
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 6, ..ProptestConfig::default() })]
+
+    // Enough stations for the Klimek fit to run.
+    #[test]
+    fn klimek_never_panics_on_arbitrary_sets(set in arb_set(400)) {
+        let r = klimek(&set, &Params::default());
+        if let Some(fit) = r.fit {
+            prop_assert!(fit.chi2.is_finite());
+        }
+    }
+}
+
+#[test]
+#[ignore]
+fn klimek_recovery_over_seeds() {
+    for seed in 1..=6 {
+        for fraud in [
+            None,
+            Some((0.3, 0.05, 0.2, 2.0)),
+            Some((0.5, 0.02, 0.3, 1.0)),
+            Some((0.15, 0.1, 0.1, 3.0)),
+        ] {
+            let set = synth(Synth {
+                seed,
+                fraud,
+                ..Synth::default()
+            });
+            let r = klimek(&set, &params());
+            eprintln!(
+                "seed {seed} truth {fraud:?}: f_i {:?} f_e {:?} alpha {:?} theta {:?} chi2/cell {:.2}",
+                r.f_i,
+                r.f_e,
+                r.alpha,
+                r.theta,
+                r.fit.unwrap().chi2_per_cell
+            );
+        }
+    }
+}

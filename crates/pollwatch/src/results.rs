@@ -1,0 +1,489 @@
+//! After the vote: `results import`, `forensics`, `quickcount`,
+//! `quickcount-plan` and `compare`. These commands read files and the store
+//! and hand the figures to the pure analysis crate; they compute nothing
+//! themselves.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use pollwatch_analysis::{compare, forensics, quickcount};
+use pollwatch_domain::Slug;
+use pollwatch_domain::results::{Mapping, ObservedFigures, ResultSet, parse_results};
+use pollwatch_store::{ResultImport, Store, now};
+use sha2::{Digest, Sha256};
+
+/// A results file read through its mapping.
+pub struct Loaded {
+    pub set: ResultSet,
+    pub observed: Vec<ObservedFigures>,
+    pub mapping: Mapping,
+    pub mapping_text: String,
+    pub sha256: String,
+    pub file_name: String,
+}
+
+/// Read a file, gunzipping it when it starts with the gzip magic bytes.
+/// The hash is of the file as it lies on disk.
+pub fn read_maybe_gzip(path: &Path) -> anyhow::Result<(Vec<u8>, String)> {
+    let raw = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let sha = hex::encode(Sha256::digest(&raw));
+    if raw.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::with_capacity(raw.len() * 4);
+        flate2::read::MultiGzDecoder::new(&raw[..])
+            .read_to_end(&mut out)
+            .with_context(|| format!("{} is not valid gzip", path.display()))?;
+        Ok((out, sha))
+    } else {
+        Ok((raw, sha))
+    }
+}
+
+/// Load a results file; on bad input print every error and answer `None`.
+pub fn load(file: &Path, mapping: &Path) -> anyhow::Result<Option<Loaded>> {
+    let mapping_name = mapping.display().to_string();
+    let mapping_text = std::fs::read_to_string(mapping)
+        .with_context(|| format!("cannot read mapping {mapping_name}"))?;
+    let parsed_mapping = match Mapping::parse(&mapping_name, &mapping_text) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(None);
+        }
+    };
+    let (bytes, sha256) = read_maybe_gzip(file)?;
+    let file_name = file.display().to_string();
+    match parse_results(&file_name, &bytes, &parsed_mapping) {
+        Ok((set, observed)) => Ok(Some(Loaded {
+            set,
+            observed,
+            mapping: parsed_mapping,
+            mapping_text,
+            sha256,
+            file_name,
+        })),
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("{e}");
+            }
+            eprintln!(
+                "{file_name}: {} error{}; nothing was read",
+                errors.len(),
+                if errors.len() == 1 { "" } else { "s" }
+            );
+            Ok(None)
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct ResultsFile {
+    /// Per-station official results, CSV (gzip is read as it is).
+    #[arg(long = "results")]
+    pub file: PathBuf,
+    /// Which column is what (TOML); see mappings/ for examples.
+    #[arg(long)]
+    pub mapping: PathBuf,
+}
+
+#[derive(clap::Subcommand)]
+pub enum ResultsCommand {
+    /// Store an official result (all-or-nothing, with its source, time of
+    /// import and the file's SHA-256). Importing the same file again
+    /// stores nothing.
+    Import {
+        file: PathBuf,
+        #[arg(long)]
+        mapping: PathBuf,
+    },
+    /// List the stored official results.
+    List,
+}
+
+pub async fn run_results(database: &str, cmd: ResultsCommand) -> anyhow::Result<ExitCode> {
+    let store = crate::open_store(database).await?;
+    match cmd {
+        ResultsCommand::Import { file, mapping } => {
+            let progress = crate::progress::bar(2, "reading");
+            let Some(loaded) = load(&file, &mapping)? else {
+                progress.finish_and_clear();
+                return Ok(ExitCode::from(2));
+            };
+            progress.inc(1);
+            progress.set_message("storing");
+            let (info, created) = store
+                .import_results(ResultImport {
+                    name: loaded.mapping.name.clone(),
+                    source: loaded.mapping.source.clone(),
+                    file_name: loaded.file_name.clone(),
+                    sha256: loaded.sha256.clone(),
+                    mapping: loaded.mapping_text.clone(),
+                    set: &loaded.set,
+                    observed: &loaded.observed,
+                    at: now(),
+                })
+                .await?;
+            progress.finish_and_clear();
+            if created {
+                println!(
+                    "{}: stored {} stations as result #{} ({}){}",
+                    loaded.file_name,
+                    info.stations,
+                    info.id,
+                    info.name,
+                    if info.skipped_incomplete > 0 {
+                        format!(
+                            "; {} rows without published figures left out",
+                            info.skipped_incomplete
+                        )
+                    } else {
+                        String::new()
+                    }
+                );
+                if !loaded.observed.is_empty() {
+                    println!("  with observers' figures for {} stations", loaded.observed.len());
+                }
+            } else {
+                println!(
+                    "{}: already stored as result #{} (same file, same mapping); nothing changed",
+                    loaded.file_name, info.id
+                );
+            }
+            println!("  sha256 {}", info.sha256);
+        }
+        ResultsCommand::List => {
+            for i in store.result_imports().await? {
+                println!(
+                    "#{} {} — {} stations — {} — sha256 {}",
+                    i.id,
+                    i.name,
+                    i.stations,
+                    i.file_name,
+                    &i.sha256[..i.sha256.len().min(16)]
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Args)]
+pub struct ForensicsArgs {
+    #[command(flatten)]
+    pub results: ResultsFile,
+    /// Seed of the resampling and the model simulation.
+    #[arg(long, default_value_t = forensics::Params::default().seed)]
+    pub seed: u64,
+    /// Resampling draws for the integer-percentage null model (at least 1000).
+    #[arg(long, default_value_t = forensics::Params::default().draws)]
+    pub draws: usize,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run_forensics(args: ForensicsArgs) -> anyhow::Result<ExitCode> {
+    if args.draws < 1000 {
+        bail!("--draws must be at least 1000");
+    }
+    let progress = crate::progress::bar(2, "reading");
+    let started = Instant::now();
+    let Some(loaded) = load(&args.results.file, &args.results.mapping)? else {
+        progress.finish_and_clear();
+        return Ok(ExitCode::from(2));
+    };
+    let read_secs = started.elapsed().as_secs_f64();
+    progress.inc(1);
+    progress.set_message("analysing");
+    let params = forensics::Params {
+        seed: args.seed,
+        draws: args.draws,
+        ..forensics::Params::default()
+    };
+    let t = Instant::now();
+    let report = forensics::run(&loaded.set, &params);
+    let analyse_secs = t.elapsed().as_secs_f64();
+    progress.finish_and_clear();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("{} — {}", loaded.mapping.name, loaded.file_name);
+        if !loaded.mapping.source.is_empty() {
+            println!("source: {}", loaded.mapping.source);
+        }
+        print!("{}", forensics_summary(&loaded.set, &report));
+        println!("read in {read_secs:.2} s, analysed in {analyse_secs:.2} s");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn fmt_opt(v: Option<f64>, digits: usize) -> String {
+    v.map(|x| format!("{x:.digits$}"))
+        .unwrap_or_else(|| "n/a".into())
+}
+
+/// The readable summary of a forensics report.
+pub fn forensics_summary(set: &ResultSet, r: &forensics::Report) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let leader = set.candidates.get(set.leader).cloned().unwrap_or_default();
+    let _ = writeln!(s, "{} stations; leader: {leader}", r.stations);
+    let ip = &r.integer_percent;
+    let _ = writeln!(
+        s,
+        "integer percentages (Kobak, Shpilkin & Pshenichnikov 2016), {} stations included:\n  turnout {} (expected {:.1}), leader {} (expected {:.1}), either {} (expected {:.1}, excess {:.1}, z = {:.1})",
+        ip.stations,
+        ip.turnout,
+        ip.expected_turnout,
+        ip.leader,
+        ip.expected_leader,
+        ip.either,
+        ip.expected_either,
+        ip.excess_either,
+        ip.z_either
+    );
+    let sh = &r.shpilkin;
+    let _ = writeln!(
+        s,
+        "excess votes (Shpilkin): {}",
+        match sh.mode_bin_low_percent {
+            Some(p) => format!(
+                "turnout mode in ({p}%, {}%]; about {:.0} votes for the leader above the mode's ratio",
+                p + 1,
+                sh.excess_votes
+            ),
+            None => "too few stations to find a turnout mode".into(),
+        }
+    );
+    let k = &r.klimek;
+    let _ = writeln!(
+        s,
+        "stuffing model (Klimek et al. 2012): incremental fraud f_i = {}, extreme fraud f_e = {}, alpha = {}",
+        fmt_opt(k.f_i, 3),
+        fmt_opt(k.f_e, 3),
+        fmt_opt(k.alpha, 2)
+    );
+    for d in &r.second_digit {
+        let _ = writeln!(
+            s,
+            "second digit {}: n = {}, mean {} (Benford 4.187), chi2 = {:.1} (9 df)",
+            d.party,
+            d.n,
+            fmt_opt(d.mean, 3),
+            d.chi2
+        );
+    }
+    let _ = writeln!(s, "most anomalous stations:");
+    for o in r.outliers.iter().take(10) {
+        let _ = writeln!(s, "  {}: {}", o.station, o.reason);
+    }
+    s
+}
+
+#[derive(Args)]
+pub struct QuickcountArgs {
+    /// The sample stations' protocol figures.
+    #[command(flatten)]
+    pub results: ResultsFile,
+    /// Stations in the whole election (applies the finite-population correction).
+    #[arg(long)]
+    pub population_stations: Option<usize>,
+    /// The official result of all stations, to say whether it lies inside the interval.
+    #[arg(long, requires = "official_mapping")]
+    pub official: Option<PathBuf>,
+    #[arg(long)]
+    pub official_mapping: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run_quickcount(args: QuickcountArgs) -> anyhow::Result<ExitCode> {
+    let Some(sample) = load(&args.results.file, &args.results.mapping)? else {
+        return Ok(ExitCode::from(2));
+    };
+    let official = match (&args.official, &args.official_mapping) {
+        (Some(f), Some(m)) => match load(f, m)? {
+            Some(l) => Some(l.set),
+            None => return Ok(ExitCode::from(2)),
+        },
+        _ => None,
+    };
+    let qc = quickcount::estimate(&sample.set, args.population_stations, official.as_ref());
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&qc)?);
+    } else {
+        println!(
+            "quick count from {} sample stations{}",
+            qc.sample_stations,
+            args.population_stations
+                .map(|n| format!(" of {n}"))
+                .unwrap_or_default()
+        );
+        for e in qc.candidates.iter().chain(std::iter::once(&qc.turnout)) {
+            let official = match (e.official, e.inside95) {
+                (Some(o), Some(inside)) => format!(
+                    "; official {o:.2}% {} the 95% interval",
+                    if inside { "inside" } else { "OUTSIDE" }
+                ),
+                _ => String::new(),
+            };
+            println!(
+                "  {:<24} {}% ± {} (95%), ± {} (99%){official}",
+                e.candidate,
+                fmt_opt(e.estimate, 2),
+                fmt_opt(e.moe95, 2),
+                fmt_opt(e.moe99, 2)
+            );
+        }
+        println!("{}", qc.method);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Args)]
+pub struct PlanArgs {
+    /// The margin of error wanted, in percentage points.
+    #[arg(long)]
+    pub moe: f64,
+    /// 0.95 or 0.99.
+    #[arg(long, default_value_t = 0.95)]
+    pub confidence: f64,
+    #[arg(long)]
+    pub population_stations: usize,
+    /// The closest share to plan for (0.5 is the safe choice).
+    #[arg(long, default_value_t = 0.5)]
+    pub expected_share: f64,
+    /// Mean valid votes per station.
+    #[arg(long)]
+    pub mean_valid: f64,
+    /// How much station clustering inflates the variance (NDI suggests 1.5 to 2 without pilot data).
+    #[arg(long, default_value_t = 1.5)]
+    pub design_effect: f64,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run_plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
+    let plan = quickcount::plan(
+        args.moe,
+        args.confidence,
+        args.population_stations,
+        args.expected_share,
+        args.mean_valid,
+        args.design_effect,
+    );
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&plan)?);
+    } else {
+        println!(
+            "sample {} stations (about {} voters) for ± {} points at {:.0}% confidence\n{}",
+            plan.stations_needed,
+            plan.voters_covered_approx,
+            args.moe,
+            args.confidence * 100.0,
+            plan.formula
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Args)]
+pub struct CompareArgs {
+    /// The official results.
+    #[command(flatten)]
+    pub results: ResultsFile,
+    /// A file of observers' figures (its mapping needs an [observed] table).
+    /// Without it, the results file's own [observed] columns are used.
+    #[arg(long, requires = "observed_mapping")]
+    pub observed: Option<PathBuf>,
+    #[arg(long)]
+    pub observed_mapping: Option<PathBuf>,
+    /// Use this group's stored reports (protocol copies, headcounts) as the
+    /// observers' figures.
+    #[arg(long, conflicts_with = "observed")]
+    pub group: Option<String>,
+    /// Allowed gap between the official turnout and the observers' headcount.
+    #[arg(long, default_value_t = compare::Rules::default().headcount_tolerance)]
+    pub headcount_tolerance: u64,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn run_compare(database: &str, args: CompareArgs) -> anyhow::Result<ExitCode> {
+    let Some(official) = load(&args.results.file, &args.results.mapping)? else {
+        return Ok(ExitCode::from(2));
+    };
+    let mut rules = compare::Rules {
+        headcount_tolerance: args.headcount_tolerance,
+        ..compare::Rules::default()
+    };
+    let observed: Vec<compare::Observed> = match (&args.observed, &args.observed_mapping, &args.group)
+    {
+        (Some(f), Some(m), _) => {
+            let Some(l) = load(f, m)? else {
+                return Ok(ExitCode::from(2));
+            };
+            let Some(o) = &l.mapping.observed else {
+                bail!("{} has no [observed] table", m.display());
+            };
+            rules.votes_are_lower_bound = o.lower_bound;
+            l.observed.into_iter().map(Into::into).collect()
+        }
+        (_, _, Some(group)) => {
+            let store = crate::open_store(database).await?;
+            observed_from_store(&*store, group, &official.set.candidates).await?
+        }
+        _ => {
+            let Some(o) = &official.mapping.observed else {
+                bail!(
+                    "no observers' figures: give --observed FILE --observed-mapping MAP, --group SLUG, or a mapping with an [observed] table"
+                );
+            };
+            rules.votes_are_lower_bound = o.lower_bound;
+            official.observed.iter().cloned().map(Into::into).collect()
+        }
+    };
+    let result = compare::compare(&official.set, &observed, &rules);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&result)?);
+    } else {
+        println!(
+            "{}: {} stations observed, {} with published figures, {} with findings",
+            official.mapping.name,
+            result.stations_observed,
+            result.stations_published,
+            result.stations_with_findings
+        );
+        for (kind, n) in &result.by_kind {
+            println!("  {kind}: {n} stations");
+        }
+        for s in result.stations.iter().filter(|s| !s.findings.is_empty()).take(50) {
+            for f in &s.findings {
+                println!("  station {}: {}", s.station, f.message);
+            }
+        }
+        if result.stations_with_findings > 50 {
+            println!(
+                "  … and {} more stations (use --json for all)",
+                result.stations_with_findings - 50
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The group's stored reports as observers' figures, per station number.
+pub async fn observed_from_store(
+    store: &dyn Store,
+    group: &str,
+    candidates: &[String],
+) -> anyhow::Result<Vec<compare::Observed>> {
+    let slug = Slug::parse(group).context("--group")?;
+    let group = store
+        .group(&slug)
+        .await?
+        .with_context(|| format!("no group {slug}"))?;
+    Ok(pollwatch_server::analysis::observed_from_group(store, group.id, candidates).await?)
+}
