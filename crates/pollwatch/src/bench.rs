@@ -197,7 +197,10 @@ fn forensics(results: crate::results::ResultsFile, repeat: usize) -> anyhow::Res
         set.stations.len()
     );
     let rows: Vec<(&str, f64)> = vec![
-        ("distributions", best(&|| drop(f::distributions(set, &params)))),
+        (
+            "distributions",
+            best(&|| drop(f::distributions(set, &params))),
+        ),
         (
             "integer percentages (with resampling)",
             best(&|| drop(f::integer_percent(set, &params))),

@@ -144,7 +144,10 @@ pub async fn run_results(database: &str, cmd: ResultsCommand) -> anyhow::Result<
                     }
                 );
                 if !loaded.observed.is_empty() {
-                    println!("  with observers' figures for {} stations", loaded.observed.len());
+                    println!(
+                        "  with observers' figures for {} stations",
+                        loaded.observed.len()
+                    );
                 }
             } else {
                 println!(
@@ -419,8 +422,11 @@ pub async fn run_compare(database: &str, args: CompareArgs) -> anyhow::Result<Ex
         headcount_tolerance: args.headcount_tolerance,
         ..compare::Rules::default()
     };
-    let observed: Vec<compare::Observed> = match (&args.observed, &args.observed_mapping, &args.group)
-    {
+    let observed: Vec<compare::Observed> = match (
+        &args.observed,
+        &args.observed_mapping,
+        &args.group,
+    ) {
         (Some(f), Some(m), _) => {
             let Some(l) = load(f, m)? else {
                 return Ok(ExitCode::from(2));
@@ -459,7 +465,12 @@ pub async fn run_compare(database: &str, args: CompareArgs) -> anyhow::Result<Ex
         for (kind, n) in &result.by_kind {
             println!("  {kind}: {n} stations");
         }
-        for s in result.stations.iter().filter(|s| !s.findings.is_empty()).take(50) {
+        for s in result
+            .stations
+            .iter()
+            .filter(|s| !s.findings.is_empty())
+            .take(50)
+        {
             for f in &s.findings {
                 println!("  station {}: {}", s.station, f.message);
             }

@@ -12,7 +12,7 @@
 //! For the counted statistic only the indicator "the redrawn value is
 //! integer" matters, and for one station that indicator is Bernoulli(p)
 //! with p = P(K/b integer), K ~ Binomial(b, a/b). We compute p exactly (up
-//! to a relative 1e-16 cut of the binomial tails) by summing the binomial
+//! to a cut of binomial tails holding < 1e-12 of the mass) by summing the binomial
 //! pmf over every k, walking out from the mode with the ratio recurrence
 //! pmf(k+1)/pmf(k) = (b−k)/(k+1) · q/(1−q) and testing each k with the
 //! exact integer test. Each resampling draw then draws, per station, two
@@ -134,12 +134,17 @@ fn nearest_percent(a: u64, b: u64) -> u32 {
     ((200 * a + b) / (2 * b)).min(u128::from(u32::MAX)) as u32
 }
 
-/// P(K/b is integer) for K ~ Binomial(b, a/b) (to ~1e-12), with the per-percentage
-/// split added to `by_percent` (index = whole percentage, 0..=100).
-/// `scratch` is reused between calls.
+/// P(K/b is integer and K ≤ `k_max`) for K ~ Binomial(b, a/b) (to
+/// ~1e-12), with the per-percentage split added to `by_percent` (index =
+/// whole percentage, 0..=100). `k_max` is the largest numerator the
+/// inclusion criterion admits: a redraw above it would have left the
+/// station out, so it does not count as integer (this mirrors the observed
+/// count, in which every value is at most the cap). `scratch` is reused
+/// between calls.
 fn integer_probability(
     a: u64,
     b: u64,
+    k_max: u64,
     by_percent: &mut [f64],
     scratch: &mut Vec<(u32, f64)>,
 ) -> f64 {
@@ -147,10 +152,9 @@ fn integer_probability(
         return 0.0;
     }
     if a == 0 || a >= b {
-        // Degenerate binomial: the redraw always equals a (a ≥ b only for
-        // a == b here, as callers cap the fraction).
+        // Degenerate binomial: the redraw always equals a.
         let k = a.min(b);
-        if is_integer_percent(k, b) {
+        if k <= k_max && is_integer_percent(k, b) {
             if let Some(slot) = by_percent.get_mut(nearest_percent(k, b) as usize) {
                 *slot += 1.0;
             }
@@ -160,14 +164,14 @@ fn integer_probability(
     }
     let (af, bf) = (a as f64, b as f64);
     if b > HUGE {
-        return normal_integer_probability(af, bf, by_percent);
+        return normal_integer_probability(af, bf, k_max as f64, by_percent);
     }
     let rho = af / (bf - af); // q / (1 − q)
     let mode = ((u128::from(b) + 1) * u128::from(a) / u128::from(b)).min(u128::from(b)) as u64;
     let m = 20 * u128::from(b);
     let step = 2000 % m;
     let bb = u128::from(b);
-    let is_int = |r: u128| r <= bb || r >= 19 * bb;
+    let is_int = |r: u128, k: u64| (r <= bb || r >= 19 * bb) && k <= k_max;
     // Tails below 1e-13 of the mode's pmf hold less than ~1e-12 of the
     // mass: far below anything the counts can show.
     const CUT: f64 = 1e-13;
@@ -181,7 +185,7 @@ fn integer_probability(
     let mut k = mode;
     loop {
         total += pmf;
-        if is_int(r) {
+        if is_int(r, k) {
             hits += pmf;
             scratch.push((nearest_percent(k, b), pmf));
         }
@@ -210,7 +214,7 @@ fn integer_probability(
             break;
         }
         total += pmf;
-        if is_int(r) {
+        if is_int(r, k) {
             hits += pmf;
             scratch.push((nearest_percent(k, b), pmf));
         }
@@ -231,7 +235,7 @@ const HUGE: u64 = 10_000_000;
 /// with continuity correction, for huge b: the windows
 /// [ceil((20bj − b)/2000), floor((20bj + b)/2000)] of each percentage j
 /// within ±10 sd of the mean.
-fn normal_integer_probability(a: f64, b: f64, by_percent: &mut [f64]) -> f64 {
+fn normal_integer_probability(a: f64, b: f64, k_max: f64, by_percent: &mut [f64]) -> f64 {
     let sd = (a * (1.0 - a / b)).sqrt();
     let lo = ((100.0 * (a - 10.0 * sd) / b).floor().max(0.0)) as u32;
     let hi = ((100.0 * (a + 10.0 * sd) / b).ceil().min(100.0)) as u32;
@@ -239,7 +243,7 @@ fn normal_integer_probability(a: f64, b: f64, by_percent: &mut [f64]) -> f64 {
     for j in lo..=hi {
         let centre = b * f64::from(j) / 100.0;
         let k_lo = (centre - b / 2000.0).ceil().max(0.0);
-        let k_hi = (centre + b / 2000.0).floor().min(b);
+        let k_hi = (centre + b / 2000.0).floor().min(b).min(k_max);
         if k_hi < k_lo {
             continue;
         }
@@ -251,6 +255,13 @@ fn normal_integer_probability(a: f64, b: f64, by_percent: &mut [f64]) -> f64 {
         }
     }
     p.clamp(0.0, 1.0)
+}
+
+/// The largest k with k / b ≤ f (f read to 6 decimal places, as in
+/// [`fraction_at_most`]).
+fn largest_numerator(b: u64, f: f64) -> u64 {
+    let micro = (f.clamp(0.0, 1.0) * 1e6).round() as u128;
+    (micro * u128::from(b) / 1_000_000).min(u128::from(b)) as u64
 }
 
 /// 32-bit threshold for a Bernoulli(p) draw from a uniform u32.
@@ -293,8 +304,20 @@ pub fn integer_percent(set: &ResultSet, params: &Params) -> IntegerPercent {
         if ti || li {
             either += 1;
         }
-        let pt = integer_probability(s.ballots_issued, s.registered, &mut t_pct, &mut scratch);
-        let pl = integer_probability(lead, cast, &mut l_pct, &mut scratch);
+        let pt = integer_probability(
+            s.ballots_issued,
+            s.registered,
+            largest_numerator(s.registered, params.max_fraction_integer),
+            &mut t_pct,
+            &mut scratch,
+        );
+        let pl = integer_probability(
+            lead,
+            cast,
+            largest_numerator(cast, params.max_fraction_integer),
+            &mut l_pct,
+            &mut scratch,
+        );
         let pe = 1.0 - (1.0 - pt) * (1.0 - pl);
         analytic[0] += pt;
         analytic[1] += pt * (1.0 - pt);
@@ -496,7 +519,7 @@ mod tests {
             (1234, 2017),
         ] {
             pct.iter_mut().for_each(|x| *x = 0.0);
-            let p = integer_probability(a, b, &mut pct, &mut scratch);
+            let p = integer_probability(a, b, b, &mut pct, &mut scratch);
             assert!(
                 (p - brute(a, b)).abs() < 1e-9,
                 "{a}/{b}: {p} vs {}",
@@ -504,7 +527,34 @@ mod tests {
             );
             assert!((pct.iter().sum::<f64>() - p).abs() < 1e-12);
         }
-        assert_eq!(integer_probability(0, 500, &mut pct, &mut scratch), 1.0);
-        assert_eq!(integer_probability(5, 0, &mut pct, &mut scratch), 0.0);
+        assert_eq!(
+            integer_probability(0, 500, 500, &mut pct, &mut scratch),
+            1.0
+        );
+        assert_eq!(integer_probability(5, 0, 0, &mut pct, &mut scratch), 0.0);
+        // Redraws above the cap do not count: 985/1000 can redraw to 99%
+        // (counted) or 100% (not counted with a cap of 990).
+        let all = integer_probability(985, 1000, 1000, &mut pct, &mut scratch);
+        let capped = integer_probability(985, 1000, 990, &mut pct, &mut scratch);
+        assert!(capped < all && capped > 0.0);
+        assert_eq!(largest_numerator(1000, 0.99), 990);
+        assert_eq!(largest_numerator(101, 0.99), 99);
+        // Huge denominators take the normal approximation.
+        let huge = integer_probability(
+            600_000_000,
+            1_000_000_000,
+            1_000_000_000,
+            &mut pct,
+            &mut scratch,
+        );
+        assert!((huge - 1.0).abs() < 1e-6, "{huge}");
+        let off = integer_probability(
+            600_250_000,
+            1_000_000_000,
+            1_000_000_000,
+            &mut pct,
+            &mut scratch,
+        );
+        assert!(off < 1e-6, "{off}");
     }
 }

@@ -1,0 +1,302 @@
+//! After the vote, as a user runs it: official results import, forensics,
+//! the quick count and comparisons from the command line, and the analyst's
+//! pages in the server.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn mapping(name: &str) -> PathBuf {
+    workspace().join("mappings").join(name)
+}
+
+fn pollwatch(db: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_pollwatch"));
+    c.arg("--database")
+        .arg(db)
+        .env("POLLWATCH_LOG_FORMAT", "json")
+        .env("RUST_LOG", "warn");
+    c
+}
+
+fn run(cmd: &mut Command) -> (i32, String, String) {
+    let out = cmd.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn demo_official() -> pollwatch_demo::OfficialResults {
+    let city = pollwatch_demo::city(pollwatch_demo::DEFAULT_SEED);
+    pollwatch_demo::official_results(&city, pollwatch_demo::DEFAULT_SEED)
+}
+
+fn gzip(path: &Path, text: &str) {
+    let file = std::fs::File::create(path).unwrap();
+    let mut enc = flate2::write::GzEncoder::new(file, flate2::Compression::default());
+    enc.write_all(text.as_bytes()).unwrap();
+    enc.finish().unwrap();
+}
+
+#[test]
+fn results_import_is_all_or_nothing_and_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("pollwatch.db");
+    let csv = demo_official().csv;
+
+    // One bad row in the middle: nothing is stored and the line is named.
+    let mut lines: Vec<String> = csv.lines().map(str::to_owned).collect();
+    let mut cells: Vec<String> = lines[300].split(',').map(str::to_owned).collect();
+    cells[2] = "-12".into(); // registered_voters
+    lines[300] = cells.join(",");
+    let bad = dir.path().join("official-bad.csv.gz");
+    gzip(&bad, &(lines.join("\n") + "\n"));
+    let (code, _, err) = run(pollwatch(&db)
+        .args(["results", "import"])
+        .arg(&bad)
+        .arg("--mapping")
+        .arg(mapping("demo.toml")));
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("official-bad.csv.gz:301: registered: must not be negative"),
+        "{err}"
+    );
+    let (_, listed, _) = run(pollwatch(&db).args(["results", "list"]));
+    assert!(listed.trim().is_empty(), "nothing stored: {listed}");
+
+    let good = dir.path().join("official.csv.gz");
+    gzip(&good, &csv);
+    let (code, out, err) = run(pollwatch(&db)
+        .args(["results", "import"])
+        .arg(&good)
+        .arg("--mapping")
+        .arg(mapping("demo.toml")));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("stored 616 stations as result #1"), "{out}");
+    assert!(out.contains("sha256 "), "{out}");
+    let (code, out, _) = run(pollwatch(&db)
+        .args(["results", "import"])
+        .arg(&good)
+        .arg("--mapping")
+        .arg(mapping("demo.toml")));
+    assert_eq!(code, 0);
+    assert!(out.contains("already stored as result #1"), "{out}");
+    let (_, listed, _) = run(pollwatch(&db).args(["results", "list"]));
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+}
+
+#[test]
+fn forensics_json_has_the_documented_keys_and_finds_the_demo_falsification() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("official.csv");
+    std::fs::write(&file, demo_official().csv).unwrap();
+    let (code, out, err) = run(pollwatch(&dir.path().join("x.db"))
+        .arg("forensics")
+        .arg("--results")
+        .arg(&file)
+        .arg("--mapping")
+        .arg(mapping("demo.toml"))
+        .arg("--json"));
+    assert_eq!(code, 0, "{err}");
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(r["stations"], 616);
+    let ip = &r["integer_percent"];
+    for key in [
+        "stations",
+        "turnout",
+        "leader",
+        "either",
+        "expected_either",
+        "excess_either",
+        "z_either",
+    ] {
+        assert!(ip[key].is_number(), "integer_percent.{key}: {ip}");
+    }
+    // One district's figures were set to whole percentages.
+    assert!(ip["z_either"].as_f64().unwrap() > 5.0, "{ip}");
+    assert!(r["shpilkin"]["mode_bin_low_percent"].is_number());
+    // One district was stuffed: some excess for the leader.
+    assert!(r["shpilkin"]["excess_votes"].as_f64().unwrap() > 0.0);
+    for key in ["f_i", "f_e", "alpha"] {
+        assert!(r["klimek"][key].is_number(), "klimek.{key}");
+    }
+    let digits = r["second_digit"].as_array().unwrap();
+    assert_eq!(digits.len(), 6);
+    for d in digits {
+        for key in ["party", "n", "mean", "chi2"] {
+            assert!(!d[key].is_null(), "second_digit.{key}: {d}");
+        }
+    }
+
+    // Without --json: a readable summary.
+    let (code, out, _) = run(pollwatch(&dir.path().join("x.db"))
+        .arg("forensics")
+        .arg("--results")
+        .arg(&file)
+        .arg("--mapping")
+        .arg(mapping("demo.toml")));
+    assert_eq!(code, 0);
+    assert!(out.contains("integer percentages"), "{out}");
+    assert!(out.contains("analysed in"), "{out}");
+}
+
+#[test]
+fn quickcount_json_gives_estimates_with_margins() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = demo_official().csv;
+    // Every sixth station as the sample.
+    let sample: String = csv
+        .lines()
+        .enumerate()
+        .filter(|(i, _)| *i == 0 || i % 6 == 0)
+        .map(|(_, l)| format!("{l}\n"))
+        .collect();
+    let sample_file = dir.path().join("sample.csv");
+    std::fs::write(&sample_file, sample).unwrap();
+    let official_file = dir.path().join("official.csv");
+    std::fs::write(&official_file, &csv).unwrap();
+    let (code, out, err) = run(pollwatch(&dir.path().join("x.db"))
+        .arg("quickcount")
+        .arg("--results")
+        .arg(&sample_file)
+        .arg("--mapping")
+        .arg(mapping("demo.toml"))
+        .args(["--population-stations", "616", "--official"])
+        .arg(&official_file)
+        .arg("--official-mapping")
+        .arg(mapping("demo.toml"))
+        .arg("--json"));
+    assert_eq!(code, 0, "{err}");
+    let q: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let candidates = q["candidates"].as_array().unwrap();
+    assert_eq!(candidates.len(), 6);
+    for e in candidates.iter().chain(std::iter::once(&q["turnout"])) {
+        assert!(e["candidate"].is_string());
+        let est = e["estimate"].as_f64().unwrap();
+        let m95 = e["moe95"].as_f64().unwrap();
+        let m99 = e["moe99"].as_f64().unwrap();
+        assert!((0.0..=100.0).contains(&est), "{e}");
+        assert!(m95 > 0.0 && m99 > m95, "{e}");
+        assert!(e["official"].is_number(), "{e}");
+    }
+}
+
+#[test]
+fn belarus_photos_against_protocols() {
+    let data = workspace().join("../shared/data/belarus-2020-voice-photos-vs-official.csv.gz");
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out, err) = run(pollwatch(&dir.path().join("x.db"))
+        .arg("compare")
+        .arg("--results")
+        .arg(&data)
+        .arg("--mapping")
+        .arg(mapping("belarus-2020.toml"))
+        .arg("--json"));
+    assert_eq!(code, 0, "{err}");
+    let c: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(c["stations_published"].as_u64().unwrap() > 1000);
+    let above = c["by_kind"]["candidate_above_official"].as_u64().unwrap();
+    assert!(above > 300, "{above}");
+    // A station from the public record: 1,850 photo-confirmed ballots for
+    // Tsikhanouskaya against 244 in the protocol.
+    let station = c["stations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["station"] == "07-006-0042")
+        .unwrap();
+    let finding = station["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == "candidate_above_official")
+        .unwrap();
+    assert_eq!(finding["observed"], 1850);
+    assert_eq!(finding["official"], 244);
+    assert!(finding["message"].as_str().unwrap().contains("gap 1,606"));
+}
+
+#[tokio::test]
+async fn analysts_see_forensics_comparison_and_quick_count_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("pollwatch.db");
+    let mut child = pollwatch(&db)
+        .args(["demo", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("demo exited").unwrap();
+        if let Some(rest) = line.strip_prefix("pollwatch is serving on ") {
+            break rest.trim_end_matches('/').to_owned();
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    let city = pollwatch_demo::city(pollwatch_demo::DEFAULT_SEED);
+    let group = &city.groups[0];
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let login = |user: String| {
+        let http = http.clone();
+        let addr = addr.clone();
+        async move {
+            let res = http
+                .post(format!("{addr}/api/v1/login"))
+                .json(&serde_json::json!({"username": user, "password": "pollwatch-demo"}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 201);
+            res.json::<serde_json::Value>().await.unwrap()["token"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let analyst = login(group.analyst.clone()).await;
+    let page =
+        |path: &str, token: &str| http.get(format!("{addr}{path}")).bearer_auth(token).send();
+    let list = page("/results", &analyst)
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(list.contains("/results/1"), "{list}");
+    let report = page("/results/1", &analyst).await.unwrap();
+    assert_eq!(report.status(), 200);
+    let html = report.text().await.unwrap();
+    assert!(html.contains("<svg") && html.contains("Integer percentages"));
+    assert!(!html.contains("<script"), "no scripts");
+    assert!(
+        !html.contains("src=\"http") && !html.contains("href=\"http"),
+        "no external assets"
+    );
+    let compare = page("/results/1/compare", &analyst).await.unwrap();
+    assert_eq!(compare.status(), 200);
+    let html = compare.text().await.unwrap();
+    assert!(html.contains("with findings"), "{html}");
+    assert!(html.contains("gap"), "findings carry their size");
+    let qc = page("/results/1/quickcount", &analyst).await.unwrap();
+    assert_eq!(qc.status(), 200);
+    assert!(qc.text().await.unwrap().contains("Quick count"));
+
+    // Admins run the instance but do not analyse groups' evidence.
+    let admin = login("admin".into()).await;
+    let res = page("/results/1", &admin).await.unwrap();
+    assert_eq!(res.status(), 403);
+
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
