@@ -37,7 +37,7 @@ pub struct Distributions {
     pub leader: Vec<u64>,
     /// Ballots cast in the stations of each leader's-result bin.
     pub leader_voters: Vec<u64>,
-    /// Stations per 1-point cell: fingerprint[t][l] counts stations with
+    /// Stations per 1-point cell: `fingerprint[t][l]` counts stations with
     /// turnout in [t, t+1) % and leader's result in [l, l+1) %, 100% going
     /// to the last cell. Stations with turnout above 100% are left out.
     pub fingerprint: Vec<Vec<u32>>,

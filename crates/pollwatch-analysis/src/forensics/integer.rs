@@ -11,9 +11,10 @@
 //!
 //! For the counted statistic only the indicator "the redrawn value is
 //! integer" matters, and for one station that indicator is Bernoulli(p)
-//! with p = P(K/b integer), K ~ Binomial(b, a/b). We compute p exactly (up
-//! to a cut of binomial tails holding < 1e-12 of the mass) by summing the binomial
-//! pmf over every k, walking out from the mode with the ratio recurrence
+//! with p = P(K/b integer), K ~ Binomial(b, a/b). We compute p exactly
+//! (up to a cut of binomial tails holding < 1e-12 of the mass; for
+//! b > 10⁷ by the normal approximation) by summing the binomial pmf over
+//! every k, walking out from the mode with the ratio recurrence
 //! pmf(k+1)/pmf(k) = (b−k)/(k+1) · q/(1−q) and testing each k with the
 //! exact integer test. Each resampling draw then draws, per station, two
 //! independent uniforms u_t, u_l (turnout, leader) and counts the station
@@ -22,8 +23,14 @@
 //! observed figures the two binomial redraws of one station are independent
 //! (different numerators and denominators), so the joint law of the three
 //! counts over the draws is exactly the law of the authors' procedure; only
-//! the random numbers differ. Uniforms are 32-bit, so each p is used to
-//! within 2⁻³².
+//! the random numbers differ. Each p is used to within 2⁻³² (a 16-bit
+//! uniform decides, and 16 more bits break the tie once in 65,536 draws).
+//!
+//! A redraw whose fraction exceeds `max_fraction_integer` does not count as
+//! integer: such a station would have been left out, and every observed
+//! value is at most the cap, so the null count is "integer and within the
+//! cap" like the observed one (without this, redraws of 98.5% stations to
+//! 100% would inflate the expected count).
 //!
 //! Each draw `d` uses its own ChaCha8 stream (`seed`, stream `d`), so the
 //! result does not depend on how the draws are split among threads.
@@ -55,10 +62,13 @@ pub struct PercentCount {
 /// null model: the count is a sum of independent Bernoulli(p_i).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Analytic {
+    /// Σ p_t over stations.
     pub turnout_mean: f64,
+    /// sqrt(Σ p_t(1 − p_t)).
     pub turnout_sd: f64,
     pub leader_mean: f64,
     pub leader_sd: f64,
+    /// With p_e = 1 − (1 − p_t)(1 − p_l).
     pub either_mean: f64,
     pub either_sd: f64,
 }
@@ -139,14 +149,16 @@ fn nearest_percent(a: u64, b: u64) -> u32 {
 /// whole percentage, 0..=100). `k_max` is the largest numerator the
 /// inclusion criterion admits: a redraw above it would have left the
 /// station out, so it does not count as integer (this mirrors the observed
-/// count, in which every value is at most the cap). `scratch` is reused
+/// count, in which every value is at most the cap). `recip[j]` = 1/j for
+/// the j it covers (a table saves a division per step); `scratch` is reused
 /// between calls.
 fn integer_probability(
     a: u64,
     b: u64,
     k_max: u64,
+    recip: &[f64],
     by_percent: &mut [f64],
-    scratch: &mut Vec<(u32, f64)>,
+    scratch: &mut Vec<(u64, f64)>,
 ) -> f64 {
     if b == 0 {
         return 0.0;
@@ -166,12 +178,19 @@ fn integer_probability(
     if b > HUGE {
         return normal_integer_probability(af, bf, k_max as f64, by_percent);
     }
+    // Here b ≤ HUGE, so every quantity below fits in u64.
     let rho = af / (bf - af); // q / (1 − q)
-    let mode = ((u128::from(b) + 1) * u128::from(a) / u128::from(b)).min(u128::from(b)) as u64;
-    let m = 20 * u128::from(b);
+    let inv_rho = (bf - af) / af;
+    let mode = ((b + 1) * a / b).min(b);
+    let m = 20 * b;
     let step = 2000 % m;
-    let bb = u128::from(b);
-    let is_int = |r: u128, k: u64| (r <= bb || r >= 19 * bb) && k <= k_max;
+    let is_int = |r: u64, k: u64| (r <= b || r >= 19 * b) && k <= k_max;
+    let inv = |j: u64| -> f64 {
+        match recip.get(j as usize) {
+            Some(x) => *x,
+            None => 1.0 / j as f64,
+        }
+    };
     // Tails below 1e-13 of the mode's pmf hold less than ~1e-12 of the
     // mass: far below anything the counts can show.
     const CUT: f64 = 1e-13;
@@ -179,7 +198,7 @@ fn integer_probability(
     let mut total = 0.0;
     let mut hits = 0.0;
     // Upwards from the mode, including it.
-    let r0 = (2000 * u128::from(mode)) % m;
+    let r0 = (2000 * mode) % m;
     let mut r = r0;
     let mut pmf = 1.0;
     let mut k = mode;
@@ -187,12 +206,12 @@ fn integer_probability(
         total += pmf;
         if is_int(r, k) {
             hits += pmf;
-            scratch.push((nearest_percent(k, b), pmf));
+            scratch.push(((200 * k + b) / (2 * b), pmf));
         }
         if k >= b {
             break;
         }
-        pmf *= (b - k) as f64 / (k + 1) as f64 * rho;
+        pmf *= (b - k) as f64 * inv(k + 1) * rho;
         k += 1;
         r += step;
         if r >= m {
@@ -207,7 +226,7 @@ fn integer_probability(
     let mut pmf = 1.0;
     let mut k = mode;
     while k > 0 {
-        pmf *= k as f64 / (b - k + 1) as f64 / rho;
+        pmf *= k as f64 * inv(b - k + 1) * inv_rho;
         k -= 1;
         r = if r >= step { r - step } else { r + m - step };
         if pmf < CUT {
@@ -216,7 +235,7 @@ fn integer_probability(
         total += pmf;
         if is_int(r, k) {
             hits += pmf;
-            scratch.push((nearest_percent(k, b), pmf));
+            scratch.push(((200 * k + b) / (2 * b), pmf));
         }
     }
     for &(pct, w) in scratch.iter() {
@@ -277,6 +296,15 @@ pub fn integer_percent(set: &ResultSet, params: &Params) -> IntegerPercent {
     let mut t_obs_pct = vec![0u64; 101];
     let mut l_obs_pct = vec![0u64; 101];
     let mut scratch = Vec::new();
+    // 1/j for j up to the largest denominator (at most 2^20 entries).
+    let largest = set
+        .stations
+        .iter()
+        .map(|s| s.registered.max(s.valid.saturating_add(s.invalid)))
+        .max()
+        .unwrap_or(0)
+        .min(1 << 20);
+    let recip: Vec<f64> = (0..=largest).map(|j| 1.0 / j as f64).collect();
     // Per included station: the two 32-bit thresholds.
     let mut thresholds: Vec<(u64, u64)> = Vec::new();
     let (mut turnout, mut leader, mut either) = (0u64, 0u64, 0u64);
@@ -308,6 +336,7 @@ pub fn integer_percent(set: &ResultSet, params: &Params) -> IntegerPercent {
             s.ballots_issued,
             s.registered,
             largest_numerator(s.registered, params.max_fraction_integer),
+            &recip,
             &mut t_pct,
             &mut scratch,
         );
@@ -315,6 +344,7 @@ pub fn integer_percent(set: &ResultSet, params: &Params) -> IntegerPercent {
             lead,
             cast,
             largest_numerator(cast, params.max_fraction_integer),
+            &recip,
             &mut l_pct,
             &mut scratch,
         );
@@ -353,7 +383,7 @@ pub fn integer_percent(set: &ResultSet, params: &Params) -> IntegerPercent {
     };
     IntegerPercent {
         method: format!(
-            "Kobak, Shpilkin & Pshenichnikov (2016), Annals of Applied Statistics 10(1): a station is integer when 100·a/b is within 0.05 of a whole number (exact integer arithmetic); turnout = ballots issued / registered, leader's result = leader's votes / (valid + invalid). Stations with ballots cast > 0, registered >= {}, turnout and leader's result <= {}. Expected counts: {} binomial resampling draws (seed {}), each station's numerator redrawn from Binomial(b, a/b), drawn as Bernoulli(p) with p computed exactly.",
+            "Kobak, Shpilkin & Pshenichnikov (2016), Annals of Applied Statistics 10(1): a station is integer when 100·a/b is within 0.05 of a whole number (exact integer arithmetic); turnout = ballots issued / registered, leader's result = leader's votes / (valid + invalid). Stations with ballots cast > 0, registered >= {}, turnout and leader's result <= {}. Expected counts: {} binomial resampling draws (seed {}), each station's numerator redrawn from Binomial(b, a/b), drawn as Bernoulli(p) with p computed exactly; redraws above the cap do not count.",
             params.min_registered_integer, params.max_fraction_integer, params.draws, params.seed
         ),
         assumes: ASSUMES.into(),
@@ -395,11 +425,41 @@ pub fn integer_percent(set: &ResultSet, params: &Params) -> IntegerPercent {
 /// methods' (xored into the seed).
 const STREAM_DOMAIN: u64 = 0x4b50_5332_3031_3601; // "KPS2016" + 1
 
+/// A 32-bit threshold split for the two-stage Bernoulli draw: success
+/// when a 16-bit uniform h < `hi`, or h == `hi` and a second 16-bit
+/// uniform < `lo`; P = (hi·2¹⁶ + lo) / 2³², exactly the 32-bit threshold,
+/// for 16 random bits per draw but once in 65,536 draws.
+#[derive(Clone, Copy)]
+struct Split {
+    hi: u32,
+    lo: u32,
+}
+
+impl Split {
+    fn new(t: u64) -> Split {
+        Split {
+            hi: (t >> 16) as u32,
+            lo: (t & 0xffff) as u32,
+        }
+    }
+
+    /// Branch-free but for the rare tie (the common comparison must not
+    /// be a branch: it is unpredictable).
+    #[inline]
+    fn draw(self, h: u32, rng: &mut ChaCha8Rng) -> bool {
+        if h == self.hi {
+            (rng.next_u32() & 0xffff) < self.lo
+        } else {
+            h < self.hi
+        }
+    }
+}
+
 /// The counts (turnout, leader, either) in each draw.
 fn resample(thresholds: &[(u64, u64)], draws: usize, seed: u64) -> Vec<[u32; 3]> {
     // Stations whose two probabilities are both 0 or 1 need no draw.
     let mut fixed = [0u32; 3];
-    let mut random: Vec<(u64, u64)> = Vec::with_capacity(thresholds.len());
+    let mut random: Vec<(Split, Split)> = Vec::with_capacity(thresholds.len());
     for &(t, l) in thresholds {
         let deg = |x: u64| x == 0 || x == 1 << 32;
         if deg(t) && deg(l) {
@@ -408,20 +468,29 @@ fn resample(thresholds: &[(u64, u64)], draws: usize, seed: u64) -> Vec<[u32; 3]>
             fixed[1] += u32::from(il);
             fixed[2] += u32::from(it || il);
         } else {
-            random.push((t, l));
+            random.push((Split::new(t), Split::new(l)));
         }
     }
     let one = |d: usize| -> [u32; 3] {
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ STREAM_DOMAIN);
         rng.set_stream(d as u64);
         let mut c = fixed;
-        for &(t, l) in &random {
-            let x = rng.next_u64();
-            let it = (x & 0xffff_ffff) < t;
-            let il = (x >> 32) < l;
+        let mut count = |(t, l): (Split, Split), bits: u32, rng: &mut ChaCha8Rng| {
+            let it = t.draw(bits & 0xffff, rng);
+            let il = l.draw(bits >> 16, rng);
             c[0] += u32::from(it);
             c[1] += u32::from(il);
             c[2] += u32::from(it || il);
+        };
+        let mut pairs = random.chunks_exact(2);
+        for pair in &mut pairs {
+            let x = rng.next_u64();
+            count(pair[0], x as u32, &mut rng);
+            count(pair[1], (x >> 32) as u32, &mut rng);
+        }
+        for s in pairs.remainder() {
+            let x = rng.next_u32();
+            count(*s, x, &mut rng);
         }
         c
     };
@@ -429,8 +498,8 @@ fn resample(thresholds: &[(u64, u64)], draws: usize, seed: u64) -> Vec<[u32; 3]>
     // Two threads when the work is large enough to matter; the result is
     // the same either way (one stream per draw).
     if random.len().saturating_mul(draws) >= 4_000_000 && draws >= 2 {
-        let (a, b) = out.split_at_mut(draws / 2);
         let half = draws / 2;
+        let (a, b) = out.split_at_mut(half);
         std::thread::scope(|scope| {
             scope.spawn(|| {
                 for (i, c) in b.iter_mut().enumerate() {
@@ -509,6 +578,7 @@ mod tests {
         }
         let mut pct = vec![0.0; 101];
         let mut scratch = Vec::new();
+        let recip: Vec<f64> = (0..3000).map(|j| 1.0 / j as f64).collect();
         for (a, b) in [
             (1, 2),
             (3, 7),
@@ -519,7 +589,7 @@ mod tests {
             (1234, 2017),
         ] {
             pct.iter_mut().for_each(|x| *x = 0.0);
-            let p = integer_probability(a, b, b, &mut pct, &mut scratch);
+            let p = integer_probability(a, b, b, &recip, &mut pct, &mut scratch);
             assert!(
                 (p - brute(a, b)).abs() < 1e-9,
                 "{a}/{b}: {p} vs {}",
@@ -528,14 +598,17 @@ mod tests {
             assert!((pct.iter().sum::<f64>() - p).abs() < 1e-12);
         }
         assert_eq!(
-            integer_probability(0, 500, 500, &mut pct, &mut scratch),
+            integer_probability(0, 500, 500, &recip, &mut pct, &mut scratch),
             1.0
         );
-        assert_eq!(integer_probability(5, 0, 0, &mut pct, &mut scratch), 0.0);
+        assert_eq!(
+            integer_probability(5, 0, 0, &recip, &mut pct, &mut scratch),
+            0.0
+        );
         // Redraws above the cap do not count: 985/1000 can redraw to 99%
         // (counted) or 100% (not counted with a cap of 990).
-        let all = integer_probability(985, 1000, 1000, &mut pct, &mut scratch);
-        let capped = integer_probability(985, 1000, 990, &mut pct, &mut scratch);
+        let all = integer_probability(985, 1000, 1000, &recip, &mut pct, &mut scratch);
+        let capped = integer_probability(985, 1000, 990, &[], &mut pct, &mut scratch);
         assert!(capped < all && capped > 0.0);
         assert_eq!(largest_numerator(1000, 0.99), 990);
         assert_eq!(largest_numerator(101, 0.99), 99);
@@ -544,14 +617,16 @@ mod tests {
             600_000_000,
             1_000_000_000,
             1_000_000_000,
+            &recip,
             &mut pct,
             &mut scratch,
         );
         assert!((huge - 1.0).abs() < 1e-6, "{huge}");
         let off = integer_probability(
-            600_250_000,
+            605_000_000,
             1_000_000_000,
             1_000_000_000,
+            &recip,
             &mut pct,
             &mut scratch,
         );

@@ -5,45 +5,48 @@
 //! per-station figures, each as its authors define it, each reporting the
 //! parameters it used and what it assumes:
 //!
-//! - [`distributions`]: histograms of turnout and of the leader's result at
+//! - [`distributions()`]: histograms of turnout and of the leader's result at
 //!   0.1-point resolution, and the 2-D turnout × leader's-result
 //!   fingerprint at 1-point resolution, for charts;
-//! - [`integer_percent`]: integer-percentage peaks with the binomial
+//! - [`integer_percent()`]: integer-percentage peaks with the binomial
 //!   resampling null model — D. Kobak, S. Shpilkin & M. S. Pshenichnikov,
 //!   "Integer percentages as electoral falsification fingerprints", Annals
 //!   of Applied Statistics 10(1):54–73 (2016);
-//! - [`shpilkin`]: S. Shpilkin's excess-vote estimate from the turnout
+//! - [`shpilkin()`]: S. Shpilkin's excess-vote estimate from the turnout
 //!   distribution of the votes (the mode-of-turnout method; see also Kobak,
 //!   Shpilkin & Pshenichnikov, "Statistical fingerprints of electoral
 //!   fraud?", Significance 13(4), 2016);
-//! - [`klimek`]: the election fingerprint and ballot-stuffing model of
+//! - [`klimek()`]: the election fingerprint and ballot-stuffing model of
 //!   P. Klimek, Y. Yegorov, R. Hanel & S. Thurner, "Statistical detection
 //!   of systematic election irregularities", PNAS 109(41):16469–16473
 //!   (2012), fitted for f_i, f_e, α (and the fraud width θ);
-//! - [`second_digit`], [`last_digit`]: W. R. Mebane's second-digit Benford
+//! - [`second_digit()`], [`last_digit()`]: W. R. Mebane's second-digit Benford
 //!   test (2BL), and the last-digit and 0/5 tests (B. Beber & A. Scacco,
 //!   "What the numbers say", Political Analysis 20(2), 2012);
-//! - [`outliers`]: stations ranked by a transparent points rule.
+//! - [`outliers()`]: stations ranked by a transparent points rule.
 //!
-//! [`run`] does everything. The input is a
-//! [`ResultSet`](pollwatch_domain::results::ResultSet) as the results
-//! parser reads it. Stations that cannot be used by a method (no registered
-//! voters, no ballots, more votes than ballots, a missing candidate column)
-//! are skipped by that method and counted, never a reason to panic or
-//! divide by zero.
+//! [`run`] does everything; each method can also be run alone. The input
+//! is a [`ResultSet`] as the results parser reads it, the leader being
+//! [`ResultSet::leader`]. Stations a method cannot use (no registered
+//! voters, no ballots, more votes than ballots, a missing candidate
+//! column, a leader index out of range) are skipped by that method — each
+//! reports how many stations it used — and are never a reason to panic or
+//! divide by zero. Each submodule documents its method, its choices and its
+//! constants; every output struct carries a `method` text and, for the
+//! model-based methods, an `assumes` text, so a report explains itself.
 //!
 //! **Pure:** no I/O, no clock; the only randomness (the resampling of the
 //! integer test and the simulation of the Klimek model) comes from
 //! [`Params::seed`], so the same input and parameters always give the same
-//! report. [`run`] uses at most two threads (`std::thread::scope`); results
-//! do not depend on the split.
+//! report. The heavy methods use two threads (`std::thread::scope`, never
+//! more at once); results do not depend on the split.
 
-mod digits;
-mod distributions;
-mod integer;
-mod klimek;
-mod outliers;
-mod shpilkin;
+pub mod digits;
+pub mod distributions;
+pub mod integer;
+pub mod klimek;
+pub mod outliers;
+pub mod shpilkin;
 mod stats;
 
 #[cfg(test)]
@@ -162,26 +165,19 @@ pub struct Report {
     pub outliers: Vec<Outlier>,
 }
 
-/// Run every method. The integer test's resampling runs on a second thread
-/// beside the other methods.
+/// Run every method, one after the other (the integer test's resampling
+/// and the Klimek fit each use two threads).
 pub fn run(set: &ResultSet, params: &Params) -> Report {
     let params = params.sanitized();
-    let (integer, rest) = std::thread::scope(|scope| {
-        let handle = scope.spawn(|| integer_percent(set, &params));
-        let rest = (
-            klimek(set, &params),
-            shpilkin(set, &params),
-            distributions(set, &params),
-            second_digit(set),
-            last_digit(set),
-            outliers(set, &params),
-        );
-        let integer = match handle.join() {
-            Ok(x) => x,
-            Err(panic) => std::panic::resume_unwind(panic),
-        };
-        (integer, rest)
-    });
+    let integer = integer_percent(set, &params);
+    let rest = (
+        klimek(set, &params),
+        shpilkin(set, &params),
+        distributions(set, &params),
+        second_digit(set),
+        last_digit(set),
+        outliers(set, &params),
+    );
     let (klimek, shpilkin, distributions, second_digit, last_digit, outliers) = rest;
     Report {
         stations: set.stations.len(),

@@ -35,7 +35,7 @@ pub(crate) fn ln_gamma(x: f64) -> f64 {
 /// series (x < a + 1) or the continued fraction (otherwise), as in
 /// Numerical Recipes §6.2.
 pub(crate) fn gamma_q(a: f64, x: f64) -> f64 {
-    if !(a > 0.0) || x.is_nan() {
+    if a.is_nan() || a <= 0.0 || x.is_nan() {
         return f64::NAN;
     }
     if x <= 0.0 {
