@@ -19,11 +19,29 @@
 //! and mᵢ the registered voters. N is the number of stations in the
 //! population; without it f = 0 (no finite-population correction).
 //!
-//! **Pure:** no I/O, no clock, no randomness.
+//! Real quick counts draw a **stratified** sample (by region, district):
+//! [`stratified_sample`] draws one with proportional allocation, and
+//! [`estimate_stratified`] estimates from it with the combined ratio
+//! estimator and Student's t (formulas in its module,
+//! `quickcount/stratified.rs`). On the demo city, stratified by district,
+//! that narrows the margin by more than a third at the same sample size,
+//! and its 95% intervals cover the truth in 95% of samples where
+//! [`estimate`]'s z intervals of a simple random sample cover it in about
+//! 94.3% (see the tests).
+//!
+//! **Pure:** no I/O, no clock; randomness only in [`stratified_sample`],
+//! from the caller's seed.
 
 use serde::Serialize;
 
 use pollwatch_domain::results::ResultSet;
+
+mod stratified;
+
+pub use stratified::{
+    MIN_PER_STRATUM, NO_STRATUM, STRATIFIED_METHOD, Stratum, allocate_proportional,
+    estimate_stratified, stratified_sample, stratum_sizes,
+};
 
 /// z for a two-sided 95% interval.
 pub const Z95: f64 = 1.959964;
@@ -52,12 +70,30 @@ pub struct Estimate {
     pub inside95: Option<bool>,
     /// Whether `official` lies within `estimate ± moe99`.
     pub inside99: Option<bool>,
+    /// The degrees of freedom ν of Student's t that the margins use
+    /// ([`estimate_stratified`]: Satterthwaite's, over the strata); `None`
+    /// when they use the normal z ([`estimate`], or no variance).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub degrees_of_freedom: Option<f64>,
 }
 
 impl Estimate {
+    /// With the normal z: margins z·SE.
     fn new(candidate: &str, r: Ratio, official: Option<f64>) -> Self {
-        let moe95 = r.se.map(|se| Z95 * se * 100.0);
-        let moe99 = r.se.map(|se| Z99 * se * 100.0);
+        Self::with_quantiles(candidate, r, official, (Z95, Z99), None)
+    }
+
+    /// Margins q95·SE and q99·SE; `df` is recorded as the t's degrees of
+    /// freedom.
+    fn with_quantiles(
+        candidate: &str,
+        r: Ratio,
+        official: Option<f64>,
+        (q95, q99): (f64, f64),
+        df: Option<f64>,
+    ) -> Self {
+        let moe95 = r.se.map(|se| q95 * se * 100.0);
+        let moe99 = r.se.map(|se| q99 * se * 100.0);
         let estimate = r.p.map(|p| p * 100.0);
         let inside = |moe: Option<f64>| match (estimate, moe, official) {
             (Some(e), Some(m), Some(o)) => Some((o - e).abs() <= m),
@@ -71,6 +107,7 @@ impl Estimate {
             official,
             inside95: inside(moe95),
             inside99: inside(moe99),
+            degrees_of_freedom: df,
         }
     }
 
@@ -96,6 +133,10 @@ pub struct QuickCount {
     pub method: String,
     /// Anything that limits the result (too small a sample, N < n, …).
     pub notes: Vec<String>,
+    /// The strata of a stratified sample ([`estimate_stratified`]), in
+    /// name order; empty for a simple random sample ([`estimate`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub strata: Vec<Stratum>,
 }
 
 /// A ratio Σy/Σm and its standard error (as fractions).
@@ -250,6 +291,7 @@ pub fn estimate(
         turnout,
         method: METHOD.to_owned(),
         notes,
+        strata: Vec::new(),
     }
 }
 
@@ -279,6 +321,138 @@ pub fn z_for(confidence: f64) -> Option<f64> {
         return Some(Z99);
     }
     Some(normal_quantile(0.5 + confidence / 2.0))
+}
+
+/// Student's t for a two-sided interval at `confidence` with `df` degrees
+/// of freedom (any real ν > 0, as Satterthwaite's are): the t with
+/// P(|T| ≤ t) = `confidence`, to about 1e-10 relative (t(10) at 95% is
+/// 2.228139, t(1) 12.706205). Above ν = 10⁷ it is [`z_for`]'s z. `None`
+/// for a confidence outside (0, 1) or ν not > 0.
+pub fn t_for(confidence: f64, df: f64) -> Option<f64> {
+    let z = z_for(confidence)?;
+    if df.is_nan() || df <= 0.0 {
+        return None;
+    }
+    if df > 1e7 {
+        return Some(z);
+    }
+    // P(T > t) = I_{ν/(ν + t²)}(ν/2, 1/2) / 2, decreasing in t, with
+    // derivative −(the t density); the root is above z. Newton's method
+    // from the Cornish–Fisher expansion, kept inside a bracket that
+    // bisection shrinks whenever a step would leave it.
+    let tail = (1.0 - confidence) / 2.0;
+    let g = |t: f64| 0.5 * incomplete_beta(df / 2.0, 0.5, df / (df + t * t)) - tail;
+    let log_norm =
+        ln_gamma((df + 1.0) / 2.0) - ln_gamma(df / 2.0) - 0.5 * (df * std::f64::consts::PI).ln();
+    let density = |t: f64| (log_norm - (df + 1.0) / 2.0 * (t * t / df).ln_1p()).exp();
+    let (mut lo, mut hi) = (z, 2.0 * z);
+    while g(hi) > 0.0 {
+        lo = hi;
+        hi *= 2.0;
+        if !hi.is_finite() {
+            return None;
+        }
+    }
+    let cornish_fisher = z
+        + (z.powi(3) + z) / (4.0 * df)
+        + (5.0 * z.powi(5) + 16.0 * z.powi(3) + 3.0 * z) / (96.0 * df * df);
+    let mut t = if cornish_fisher > lo && cornish_fisher < hi {
+        cornish_fisher
+    } else {
+        0.5 * (lo + hi)
+    };
+    for _ in 0..100 {
+        let gt = g(t);
+        if gt > 0.0 {
+            lo = t;
+        } else {
+            hi = t;
+        }
+        let newton = t + gt / density(t);
+        let next = if newton > lo && newton < hi {
+            newton
+        } else {
+            0.5 * (lo + hi)
+        };
+        if (next - t).abs() <= 1e-13 * t || hi - lo <= 1e-13 * hi {
+            return Some(next);
+        }
+        t = next;
+    }
+    Some(t)
+}
+
+/// ln Γ(x) for x > 0 (Lanczos, g = 7, nine terms; about 1e-15 relative).
+fn ln_gamma(x: f64) -> f64 {
+    const G: [f64; 9] = [
+        0.999_999_999_999_809_9,
+        676.520_368_121_885_1,
+        -1_259.139_216_722_402_8,
+        771.323_428_777_653_1,
+        -176.615_029_162_140_6,
+        12.507_343_278_686_905,
+        -0.138_571_095_265_720_12,
+        9.984_369_578_019_572e-6,
+        1.505_632_735_149_311_6e-7,
+    ];
+    if x < 0.5 {
+        // Reflection: Γ(x)Γ(1 − x) = π / sin(πx).
+        return (std::f64::consts::PI / (std::f64::consts::PI * x).sin()).ln() - ln_gamma(1.0 - x);
+    }
+    let x = x - 1.0;
+    let t = x + 7.5;
+    let sum = G[1..]
+        .iter()
+        .enumerate()
+        .fold(G[0], |acc, (i, g)| acc + g / (x + i as f64 + 1.0));
+    0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + sum.ln()
+}
+
+/// The regularized incomplete beta function I_x(a, b), by its continued
+/// fraction (modified Lentz), for a, b > 0 and 0 ≤ x ≤ 1.
+fn incomplete_beta(a: f64, b: f64, x: f64) -> f64 {
+    if x <= 0.0 {
+        return 0.0;
+    }
+    if x >= 1.0 {
+        return 1.0;
+    }
+    // The fraction converges fast for x < (a + 1)/(a + b + 2); use the
+    // symmetry I_x(a, b) = 1 − I_{1−x}(b, a) otherwise.
+    if x > (a + 1.0) / (a + b + 2.0) {
+        return 1.0 - incomplete_beta(b, a, 1.0 - x);
+    }
+    let front =
+        (ln_gamma(a + b) - ln_gamma(a) - ln_gamma(b) + a * x.ln() + b * (1.0 - x).ln()).exp();
+    const TINY: f64 = 1e-300;
+    let mut c = 1.0;
+    let mut d = 1.0 - (a + b) * x / (a + 1.0);
+    if d.abs() < TINY {
+        d = TINY;
+    }
+    d = 1.0 / d;
+    let mut f = d;
+    for m in 1..=300 {
+        let m = m as f64;
+        let even = m * (b - m) * x / ((a + 2.0 * m - 1.0) * (a + 2.0 * m));
+        let odd = -(a + m) * (a + b + m) * x / ((a + 2.0 * m) * (a + 2.0 * m + 1.0));
+        for coefficient in [even, odd] {
+            d = 1.0 + coefficient * d;
+            if d.abs() < TINY {
+                d = TINY;
+            }
+            c = 1.0 + coefficient / c;
+            if c.abs() < TINY {
+                c = TINY;
+            }
+            d = 1.0 / d;
+            f *= c * d;
+        }
+        if (c * d - 1.0).abs() < 1e-15 {
+            break;
+        }
+    }
+    front * f / a
 }
 
 /// Acklam's rational approximation of the standard normal quantile.
@@ -532,9 +706,9 @@ mod tests {
     use pollwatch_domain::results::StationResult;
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
-    use std::collections::BTreeMap;
+    use std::collections::{BTreeMap, HashMap};
 
-    fn station(i: usize, registered: u64, issued: u64, votes: &[u64]) -> StationResult {
+    pub(super) fn station(i: usize, registered: u64, issued: u64, votes: &[u64]) -> StationResult {
         let valid = votes.iter().sum();
         StationResult {
             station: format!("{i}"),
@@ -547,7 +721,7 @@ mod tests {
         }
     }
 
-    fn set(stations: Vec<StationResult>) -> ResultSet {
+    pub(super) fn set(stations: Vec<StationResult>) -> ResultSet {
         let mut s = ResultSet {
             candidates: vec!["A".into(), "B".into()],
             leader: 0,
@@ -640,7 +814,7 @@ mod tests {
     }
 
     /// A population of 616 stations like a city's, from a seed.
-    fn synthetic_population(seed: u64) -> ResultSet {
+    pub(super) fn synthetic_population(seed: u64) -> ResultSet {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let stations = (0..616)
             .map(|i| {
@@ -656,7 +830,7 @@ mod tests {
         set(stations)
     }
 
-    fn subset(population: &ResultSet, idx: &[usize]) -> ResultSet {
+    pub(super) fn subset(population: &ResultSet, idx: &[usize]) -> ResultSet {
         ResultSet {
             candidates: population.candidates.clone(),
             leader: population.leader,
@@ -671,7 +845,12 @@ mod tests {
     /// How many of `draws` simple random samples (without replacement) of
     /// `n` stations give a 95% interval for the leader's share that
     /// covers the population's share, and likewise for turnout.
-    fn coverage(population: &ResultSet, n: usize, draws: usize, seed: u64) -> (usize, usize) {
+    pub(super) fn coverage(
+        population: &ResultSet,
+        n: usize,
+        draws: usize,
+        seed: u64,
+    ) -> (usize, usize) {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let big_n = population.stations.len();
         let (mut leader, mut turnout) = (0, 0);
@@ -684,62 +863,170 @@ mod tests {
         (leader, turnout)
     }
 
-    fn demo_population() -> ResultSet {
+    pub(super) fn demo_population() -> ResultSet {
         let seed = pollwatch_demo::DEFAULT_SEED;
         pollwatch_demo::official_results(&pollwatch_demo::city(seed), seed).set
     }
 
-    /// The seed of the 200 draws in the coverage tests, chosen (and said
-    /// so): with the seeds 0, 1, 2, … the demo's leader is covered in 189,
-    /// 188, 185, 193, … of 200; 3 is the first seed where it is covered in
-    /// at least 190 (193; 196 for the synthetic population). See
-    /// [`the_real_coverage_is_close_to_95_percent`] for why a fixed seed
-    /// is needed at all.
-    const DRAW_SEED: u64 = 3;
+    /// The demo's strata: each station's district (8 districts of 34 to
+    /// 112 stations).
+    pub(super) fn demo_strata() -> HashMap<String, String> {
+        pollwatch_demo::city(pollwatch_demo::DEFAULT_SEED)
+            .stations
+            .iter()
+            .map(|s| (s.number.as_str().to_owned(), s.district.clone()))
+            .collect()
+    }
+
+    /// Eight strata of 77 consecutive stations of a synthetic population
+    /// (whose stations are alike in every part: a control).
+    pub(super) fn synthetic_strata(population: &ResultSet) -> HashMap<String, String> {
+        population
+            .stations
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.station.clone(), format!("block {}", i / 77)))
+            .collect()
+    }
+
+    /// What [`stratified_coverage`] counts over its draws.
+    #[derive(Debug, Default)]
+    pub(super) struct Coverage {
+        pub draws: usize,
+        /// Intervals (Student's t, as [`estimate_stratified`] gives them)
+        /// that cover the leader's share / turnout.
+        pub leader: usize,
+        pub turnout: usize,
+        /// The same with z instead of t.
+        pub leader_z: usize,
+        pub turnout_z: usize,
+        /// The leader's true share below / above the t interval.
+        pub below: usize,
+        pub above: usize,
+        /// Sum of the leader's moe95 (t) and of its Satterthwaite ν.
+        pub moe_sum: f64,
+        pub df_sum: f64,
+    }
+
+    impl Coverage {
+        pub fn pct(&self, hits: usize) -> f64 {
+            hits as f64 * 100.0 / self.draws as f64
+        }
+    }
+
+    /// `draws` stratified samples ([`stratified_sample`], proportional
+    /// allocation) of `n` stations of `population`, each from a seed of
+    /// a ChaCha8 stream seeded with `seed`, estimated with
+    /// [`estimate_stratified`] against the population's own totals.
+    pub(super) fn stratified_coverage(
+        population: &ResultSet,
+        strata: &HashMap<String, String>,
+        n: usize,
+        draws: usize,
+        seed: u64,
+    ) -> Coverage {
+        let sizes = stratum_sizes(population, strata);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut c = Coverage {
+            draws,
+            ..Coverage::default()
+        };
+        for _ in 0..draws {
+            let sample = stratified_sample(population, strata, n, rng.random());
+            let q = estimate_stratified(&sample, strata, &sizes, Some(population));
+            let e = &q.candidates[population.leader];
+            let z_hit = |e: &Estimate| {
+                let t = t_for(0.95, e.degrees_of_freedom.unwrap()).unwrap();
+                (e.official.unwrap() - e.estimate.unwrap()).abs() <= e.moe95.unwrap() / t * Z95
+            };
+            c.leader += usize::from(e.inside95.unwrap());
+            c.turnout += usize::from(q.turnout.inside95.unwrap());
+            c.leader_z += usize::from(z_hit(e));
+            c.turnout_z += usize::from(z_hit(&q.turnout));
+            let (low, high) = e.interval95().unwrap();
+            c.below += usize::from(e.official.unwrap() < low);
+            c.above += usize::from(e.official.unwrap() > high);
+            c.moe_sum += e.moe95.unwrap();
+            c.df_sum += e.degrees_of_freedom.unwrap();
+        }
+        c
+    }
+
+    /// The fewest of 4,000 intervals that may cover the truth in the key
+    /// test: the 0.1% quantile of Binomial(4,000, 0.95), P(X ≤ 3,756) =
+    /// 0.00108 (mpmath). A method whose true coverage is 95% or more
+    /// fails the test for at most about one seed in a thousand.
+    pub(super) const KEY_MIN_HITS: usize = 3_757;
+    /// The most: 96.5% of 4,000. A method whose intervals were widened
+    /// to pass (say to 97% or more) fails; at a true 95.4% coverage the
+    /// chance of more than 3,860 is 0.0002.
+    pub(super) const KEY_MAX_HITS: usize = 3_860;
 
     /// THE KEY TEST. The population is the demo's official result (616
-    /// stations); 200 simple random samples of 100 stations without
-    /// replacement, drawn from a fixed seed, each estimated with the
-    /// finite-population correction (N = 616); the leader's true share is
-    /// the total over all 616 stations.
+    /// stations in 8 districts, two of them falsified: ballot stuffing in
+    /// one, whole-percentage rounding in another). 4,000 stratified
+    /// samples of 100 stations (districts as strata, proportional
+    /// allocation, [`stratified_sample`]), drawn from seed 1, each
+    /// estimated with the combined ratio estimator and Student's t with
+    /// Satterthwaite's degrees of freedom ([`estimate_stratified`]); the
+    /// truth is the total over all 616 stations. The leader's and
+    /// turnout's 95% intervals must cover it in 3,757 to 3,860 of the
+    /// 4,000 samples: no fewer than a method with 95% coverage gives
+    /// except one time in a thousand, and no more than an honest 95%
+    /// method gives (see [`KEY_MIN_HITS`], [`KEY_MAX_HITS`]).
     ///
-    /// Honest numbers (`coverage_survey`, 20,000 draws): the plain ratio
-    /// estimator covers the demo leader's share in 94.1% of samples of 100
-    /// (turnout 94.6%); with 200 draws per seed, 581 of the seeds 0..1000
-    /// give fewer than 190 (the worst 177). The shortfall is not a biased
-    /// estimate or variance: the mean estimate is the truth and the mean
-    /// estimated variance matches the variance of the estimates (ratio
-    /// 1.008). It is skew (`coverage_diagnosis`): the stations' leader
-    /// shares have a long right tail (weighted skewness 1.05; 0.75 even
-    /// without the stuffed and rounded districts), so a sample that misses
-    /// the tail is both low and narrow: the truth lies above the interval
-    /// in 3.9% of samples and below it in 1.9%. On the symmetric synthetic
-    /// population (skewness −0.09) the misses are even (3.0% and 2.4%).
-    /// Student's t instead of z gives 94.4%, the jackknife variance 94.2%,
-    /// samples of 200 stations 94.8%.
+    /// Measured (`stratified_coverage_survey`, 100,000 draws: seeds 1 to
+    /// 5 × 20,000; standard error 0.07 points): the leader 95.19%,
+    /// turnout 95.03% (n = 50: 95.41%, 95.38%; n = 150: 94.97%, 95.04%).
+    /// So the true coverage is 95% within sampling error, not clearly
+    /// above it; the seeds 0 to 199 give 94.12% to 96.00% here, none outside
+    /// 3,757 to 3,860. With z instead of t the same samples give 94.52% and
+    /// 94.39%, and simple random samples of 100 ([`estimate`]) 94.26% and
+    /// 94.41% — see [`the_real_coverage_is_close_to_95_percent`] and
+    /// `coverage_diagnosis` for why z falls short.
+    ///
+    /// The old form of this test, at least 190 of 200 draws, cannot be
+    /// honest for any method near 95%: at 95.2% coverage it fails for
+    /// 385 of the seeds 0 to 999 (measured), and even at a true 97% for
+    /// one seed in 25 (binomial). It needed a chosen seed; this one does not.
     #[test]
-    fn the_quick_count_interval_covers_the_true_demo_result_in_at_least_95_percent_of_200_seeded_resamples()
+    fn the_stratified_quick_count_interval_covers_the_true_demo_result_in_95_percent_of_4000_resamples()
      {
         let population = demo_population();
         assert_eq!(population.stations.len(), 616);
-        let (leader, turnout) = coverage(&population, 100, 200, DRAW_SEED);
-        assert!(leader >= 190, "leader covered in {leader} of 200");
-        assert!(turnout >= 180, "turnout covered in {turnout} of 200");
+        let c = stratified_coverage(&population, &demo_strata(), 100, 4_000, 1);
+        for (what, hits) in [("leader", c.leader), ("turnout", c.turnout)] {
+            assert!(
+                (KEY_MIN_HITS..=KEY_MAX_HITS).contains(&hits),
+                "{what} covered in {hits} of 4,000 ({:.2}%)",
+                c.pct(hits)
+            );
+        }
     }
 
+    /// On the synthetic population, whose eight blocks are alike (so the
+    /// strata do not help), the stratified intervals cover the truth in
+    /// 94.9% of samples of 100 (100,000 draws: leader 94.87%, turnout
+    /// 94.93%): a little under 95%, as with any interval from a normal
+    /// approximation at this size. 2,000 draws (standard error 0.5
+    /// points) must fall within 93% to 97%.
     #[test]
-    fn the_interval_covers_a_synthetic_population_too() {
+    fn the_stratified_interval_covers_a_synthetic_population_too() {
         let population = synthetic_population(7);
-        let (leader, turnout) = coverage(&population, 100, 200, DRAW_SEED);
-        assert!(leader >= 190, "leader covered in {leader} of 200");
-        assert!(turnout >= 180, "turnout covered in {turnout} of 200");
+        let c = stratified_coverage(&population, &synthetic_strata(&population), 100, 2_000, 1);
+        for hits in [c.leader, c.turnout] {
+            assert!((93.0..=97.0).contains(&c.pct(hits)), "{}%", c.pct(hits));
+        }
     }
 
-    /// What the 200-draw test cannot show: the real coverage, from 4,000
-    /// draws (standard error 0.35 points), is close to the nominal 95% but
-    /// a little under it on the skewed demo population (94.1% measured
-    /// over 20,000 draws), so at 200 draws "at least 190" is close to a
-    /// coin toss and the seed above is fixed.
+    /// Simple random samples ([`estimate`], z): the real coverage, from
+    /// 4,000 draws (standard error 0.35 points), is close to the nominal
+    /// 95% but a little under it on the skewed demo population (94.26%
+    /// leader, 94.41% turnout over 100,000 draws; 94.1% over the 20,000
+    /// of `coverage_survey`) and on the synthetic one (94.62%, 94.59%).
+    /// This replaces the former "at least 190 of 200 with seed 3" checks
+    /// of simple random samples, which held for that chosen seed only
+    /// (581 of the seeds 0 to 999 gave fewer than 190).
     #[test]
     fn the_real_coverage_is_close_to_95_percent() {
         for population in [demo_population(), synthetic_population(7)] {
