@@ -471,6 +471,58 @@ pub fn parse_results(
     Ok((set, observed_rows))
 }
 
+/// One more column of a results file, by station (keyed as in
+/// [`parse_results`]): e.g. the region of each station, for a stratified
+/// quick count.
+pub fn column_by_station(
+    file: &str,
+    bytes: &[u8],
+    mapping: &Mapping,
+    column: &str,
+) -> Result<HashMap<String, String>, InputError> {
+    let err = |line: usize, field: &str, reason: String| InputError {
+        file: file.into(),
+        line,
+        field: field.into(),
+        reason,
+    };
+    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(bytes);
+    let headers = reader
+        .byte_headers()
+        .map_err(|e| err(1, "(header)", e.to_string()))?
+        .clone();
+    let find = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h == name.trim().as_bytes())
+            .ok_or_else(|| err(1, name, format!("the file has no column {name:?}")))
+    };
+    let keys: Vec<usize> = mapping
+        .columns
+        .station
+        .names()
+        .iter()
+        .map(|n| find(n))
+        .collect::<Result<_, _>>()?;
+    let wanted = find(column)?;
+    let mut out = HashMap::new();
+    for record in reader.byte_records() {
+        let record = record.map_err(|e| err(0, "(row)", e.to_string()))?;
+        let cell = |i: usize| {
+            String::from_utf8_lossy(record.get(i).unwrap_or(b""))
+                .trim()
+                .to_owned()
+        };
+        let key = keys
+            .iter()
+            .map(|i| cell(*i))
+            .collect::<Vec<_>>()
+            .join(" / ");
+        out.insert(key, cell(wanted));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -582,6 +634,20 @@ Y = "y_photo"
         assert_eq!(observed.len(), 2);
         assert_eq!(observed[0].votes["Y"], 40);
         assert_eq!(observed[1].votes["X"], 3);
+    }
+
+    #[test]
+    fn reads_a_column_by_station() {
+        let m = Mapping::parse("m.toml", MAPPING).unwrap();
+        let csv = "region,uik,reg,early,day,valid,invalid,a,b\nЮг,1,1,0,1,1,0,1,0\nСевер,1,1,0,1,1,0,1,0\n";
+        let by = column_by_station("r.csv", csv.as_bytes(), &m, "region").unwrap();
+        assert_eq!(by["Север / 1"], "Север");
+        assert_eq!(
+            column_by_station("r.csv", csv.as_bytes(), &m, "zone")
+                .unwrap_err()
+                .line,
+            1
+        );
     }
 
     proptest! {

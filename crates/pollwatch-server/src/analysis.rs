@@ -37,12 +37,13 @@ pub fn routes() -> Router<AppState> {
         .route("/results/{id}/quickcount", get(quick_count))
 }
 
-fn analyst(caller: Option<Caller>) -> Result<Caller, Response> {
+/// Only analysts and coordinators: others are sent to log in or refused.
+fn analyst(caller: Option<Caller>) -> Result<Caller, Box<Response>> {
     match caller {
-        None => Err(Redirect::to("/login").into_response()),
+        None => Err(Box::new(Redirect::to("/login").into_response())),
         Some(c) => match c.require(Permission::Analyse) {
             Ok(()) => Ok(c),
-            Err(e) => Err(PageError(e).into_response()),
+            Err(e) => Err(Box::new(PageError(e).into_response())),
         },
     }
 }
@@ -70,7 +71,7 @@ async fn list(
 ) -> Result<Response, PageError> {
     let caller = match analyst(caller) {
         Ok(c) => c,
-        Err(r) => return Ok(r),
+        Err(r) => return Ok(*r),
     };
     let imports = state
         .store
@@ -93,7 +94,10 @@ async fn list(
     }))
 }
 
-async fn load(state: &AppState, id: RowId) -> Result<(ResultImportInfo, ResultSet, Vec<ObservedFigures>), PageError> {
+async fn load(
+    state: &AppState,
+    id: RowId,
+) -> Result<(ResultImportInfo, ResultSet, Vec<ObservedFigures>), PageError> {
     state
         .store
         .result_set(id)
@@ -112,11 +116,10 @@ pub async fn cached_report(
     {
         return Ok(r.clone());
     }
-    let report = tokio::task::spawn_blocking(move || {
-        forensics::run(&set, &forensics::Params::default())
-    })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let report =
+        tokio::task::spawn_blocking(move || forensics::run(&set, &forensics::Params::default()))
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
     let report = Arc::new(report);
     if let Ok(mut cache) = state.reports.lock() {
         cache.insert(id, report.clone());
@@ -140,7 +143,8 @@ struct ReportPage {
 }
 
 fn opt(v: Option<f64>, digits: usize) -> String {
-    v.map(|x| format!("{x:.digits$}")).unwrap_or_else(|| "—".into())
+    v.map(|x| format!("{x:.digits$}"))
+        .unwrap_or_else(|| "—".into())
 }
 
 async fn report(
@@ -150,7 +154,7 @@ async fn report(
 ) -> Result<Response, PageError> {
     let caller = match analyst(caller) {
         Ok(c) => c,
-        Err(r) => return Ok(r),
+        Err(r) => return Ok(*r),
     };
     let (info, set, _) = load(&state, id).await?;
     let leader = set.candidates.get(set.leader).cloned().unwrap_or_default();
@@ -299,7 +303,7 @@ async fn comparison(
 ) -> Result<Response, PageError> {
     let caller = match analyst(caller) {
         Ok(c) => c,
-        Err(r) => return Ok(r),
+        Err(r) => return Ok(*r),
     };
     let group_id = caller.group_id()?;
     let (info, set, file_figures) = load(&state, id).await?;
@@ -324,7 +328,11 @@ async fn comparison(
         .stations
         .iter()
         .filter_map(|s| {
-            let gap = s.findings.iter().filter_map(|f| f.gap).max_by_key(|g| g.abs())?;
+            let gap = s
+                .findings
+                .iter()
+                .filter_map(|f| f.gap)
+                .max_by_key(|g| g.abs())?;
             Some((format!("station {}", s.station), gap as f64))
         })
         .take(40)
@@ -387,7 +395,7 @@ async fn quick_count(
 ) -> Result<Response, PageError> {
     let caller = match analyst(caller) {
         Ok(c) => c,
-        Err(r) => return Ok(r),
+        Err(r) => return Ok(*r),
     };
     let group_id = caller.group_id()?;
     let (info, set, _) = load(&state, id).await?;

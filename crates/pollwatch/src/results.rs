@@ -298,6 +298,10 @@ pub struct QuickcountArgs {
     pub official: Option<PathBuf>,
     #[arg(long)]
     pub official_mapping: Option<PathBuf>,
+    /// Stratify by this column (e.g. region or district): the sample was
+    /// drawn per stratum, and the stratum sizes come from --official.
+    #[arg(long, requires = "official")]
+    pub strata_column: Option<String>,
     #[arg(long)]
     pub json: bool,
 }
@@ -308,12 +312,35 @@ pub fn run_quickcount(args: QuickcountArgs) -> anyhow::Result<ExitCode> {
     };
     let official = match (&args.official, &args.official_mapping) {
         (Some(f), Some(m)) => match load(f, m)? {
-            Some(l) => Some(l.set),
+            Some(l) => Some(l),
             None => return Ok(ExitCode::from(2)),
         },
         _ => None,
     };
-    let qc = quickcount::estimate(&sample.set, args.population_stations, official.as_ref());
+    let qc = match (&args.strata_column, &official) {
+        (Some(column), Some(population)) => {
+            let strata_of = |path: &Path, loaded: &Loaded| -> anyhow::Result<_> {
+                let (bytes, _) = read_maybe_gzip(path)?;
+                Ok(pollwatch_domain::results::column_by_station(
+                    &loaded.file_name,
+                    &bytes,
+                    &loaded.mapping,
+                    column,
+                )?)
+            };
+            let mut strata = strata_of(&args.results.file, &sample)?;
+            if let Some(path) = &args.official {
+                strata.extend(strata_of(path, population)?);
+            }
+            let sizes = quickcount::stratum_sizes(&population.set, &strata);
+            quickcount::estimate_stratified(&sample.set, &strata, &sizes, Some(&population.set))
+        }
+        _ => quickcount::estimate(
+            &sample.set,
+            args.population_stations,
+            official.as_ref().map(|o| &o.set),
+        ),
+    };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&qc)?);
     } else {

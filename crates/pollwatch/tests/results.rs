@@ -186,6 +186,30 @@ fn quickcount_json_gives_estimates_with_margins() {
         assert!(m95 > 0.0 && m99 > m95, "{e}");
         assert!(e["official"].is_number(), "{e}");
     }
+
+    // Stratified by district: the strata and their sizes are reported, and
+    // the interval is narrower than the unstratified one for the leader.
+    let (code, out, err) = run(pollwatch(&dir.path().join("x.db"))
+        .arg("quickcount")
+        .arg("--results")
+        .arg(&sample_file)
+        .arg("--mapping")
+        .arg(mapping("demo.toml"))
+        .arg("--official")
+        .arg(&official_file)
+        .arg("--official-mapping")
+        .arg(mapping("demo.toml"))
+        .args(["--strata-column", "district", "--json"]));
+    assert_eq!(code, 0, "{err}");
+    let s: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let strata = s["strata"].as_array().unwrap();
+    assert_eq!(strata.len(), 8, "{s}");
+    let total: u64 = strata
+        .iter()
+        .map(|h| h["population_stations"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 616);
+    assert!(s["candidates"][0]["moe95"].as_f64().unwrap() > 0.0);
 }
 
 #[test]
