@@ -16,6 +16,7 @@ mod sql;
 pub mod suite;
 
 use async_trait::async_trait;
+use pollwatch_domain::evidence::{BlobHash, MediaType};
 use pollwatch_domain::registry::FieldChange;
 use pollwatch_domain::results::{ObservedFigures, ResultSet};
 use pollwatch_domain::{
@@ -177,6 +178,32 @@ pub struct ResultImportInfo {
     pub skipped_incomplete: i64,
 }
 
+/// An evidence file a group now holds. The bytes are already on disk
+/// (written and synced by the server) before this is recorded.
+#[derive(Debug, Clone)]
+pub struct NewBlob {
+    pub group_id: RowId,
+    pub sha256: BlobHash,
+    pub media_type: MediaType,
+    pub size: u64,
+    /// The observer whose phone sent it; `None` when staff uploaded it.
+    pub uploaded_by_observer: Option<RowId>,
+    pub received_at: Timestamp,
+}
+
+/// A group's record of an evidence file. Each group that uploads the same
+/// bytes has its own record (tenancy), all naming the same content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobInfo {
+    pub group_id: RowId,
+    pub sha256: BlobHash,
+    pub media_type: MediaType,
+    pub size: u64,
+    pub uploaded_by_observer: Option<RowId>,
+    /// When the group first received it.
+    pub received_at: Timestamp,
+}
+
 /// The persistence interface, one implementation per database. Chosen at
 /// start from the database URL as an `Arc<dyn Store>`.
 ///
@@ -269,6 +296,15 @@ pub trait Store: Send + Sync + 'static {
         &self,
         id: RowId,
     ) -> Result<Option<(ResultImportInfo, ResultSet, Vec<ObservedFigures>)>>;
+
+    // --- evidence files ---
+    /// Record that the group holds this file. Idempotent by (group, hash):
+    /// recording it again stores nothing and answers the first record
+    /// (`false`).
+    async fn record_blob(&self, blob: NewBlob) -> Result<(BlobInfo, bool)>;
+    /// The group's record of a file; `None` when this group never uploaded
+    /// it, whichever other group did.
+    async fn blob(&self, group_id: RowId, sha256: &BlobHash) -> Result<Option<BlobInfo>>;
 
     // --- audit trail of reference-data changes ---
     async fn audit(&self, actor: &str, action: &str, detail: &str, at: Timestamp) -> Result<()>;

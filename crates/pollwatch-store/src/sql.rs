@@ -18,6 +18,7 @@ macro_rules! sql_store {
         mod sql_store_impl {
             use super::{$log, $store};
             use ::sqlx::Row as _;
+            use $crate::domain::evidence::{BlobHash, MediaType};
             use $crate::domain::registry::{self, FieldChange};
             use $crate::domain::results::{ObservedFigures, ResultSet, StationResult};
             use $crate::domain::{
@@ -26,8 +27,9 @@ macro_rules! sql_store {
                 Slug, Station, StationKind, StationNumber, StationRecord, Timestamp, User,
             };
             use $crate::{
-                Appended, ImportReport, NewObserver, NewUser, Prepared, Principal, Result,
-                ResultImport, ResultImportInfo, Session, StationImport, StoreError,
+                Appended, BlobInfo, ImportReport, NewBlob, NewObserver, NewUser, Prepared,
+                Principal, Result, ResultImport, ResultImportInfo, Session, StationImport,
+                StoreError,
             };
 
             type Db = $db;
@@ -211,6 +213,22 @@ macro_rules! sql_store {
             fn figure(row: &DbRow, col: &str) -> Result<u64> {
                 let v: i64 = get(row, col)?;
                 u64::try_from(v).map_err(|e| corrupt(col, e))
+            }
+
+            const BLOB_COLUMNS: &str =
+                "group_id, sha256, media_type, size, uploaded_by_observer, received_at";
+
+            fn blob(row: &DbRow) -> Result<BlobInfo> {
+                Ok(BlobInfo {
+                    group_id: get(row, "group_id")?,
+                    sha256: BlobHash::parse(&get::<String>(row, "sha256")?)
+                        .map_err(|e| corrupt("blob hash", e))?,
+                    media_type: MediaType::parse(&get::<String>(row, "media_type")?)
+                        .map_err(|e| corrupt("media type", e))?,
+                    size: figure(row, "size")?,
+                    uploaded_by_observer: get(row, "uploaded_by_observer")?,
+                    received_at: Timestamp(get(row, "received_at")?),
+                })
             }
 
             fn session(row: &DbRow) -> Result<Session> {
@@ -1146,6 +1164,46 @@ macro_rules! sql_store {
                             .map_err(|e| corrupt("skipped", e))?,
                     };
                     Ok(Some((info, set, observed)))
+                }
+
+                async fn record_blob(&self, b: NewBlob) -> Result<(BlobInfo, bool)> {
+                    // Insert-or-nothing, then read whichever row is there: a
+                    // race of two uploads of one photo stores one row.
+                    let inserted = ::sqlx::query(&format!(
+                        "INSERT INTO blobs ({BLOB_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6) \
+                         ON CONFLICT (group_id, sha256) DO NOTHING RETURNING {BLOB_COLUMNS}"
+                    ))
+                    .bind(b.group_id)
+                    .bind(b.sha256.as_str())
+                    .bind(b.media_type.mime())
+                    .bind(count(b.size)?)
+                    .bind(b.uploaded_by_observer)
+                    .bind(b.received_at.0)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)?;
+                    if let Some(row) = inserted {
+                        return Ok((blob(&row)?, true));
+                    }
+                    let stored = self
+                        .blob(b.group_id, &b.sha256)
+                        .await?
+                        .ok_or_else(|| StoreError::NotFound(format!("blob {}", b.sha256)))?;
+                    Ok((stored, false))
+                }
+
+                async fn blob(&self, group_id: RowId, sha256: &BlobHash) -> Result<Option<BlobInfo>> {
+                    ::sqlx::query(&format!(
+                        "SELECT {BLOB_COLUMNS} FROM blobs WHERE group_id = $1 AND sha256 = $2"
+                    ))
+                    .bind(group_id)
+                    .bind(sha256.as_str())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .as_ref()
+                    .map(blob)
+                    .transpose()
                 }
 
                 async fn audit(&self, actor: &str, action: &str, detail: &str, at: Timestamp) -> Result<()> {

@@ -11,7 +11,9 @@ use pollwatch_domain::{
     StationNumber, StationRecord, Timestamp,
 };
 
-use crate::{NewObserver, NewUser, Principal, Session, StationImport, Store, StoreError};
+use crate::{
+    BlobInfo, NewBlob, NewObserver, NewUser, Principal, Session, StationImport, Store, StoreError,
+};
 
 /// Expand to one `#[tokio::test]` per suite function. `$make` is an async fn
 /// returning `Option<(Arc<dyn Store>, Guard)>`: `None` skips (it must print
@@ -33,7 +35,8 @@ macro_rules! store_suite {
             supersedes_must_name_own_group_event,
             assignments_are_idempotent_and_group_bound,
             many_appends_all_durable_in_order,
-            official_results_round_trip_once
+            official_results_round_trip_once,
+            evidence_blobs_are_recorded_once_per_group
         );
     };
     (@each $make:path; $($name:ident),* $(,)?) => {
@@ -511,4 +514,69 @@ pub async fn official_results_round_trip_once(store: Arc<dyn Store>) {
     assert_eq!(back, set);
     assert_eq!(back_observed, vec![observed]);
     assert!(store.result_set(info.id + 100).await.unwrap().is_none());
+}
+
+pub async fn evidence_blobs_are_recorded_once_per_group(store: Arc<dyn Store>) {
+    use pollwatch_domain::evidence::{BlobHash, MediaType};
+
+    let f = fixture(&*store).await;
+    let photo = BlobHash::of(b"a photo of the protocol");
+    let new = |group_id, observer, at| NewBlob {
+        group_id,
+        sha256: photo.clone(),
+        media_type: MediaType::Jpeg,
+        size: 3_145_728,
+        uploaded_by_observer: observer,
+        received_at: Timestamp(T0.0 + at),
+    };
+    let (first, created) = store
+        .record_blob(new(f.group_a, Some(f.observer_a), 1))
+        .await
+        .unwrap();
+    assert!(created);
+    assert_eq!(
+        first,
+        BlobInfo {
+            group_id: f.group_a,
+            sha256: photo.clone(),
+            media_type: MediaType::Jpeg,
+            size: 3_145_728,
+            uploaded_by_observer: Some(f.observer_a),
+            received_at: Timestamp(T0.0 + 1),
+        }
+    );
+    // A retry (even by staff, later) stores nothing and answers the first.
+    let (again, created) = store.record_blob(new(f.group_a, None, 2)).await.unwrap();
+    assert!(!created);
+    assert_eq!(again, first);
+    // Concurrent uploads of one photo: one row, one creator.
+    let racing = join_all((0..8).map(|i| store.record_blob(new(f.group_a, None, 10 + i)))).await;
+    assert!(
+        racing
+            .iter()
+            .all(|r| r.as_ref().unwrap() == &(first.clone(), false))
+    );
+    assert_eq!(
+        store.blob(f.group_a, &photo).await.unwrap().as_ref(),
+        Some(&first)
+    );
+
+    // Another group does not see it...
+    assert_eq!(store.blob(f.group_b, &photo).await.unwrap(), None);
+    // ...and its own upload of the same bytes is its own record.
+    let (theirs, created) = store
+        .record_blob(new(f.group_b, Some(f.observer_b), 5))
+        .await
+        .unwrap();
+    assert!(created);
+    assert_eq!(theirs.group_id, f.group_b);
+    assert_eq!(theirs.uploaded_by_observer, Some(f.observer_b));
+    assert_eq!(store.blob(f.group_a, &photo).await.unwrap(), Some(first));
+    assert_eq!(
+        store
+            .blob(f.group_a, &BlobHash::of(b"never uploaded"))
+            .await
+            .unwrap(),
+        None
+    );
 }

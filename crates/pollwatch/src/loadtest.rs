@@ -105,6 +105,7 @@ pub async fn run(database: &str, args: LoadtestArgs) -> anyhow::Result<ExitCode>
                 listen: "127.0.0.1:0".parse()?,
                 election: None,
                 secure_cookies: false,
+                data_dir: Some(crate::serve::default_data_dir(database)),
             };
             let server_store = store.clone();
             tokio::spawn(async move {

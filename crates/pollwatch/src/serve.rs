@@ -1,6 +1,7 @@
 //! `pollwatch serve`: the HTTP server on the chosen store.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -20,10 +21,40 @@ pub struct ServeArgs {
     /// Mark cookies Secure; set this when the instance is behind HTTPS.
     #[arg(long, env = "POLLWATCH_SECURE_COOKIES")]
     pub secure_cookies: bool,
+    /// Where evidence files (photos, scans) are kept. Default:
+    /// `pollwatch-data` beside the SQLite file, or in the working directory
+    /// for PostgreSQL.
+    #[arg(long, env = "POLLWATCH_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// `pollwatch-data` beside a SQLite database file; in the working directory
+/// for a PostgreSQL URL (or an in-memory SQLite).
+pub fn default_data_dir(database: &str) -> PathBuf {
+    const NAME: &str = "pollwatch-data";
+    if database.starts_with("postgres://") || database.starts_with("postgresql://") {
+        return PathBuf::from(NAME);
+    }
+    let file = database
+        .strip_prefix("sqlite://")
+        .or_else(|| database.strip_prefix("sqlite:"))
+        .unwrap_or(database);
+    let file = file.split('?').next().unwrap_or(file);
+    if file.is_empty() || file.starts_with(':') {
+        return PathBuf::from(NAME);
+    }
+    match Path::new(file).parent() {
+        Some(dir) => dir.join(NAME),
+        None => PathBuf::from(NAME),
+    }
 }
 
 pub async fn run(database: &str, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let store = crate::open_store(database).await?;
+    let args = ServeArgs {
+        data_dir: Some(args.data_dir.unwrap_or_else(|| default_data_dir(database))),
+        ..args
+    };
     serve(store, args, |_| {}).await?;
     Ok(ExitCode::SUCCESS)
 }
@@ -38,6 +69,10 @@ pub async fn serve(
     let election = crate::pick_election(&*store, args.election.as_deref()).await?;
     let config = ServerConfig {
         secure_cookies: args.secure_cookies,
+        data_dir: args
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("pollwatch-data")),
     };
     let state = AppState::new(store.clone(), config, election.as_ref().map(|e| e.id)).await?;
     let listener = tokio::net::TcpListener::bind(args.listen)
