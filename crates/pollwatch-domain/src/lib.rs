@@ -16,8 +16,11 @@
 //! Times come in as arguments; files come in as bytes.
 
 pub mod event;
+pub mod evidence;
+pub mod forms;
 pub mod model;
 pub mod registry;
+pub mod report;
 pub mod results;
 
 pub use event::{ClientId, Event, EventKind, NewEvent, Timestamp};

@@ -27,6 +27,8 @@ pub fn routes() -> Router<AppState> {
         .route("/enrol", post(enrol))
         .route("/logout", post(logout))
         .route("/me", get(me))
+        .route("/me/stations", get(crate::app::my_stations))
+        .route("/forms", get(crate::app::forms))
         .route("/observers", get(observers))
         .route("/stations", get(stations))
         .route("/stations/{number}", get(station))
@@ -152,6 +154,8 @@ fn csrf_header(headers: &HeaderMap) -> Option<&str> {
 #[derive(Serialize)]
 struct MeView {
     role: &'static str,
+    /// The observer's language, for the app's first screen.
+    language: Option<&'static str>,
     group: Option<String>,
     code_name: Option<String>,
     csrf_token: String,
@@ -166,19 +170,17 @@ async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<MeView
             .map(|g| g.slug.to_string()),
         None => None,
     };
-    let code_name = match caller.principal() {
+    let observer = match caller.principal() {
         Principal::Observer {
             observer_id,
             group_id,
-        } => state
-            .store
-            .observer(*group_id, *observer_id)
-            .await?
-            .map(|o| o.code_name.to_string()),
+        } => state.store.observer(*group_id, *observer_id).await?,
         Principal::Staff { .. } => None,
     };
+    let code_name = observer.as_ref().map(|o| o.code_name.to_string());
     Ok(Json(MeView {
         role: caller.principal().role().as_str(),
+        language: observer.as_ref().map(|o| o.language.as_str()),
         group,
         code_name,
         csrf_token: caller.session.csrf_token.clone(),
@@ -292,6 +294,10 @@ pub struct EventView {
     received_at: String,
     supersedes: Option<String>,
     content_hash: String,
+    /// What the server's checks found (on submission only): problem
+    /// answers, a protocol's failed control relations.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    checks: Option<pollwatch_domain::report::Accepted>,
 }
 
 impl EventView {
@@ -307,6 +313,7 @@ impl EventView {
             received_at: format_time(e.received_at),
             supersedes: e.event.supersedes.map(|s| s.to_string()),
             content_hash: e.content_hash,
+            checks: None,
         }
     }
 }
@@ -371,6 +378,23 @@ async fn submit_event(
     event
         .check(now())
         .map_err(|e| ApiError::invalid("event", e))?;
+    let checks = match event.payload.as_object() {
+        Some(payload) => {
+            pollwatch_domain::report::check(&state.forms, kind, payload).map_err(|errors| {
+                let field = errors
+                    .first()
+                    .map(|e| format!("payload.{}", e.field))
+                    .unwrap_or_else(|| "payload".into());
+                let message = errors
+                    .iter()
+                    .map(|e| format!("{}: {}", e.field, e.reason))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                ApiError::Invalid { field, message }
+            })?
+        }
+        None => return Err(ApiError::invalid("payload", "must be a JSON object")),
+    };
     let appended = state.store.append(event).await.map_err(|e| match e {
         pollwatch_store::StoreError::NotFound(what) => {
             ApiError::invalid("supersedes", format!("{what} not found"))
@@ -382,7 +406,9 @@ async fn submit_event(
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(EventView::new(appended.event, body.station))).into_response())
+    let mut view = EventView::new(appended.event, body.station);
+    view.checks = Some(checks);
+    Ok((status, Json(view)).into_response())
 }
 
 async fn station_events(

@@ -8,7 +8,9 @@
 
 pub mod analysis;
 pub mod api;
+pub mod app;
 pub mod auth;
+pub mod blobs;
 pub mod error;
 pub mod pages;
 
@@ -35,6 +37,8 @@ pub struct ServerConfig {
     /// Mark cookies `Secure`: on when the instance is served over HTTPS
     /// (behind a TLS proxy); off for plain loopback HTTP in development.
     pub secure_cookies: bool,
+    /// Where evidence files are kept (under `blobs/`).
+    pub data_dir: std::path::PathBuf,
 }
 
 /// What every handler can reach.
@@ -52,6 +56,11 @@ pub struct AppState {
     dummy_hash: String,
     /// Forensics reports of stored results, computed once each.
     pub reports: analysis::ReportCache,
+    /// Evidence files on disk, under the configured data directory.
+    pub blobs: Arc<blobs::BlobStore>,
+    /// The checklists, incident taxonomy and protocol template in force:
+    /// served to the app and used to check every submitted answer.
+    pub forms: Arc<pollwatch_domain::forms::FormSet>,
 }
 
 impl AppState {
@@ -64,14 +73,23 @@ impl AppState {
             tokio::task::spawn_blocking(|| auth::hash_password("pollwatch-timing-equaliser"))
                 .await
                 .map_err(|e| auth::HashError(e.to_string()))??;
+        let blobs = Arc::new(blobs::BlobStore::new(&config.data_dir));
         Ok(Self {
             store,
             config,
+            blobs,
             election_id,
             station_ids: Arc::default(),
             dummy_hash,
             reports: Arc::default(),
+            forms: Arc::new(pollwatch_domain::forms::defaults()),
         })
+    }
+
+    /// Use a group's own forms instead of the shipped ones.
+    pub fn with_forms(mut self, forms: pollwatch_domain::forms::FormSet) -> Self {
+        self.forms = Arc::new(forms);
+        self
     }
 
     /// The id of a station of the current election, by number.
@@ -97,15 +115,20 @@ impl AppState {
 
 /// The whole application as one router.
 pub fn router(state: AppState) -> Router {
-    let api = api::routes().layer(DefaultBodyLimit::max(API_BODY_LIMIT));
+    let api = api::routes()
+        .layer(DefaultBodyLimit::max(API_BODY_LIMIT))
+        .merge(blobs::routes());
     let pages = pages::routes()
         .merge(analysis::routes())
+        .merge(app::routes())
         .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT));
     Router::new()
         .nest("/api/v1", api)
         .merge(pages)
         .with_state(state)
         .layer(TraceLayer::new_for_http())
+        // Phones on throttled networks: text assets and JSON shrink 3-5x.
+        .layer(tower_http::compression::CompressionLayer::new())
         // Pages use only our own stylesheet: no inline script can run, no
         // external asset can be pulled in, no other site can frame us.
         .layer(SetResponseHeaderLayer::if_not_present(

@@ -79,7 +79,8 @@ async fn stylesheet() -> Response {
 }
 
 async fn home(MaybeCaller(caller): MaybeCaller) -> Redirect {
-    match caller {
+    match caller.map(|c| c.principal().role()) {
+        Some(pollwatch_domain::Role::Observer) => Redirect::to("/app/"),
         Some(_) => Redirect::to("/stations"),
         None => Redirect::to("/login"),
     }
@@ -195,6 +196,11 @@ async fn browser_session(
     jar: CookieJar,
     principal: Principal,
 ) -> Result<Response, PageError> {
+    // Observers go to their app; staff to the station list.
+    let landing = match principal {
+        Principal::Observer { .. } => "/app/",
+        Principal::Staff { .. } => "/stations",
+    };
     let (token, session) = auth::start_session(state, principal).await?;
     let jar = jar.add(auth::cookie(
         SESSION_COOKIE,
@@ -202,7 +208,7 @@ async fn browser_session(
         session.expires_at.0 - pollwatch_store::now().0,
         state.config.secure_cookies,
     ));
-    Ok((jar, Redirect::to("/stations")).into_response())
+    Ok((jar, Redirect::to(landing)).into_response())
 }
 
 async fn enrol_form(State(state): State<AppState>, jar: CookieJar) -> Response {

@@ -37,8 +37,11 @@ pub struct DemoArgs {
     pub no_serve: bool,
 }
 
-pub async fn run(database: &str, args: DemoArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(database: &str, mut args: DemoArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
+    args.serve
+        .data_dir
+        .get_or_insert_with(|| crate::serve::default_data_dir(database));
     let store = crate::open_store(database).await?;
     let logins = build(&store, args.seed).await?;
     println!(

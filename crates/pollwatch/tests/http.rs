@@ -486,3 +486,64 @@ async fn roles_limit_what_callers_do(backend: Backend) {
     assert_eq!(status, 200);
     assert_eq!(one["district"], "Алмалинский");
 }
+
+/// The OpenAPI document describes the API as it is: every documented path
+/// answers (with anything but "no such endpoint"), and every route the API
+/// has is documented.
+#[tokio::test]
+async fn openapi_document_matches_the_api() {
+    let Some(app) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    let doc: serde_json::Value = app
+        .http
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let token = app.staff_token("coord-alpha").await;
+    let paths = doc["paths"].as_object().unwrap();
+    for (path, ops) in paths {
+        let concrete = path
+            .replace("{number}", "101")
+            .replace("{sha256}", &"0".repeat(64));
+        for method in ops.as_object().unwrap().keys() {
+            let url = app.url(&format!("/api/v1{concrete}"));
+            let req = match method.as_str() {
+                "get" => app.http.get(&url),
+                "post" => app.http.post(&url),
+                other => panic!("unexpected method {other}"),
+            };
+            let res = req.bearer_auth(&token).send().await.unwrap();
+            let body = res.text().await.unwrap_or_default();
+            assert!(
+                !body.contains("no such API endpoint"),
+                "{method} {path} is documented but not served"
+            );
+        }
+    }
+    for route in [
+        "/login",
+        "/enrol",
+        "/logout",
+        "/me",
+        "/me/stations",
+        "/forms",
+        "/observers",
+        "/stations",
+        "/stations/{number}",
+        "/stations/{number}/events",
+        "/events",
+        "/blobs",
+        "/blobs/{sha256}",
+    ] {
+        assert!(
+            paths.contains_key(route),
+            "{route} is served but not documented"
+        );
+    }
+}

@@ -67,6 +67,8 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub store: Arc<dyn Store>,
     pub http: reqwest::Client,
+    /// The server's data directory (evidence files under `blobs/`).
+    pub data_dir: tempfile::TempDir,
     _guard: Guard,
 }
 
@@ -127,10 +129,12 @@ impl TestApp {
                 .await
                 .unwrap();
         }
+        let data_dir = tempfile::tempdir().unwrap();
         let state = AppState::new(
             store.clone(),
             ServerConfig {
                 secure_cookies: false,
+                data_dir: data_dir.path().to_owned(),
             },
             Some(election.id),
         )
@@ -151,6 +155,7 @@ impl TestApp {
             addr,
             store,
             http,
+            data_dir,
             _guard: guard,
         })
     }

@@ -1,0 +1,126 @@
+//! The observer app: a static shell, one script, a service worker and a
+//! message catalogue, all embedded in the binary; plus the two API reads
+//! the app keeps for offline use (the forms and the observer's stations).
+//! Everything it sends goes through the ordinary JSON API.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use serde::Serialize;
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::ApiError;
+
+const INDEX: &str = include_str!("../static/app/index.html");
+const SCRIPT: &str = include_str!("../static/app/app.js");
+const STYLE: &str = include_str!("../static/app/app.css");
+const WORKER: &str = include_str!("../static/app/sw.js");
+const MESSAGES: &str = include_str!("../static/app/i18n.json");
+const MANIFEST: &str = include_str!("../static/app/manifest.webmanifest");
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/app", get(|| async { Redirect::permanent("/app/") }))
+        .route(
+            "/app/",
+            get(|| async { asset("text/html; charset=utf-8", INDEX, true) }),
+        )
+        .route(
+            "/app/app.js",
+            get(|| async { asset("text/javascript; charset=utf-8", SCRIPT, false) }),
+        )
+        .route(
+            "/app/app.css",
+            get(|| async { asset("text/css; charset=utf-8", STYLE, false) }),
+        )
+        .route(
+            "/app/i18n.json",
+            get(|| async { asset("application/json", MESSAGES, false) }),
+        )
+        .route(
+            "/app/manifest.webmanifest",
+            get(|| async { asset("application/manifest+json", MANIFEST, false) }),
+        )
+        .route("/app/sw.js", get(worker))
+        .route(
+            "/openapi.json",
+            get(|| async {
+                asset(
+                    "application/json",
+                    include_str!("../static/openapi.json"),
+                    false,
+                )
+            }),
+        )
+}
+
+/// Assets are revalidated on every load while online (no-cache), so a new
+/// release reaches phones at once; offline, the service worker has them.
+fn asset(content_type: &'static str, body: &'static str, _html: bool) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// The worker's cache is named after the release, so a new release
+/// replaces the old shell instead of serving it forever.
+async fn worker() -> Response {
+    let body = WORKER.replace("__VERSION__", env!("CARGO_PKG_VERSION"));
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// The forms in force: checklists, incident taxonomy, protocol template.
+pub async fn forms(State(state): State<AppState>, _caller: Caller) -> Response {
+    Json(&*state.forms).into_response()
+}
+
+#[derive(Serialize)]
+pub struct MyStation {
+    number: String,
+    name: String,
+    address: String,
+}
+
+/// The stations the calling observer is assigned to cover.
+pub async fn my_stations(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<MyStation>>, ApiError> {
+    let pollwatch_store::Principal::Observer {
+        observer_id,
+        group_id,
+    } = caller.principal().clone()
+    else {
+        return Ok(Json(vec![]));
+    };
+    let mut out = Vec::new();
+    for a in state.store.assignments(group_id).await? {
+        if a.observer_id != observer_id {
+            continue;
+        }
+        if let Some(s) = state.store.station_by_id(a.station_id).await? {
+            out.push(MyStation {
+                number: s.record.number.to_string(),
+                name: s.record.name,
+                address: s.record.address,
+            });
+        }
+    }
+    Ok(Json(out))
+}
