@@ -106,6 +106,7 @@ pub async fn run(database: &str, args: LoadtestArgs) -> anyhow::Result<ExitCode>
                 election: None,
                 secure_cookies: false,
                 data_dir: Some(crate::serve::default_data_dir(database)),
+                forms: None,
             };
             let server_store = store.clone();
             tokio::spawn(async move {

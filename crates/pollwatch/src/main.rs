@@ -7,6 +7,7 @@
 mod admin;
 mod bench;
 mod demo;
+mod forms;
 mod import;
 mod loadtest;
 mod progress;
@@ -70,12 +71,21 @@ enum Command {
     QuickcountPlan(results::PlanArgs),
     /// Compare observers' figures with the official ones, station by station.
     Compare(results::CompareArgs),
+    /// The forms observers fill: check a group's own before using them.
+    #[command(subcommand)]
+    Forms(FormsCommand),
     /// Drive a running server with many simulated observers and report
     /// events/s and latency percentiles.
     Loadtest(loadtest::LoadtestArgs),
     /// Benchmarks of parts of pollwatch on this machine.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum FormsCommand {
+    /// Load and check the forms (the shipped ones, or DIR's files over them).
+    Check { dir: Option<std::path::PathBuf> },
 }
 
 fn main() -> ExitCode {
@@ -112,6 +122,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Quickcount(args) => results::run_quickcount(args),
         Command::QuickcountPlan(args) => results::run_plan(args),
         Command::Compare(args) => results::run_compare(&db, args).await,
+        Command::Forms(FormsCommand::Check { dir }) => forms::check(dir.as_deref()),
         Command::Loadtest(args) => loadtest::run(&db, args).await,
         Command::Bench(cmd) => bench::run(cmd).await,
     }

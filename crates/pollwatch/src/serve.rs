@@ -18,6 +18,10 @@ pub struct ServeArgs {
     /// The election whose stations to serve (default: the latest).
     #[arg(long, env = "POLLWATCH_ELECTION")]
     pub election: Option<String>,
+    /// A folder of the group's own forms (TOML): files named like the
+    /// shipped ones replace them, others add checklists. Checked at start.
+    #[arg(long, env = "POLLWATCH_FORMS")]
+    pub forms: Option<std::path::PathBuf>,
     /// Mark cookies Secure; set this when the instance is behind HTTPS.
     #[arg(long, env = "POLLWATCH_SECURE_COOKIES")]
     pub secure_cookies: bool,
@@ -74,7 +78,10 @@ pub async fn serve(
             .clone()
             .unwrap_or_else(|| PathBuf::from("pollwatch-data")),
     };
-    let state = AppState::new(store.clone(), config, election.as_ref().map(|e| e.id)).await?;
+    let forms = crate::forms::load(args.forms.as_deref())?;
+    let state = AppState::new(store.clone(), config, election.as_ref().map(|e| e.id))
+        .await?
+        .with_forms(forms);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;

@@ -421,3 +421,40 @@ async fn demo_twice_duplicates_nothing_and_serves() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+#[test]
+fn a_group_adapts_the_forms_without_code_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../forms/opening.toml"),
+    )
+    .unwrap();
+    // A new version of the opening checklist, as a group would write it.
+    std::fs::write(
+        dir.path().join("opening.toml"),
+        shipped.replacen("version = 1", "version = 2", 1),
+    )
+    .unwrap();
+    let db = dir.path().join("x.db").display().to_string();
+    let (code, out, err) = run(pollwatch(&db).args(["forms", "check"]).arg(dir.path()));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("checklist opening v2"), "{out}");
+    assert!(
+        out.contains("checklist voting v1"),
+        "the rest stay as shipped: {out}"
+    );
+
+    // A mistake is named by file and question, and nothing starts.
+    let broken = shipped.replacen(
+        "when = { question = \"O2\", equals = \"no\" }",
+        "when = { question = \"O99\", equals = \"no\" }",
+        1,
+    );
+    std::fs::write(dir.path().join("opening.toml"), broken).unwrap();
+    let (code, _, err) = run(pollwatch(&db).args(["forms", "check"]).arg(dir.path()));
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("opening.toml") && err.contains("O3") && err.contains("O99"),
+        "{err}"
+    );
+}
