@@ -481,6 +481,11 @@ impl Log {
     }
 }
 
+/// The minute of polling day (from its midnight, Almaty time) of `at`.
+fn minute_of(at: Timestamp) -> i64 {
+    (at.0 - local_time(0, 0).0).div_euclid(60_000)
+}
+
 fn hhmm(minute: i64) -> String {
     let m = minute.rem_euclid(24 * 60);
     format!("{:02}:{:02}", m / 60, m % 60)
@@ -490,10 +495,17 @@ fn yes(b: bool) -> &'static str {
     if b { "yes" } else { "no" }
 }
 
+/// The version of the opening, voting and closing checklists in
+/// `forms/*.toml` that the answers below are written for.
+const CHECKLIST_VERSION: u32 = 1;
+
 fn checklist(name: &str, answers: Map<String, Value>) -> Value {
-    json!({"checklist": name, "form_version": 1, "answers": answers})
+    json!({"checklist": name, "form_version": CHECKLIST_VERSION, "answers": answers})
 }
 
+/// An incident report as `forms/incidents.toml` has it: `involved` is one of
+/// the role choices of its `involved` field, `details` answers the
+/// category's detail questions (yes/no as "yes" or "no").
 fn incident(
     category: &str,
     severity: &str,
@@ -536,10 +548,8 @@ fn voting(cx: &Ctx, rng: &mut ChaCha8Rng, counted_since: u32, announced: Value) 
         let reason = *["not_on_list", "moved_station", "no_certificate"]
             .choose(rng)
             .expect("reasons listed");
-        a.push((
-            "V4",
-            json!({"count": rng.random_range(3..=25), "reason": reason}),
-        ));
+        a.push(("V4", json!(rng.random_range(3..=25))));
+        a.push(("V4R", json!([reason])));
     }
     a.extend([
         ("V5", json!(yes(f.coercion || rng.random_bool(0.05)))),
@@ -646,9 +656,9 @@ fn full_day(cx: &Ctx, rng: &mut ChaCha8Rng) -> Log {
             "OBS-BADGERED",
             "minor",
             "Hired 'observers' from public associations crowded the table, filmed me and told me to sit by the door",
-            "observers of public associations",
+            "government_observer",
             rng.random_range(1..=3),
-            json!({"how_many": n, "affiliation_shown": false}),
+            json!({"how_many": n, "affiliation_shown": "no", "what_they_did": "crowded the table, filmed the independent observers and told them where to sit"}),
         );
         log.push_in(rng, 7 * 60 + 30..=12 * 60, EventKind::Incident, payload);
     }
@@ -662,7 +672,7 @@ fn full_day(cx: &Ctx, rng: &mut ChaCha8Rng) -> Log {
             "VOTER-TURNED-AWAY",
             "minor",
             "Several voters were sent away by the secretary without a decision of the commission",
-            "commission secretary",
+            "commission_member",
             rng.random_range(0..=3),
             json!({"how_many": rng.random_range(4..=30), "reason": reason}),
         );
@@ -681,7 +691,7 @@ fn full_day(cx: &Ctx, rng: &mut ChaCha8Rng) -> Log {
             "COERCION",
             "serious",
             "Voters arrived in a group with a list and photographed their ballots; they said they must send the photo to their supervisor",
-            "employer or dormitory administration",
+            "voter",
             rng.random_range(1..=4),
             json!({"institution": institution, "proof": "photo of the ballot", "threat": "dismissal or loss of a dormitory place"}),
         );
@@ -692,7 +702,7 @@ fn full_day(cx: &Ctx, rng: &mut ChaCha8Rng) -> Log {
             "TURNOUT-INFLATED",
             "serious",
             "The commission announced a turnout well above my own headcount",
-            "commission chair",
+            "commission_chair",
             rng.random_range(0..=2),
             json!({"hour": "20:00", "headcount": counted(HOURS - 1), "announced": t.announced[HOURS - 1]}),
         );
@@ -708,9 +718,9 @@ fn full_day(cx: &Ctx, rng: &mut ChaCha8Rng) -> Log {
             "COUNT-HIDDEN",
             "critical",
             "The chair counted at the far end of the room and did not show the ballots; observers were kept behind a rope",
-            "commission chair",
+            "commission_chair",
             rng.random_range(1..=4),
-            json!({"ballots": "all", "distance_m": rng.random_range(6..=12), "protested": rng.random_bool(0.6)}),
+            json!({"ballots": "all", "distance_m": rng.random_range(6..=12), "protested": yes(rng.random_bool(0.6))}),
         );
         let minute = rng.random_range(20 * 60 + 40..=t.count_end - 5);
         log.push(rng, minute, EventKind::Incident, payload);
@@ -727,7 +737,7 @@ fn full_day(cx: &Ctx, rng: &mut ChaCha8Rng) -> Log {
             "ACCESS",
             "minor",
             "No ramp at the entrance; a voter in a wheelchair had to be carried up the stairs",
-            "commission chair",
+            "commission_chair",
             rng.random_range(0..=2),
             json!({"missing": ["ramp"]}),
         );
@@ -739,7 +749,8 @@ fn full_day(cx: &Ctx, rng: &mut ChaCha8Rng) -> Log {
             "SECRECY",
             "serious",
             "Booths without curtains by the window; marks visible from the commission table",
-            "commission members",
+            "commission_member",
+            json!({"how": "booths without curtains; marks visible from the commission table"}),
         ),
         (
             0.04,
@@ -747,25 +758,20 @@ fn full_day(cx: &Ctx, rng: &mut ChaCha8Rng) -> Log {
             "minor",
             "A candidate's posters on the school fence and leaflets at the entrance",
             "unknown",
+            json!({"what": "posters and leaflets of a candidate", "where": "school fence and entrance"}),
         ),
         (
             0.03,
             "CAROUSEL",
             "serious",
             "A bus brought about 30 voters who showed the same printed list",
-            "bus organiser",
+            "unknown",
+            json!({"how_many": 30, "vehicles": "one bus", "organiser": "bus organiser"}),
         ),
     ];
-    for (p, code, severity, text, who) in extras {
+    for (p, code, severity, text, who, details) in extras {
         if rng.random_bool(p) {
-            let payload = incident(
-                code,
-                severity,
-                text,
-                who,
-                rng.random_range(0..=3),
-                json!({}),
-            );
+            let payload = incident(code, severity, text, who, rng.random_range(0..=3), details);
             log.push_in(rng, 8 * 60..=19 * 60, EventKind::Incident, payload);
         }
     }
@@ -895,7 +901,7 @@ fn closing(cx: &Ctx, rng: &mut ChaCha8Rng, log: &mut Log) {
             "OBS-OBSTRUCTED",
             "serious",
             "Told to leave before the protocol was signed; could not copy the figures",
-            "commission chair",
+            "commission_chair",
             rng.random_range(0..=2),
             json!({"what_not_seen": "the protocol", "who_decided": "commission chair"}),
         );
@@ -939,33 +945,42 @@ fn closing(cx: &Ctx, rng: &mut ChaCha8Rng, log: &mut Log) {
         json!({"status": status.as_str(), "figures": figures}),
     );
 
+    // (What was said, the role of who was involved, and who said it.)
     let told = match status {
         ProtocolStatus::NotPosted => Some((
             "The protocol was not posted; the secretary said they did not know where it was",
-            "commission secretary",
+            "commission_member",
+            Some("commission secretary"),
         )),
         ProtocolStatus::ToldStolen => Some((
             "The protocol was not posted; the chair said somebody had stolen it",
-            "commission chair",
+            "commission_chair",
+            Some("commission chair"),
         )),
         ProtocolStatus::CopyRefused => Some((
             "I asked for a certified copy of the protocol and the chair refused",
-            "commission chair",
+            "commission_chair",
+            Some("commission chair"),
         )),
         ProtocolStatus::Removed => Some((
             "The protocol was posted and taken down within the hour",
             "unknown",
+            None,
         )),
         ProtocolStatus::Posted | ProtocolStatus::NotAllowedToStay => None,
     };
-    if let Some((text, who)) = told {
+    if let Some((text, who, who_said)) = told {
+        let mut details = json!({"which": status.as_str(), "time": hhmm(t_protocol)});
+        if let Some(who_said) = who_said {
+            details["who_said"] = json!(who_said);
+        }
         let payload = incident(
             "PROTOCOL-NOT-POSTED",
             "critical",
             text,
             who,
             rng.random_range(0..=3),
-            json!({"which": status.as_str(), "time": hhmm(t_protocol)}),
+            details,
         );
         log.push(rng, t_protocol + 1, EventKind::Incident, payload);
     }
@@ -1077,7 +1092,7 @@ pub(crate) fn events(city: &DemoCity, seed: u64) -> Vec<DemoEvent> {
                     "Two police officers came to my home the night before and asked why I was going to observe",
                     "police",
                     1,
-                    json!({"when": "the night before polling day", "where": "at home", "by": "district police"}),
+                    json!({"by_whom": "district police", "when": "the night before polling day, at home", "what_said": "asked why I was going to observe"}),
                 );
                 log.0.push((at.0, EventKind::Incident, payload));
             }
@@ -1092,7 +1107,7 @@ pub(crate) fn events(city: &DemoCity, seed: u64) -> Vec<DemoEvent> {
                             "Two police officers took me to the district police department; no charges were named",
                             "police",
                             rng.random_range(1..=3),
-                            json!({"taken_to": "district police department", "charges": "none stated"}),
+                            json!({"where_taken": "district police department", "time_in": hhmm(minute_of(*at)), "charges": "none stated"}),
                         ),
                     ),
                     Fate::Removed => (
@@ -1101,9 +1116,9 @@ pub(crate) fn events(city: &DemoCity, seed: u64) -> Vec<DemoEvent> {
                             "OBS-REMOVED",
                             "critical",
                             "Removed on the chair's order for 'interfering with the commission'; no written decision",
-                            "commission chair",
+                            "commission_chair",
                             rng.random_range(1..=3),
-                            json!({"ground_stated": "interfering with the commission", "police_present": rng.random_bool(0.5), "allowed_back": false}),
+                            json!({"ordered_by": "commission chair", "ground": "interfering with the commission", "police_present": yes(rng.random_bool(0.5)), "time_out": hhmm(minute_of(*at)), "allowed_back": "no"}),
                         ),
                     ),
                 };

@@ -287,9 +287,10 @@ pub async fn enrol(state: &AppState, code: &str) -> Result<Principal, ApiError> 
             observer_id,
             group_id,
         }),
+        // Said in all three languages: we do not know the observer's yet.
         None => Err(ApiError::invalid(
             "code",
-            "this code is unknown, used or expired: ask your coordinator for a new one",
+            "Код неверен, уже использован или истёк: попросите у координатора новый. · Код қате, қолданылған немесе мерзімі өткен: үйлестірушіден жаңасын сұраңыз. · This code is unknown, used or expired: ask your coordinator for a new one.",
         )),
     }
 }
