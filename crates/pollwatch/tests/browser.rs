@@ -75,6 +75,8 @@ impl Browser {
             "browserName": "chrome",
             "goog:chromeOptions": {
                 "binary": CHROMIUM,
+                // A phone's viewport, exactly: headless windows have a minimum width.
+                "mobileEmulation": {"deviceMetrics": {"width": 360, "height": 780, "pixelRatio": 1.0, "touch": true}},
                 "args": [
                     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
                     "--no-first-run", "--disable-background-networking",
@@ -360,6 +362,8 @@ async fn an_observer_reports_offline_and_everything_arrives_once() {
     // Enrol with the one-time code, as on a phone.
     let code = app.enrolment_code("alpha").await;
     browser.go(&net.url("/enrol")).await;
+    let width = browser.run("return window.innerWidth;").await;
+    assert_eq!(width, json!(360), "pages are seen as on a 360-px phone");
     browser.screenshot(&shots, "01-enrol").await;
     browser.type_into("input[name=code]", &code).await;
     browser.click("form button[type=submit]").await;
