@@ -16,3 +16,4 @@ pub mod charts;
 pub mod compare;
 pub mod forensics;
 pub mod quickcount;
+mod stats;

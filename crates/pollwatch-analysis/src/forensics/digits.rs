@@ -18,7 +18,7 @@
 use pollwatch_domain::results::ResultSet;
 use serde::Serialize;
 
-use super::stats::{chi2_sf, normal_two_sided};
+use crate::stats::{chi2_sf, normal_two_sided};
 
 /// Counts below this are left out of the last-digit and 0/5 tests: the last
 /// digit of a count is close to uniform only when the count's spread covers

@@ -40,8 +40,8 @@ use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use super::stats::{mean_sd, normal_cdf, normal_two_sided};
 use super::{Params, fraction_at_most};
+use crate::stats::{mean_sd, normal_cdf, normal_two_sided};
 
 /// What the method assumes, shown with its figures.
 pub const ASSUMES: &str = "Without falsification, a station's turnout and leader's result fall on whole percentages only by chance: redrawing each station's numerator from Binomial(b, a/b) gives the chance count. Stations whose figures were written to a target percentage pile up on whole numbers.";
@@ -565,9 +565,9 @@ mod tests {
             let q = a as f64 / b as f64;
             let mut p = 0.0;
             for k in 0..=b {
-                let ln = super::super::stats::ln_gamma(b as f64 + 1.0)
-                    - super::super::stats::ln_gamma(k as f64 + 1.0)
-                    - super::super::stats::ln_gamma((b - k) as f64 + 1.0)
+                let ln = crate::stats::ln_gamma(b as f64 + 1.0)
+                    - crate::stats::ln_gamma(k as f64 + 1.0)
+                    - crate::stats::ln_gamma((b - k) as f64 + 1.0)
                     + k as f64 * q.ln()
                     + (b - k) as f64 * (1.0 - q).ln();
                 if is_integer_percent(k, b) {

@@ -78,7 +78,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use super::Params;
-use super::stats::{half_sample_mode, normal_cdf, normal_quantile};
+use crate::stats::{half_sample_mode, normal_cdf, normal_quantile};
 
 /// What the model assumes, shown with its figures.
 pub const ASSUMES: &str = "Without fraud, stations' turnout and winner's share are independent and normally distributed around one peak; fraud only adds ballots for the winner (a fraction x of the non-voters) and moves votes from the others to the winner (a fraction x^alpha), in a fraction f_i of stations a little (incremental) and in a fraction f_e almost all (extreme). Genuine heterogeneity (regions that vote both more and more for the winner) is read as incremental fraud.";

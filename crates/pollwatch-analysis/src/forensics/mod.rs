@@ -47,7 +47,6 @@ pub mod integer;
 pub mod klimek;
 pub mod outliers;
 pub mod shpilkin;
-mod stats;
 
 #[cfg(test)]
 mod tests;

@@ -26,8 +26,8 @@ use pollwatch_domain::results::ResultSet;
 use serde::Serialize;
 
 use super::integer::is_integer_percent;
-use super::stats::median_sorted;
 use super::{Params, fraction_at_most};
+use crate::stats::median_sorted;
 
 /// Fewest comparable stations for a region to be its own reference.
 pub const MIN_GROUP: usize = 30;

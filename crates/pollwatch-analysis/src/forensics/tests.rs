@@ -8,8 +8,8 @@ use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::stats::normal_quantile;
 use super::*;
+use crate::stats::normal_quantile;
 
 fn normal(rng: &mut ChaCha8Rng) -> f64 {
     normal_quantile(rng.random::<f64>())

@@ -1,4 +1,4 @@
-//! Small numerical helpers the forensic methods share: the chi-square tail
+//! Small numerical helpers the forensic methods and the quick count share: the chi-square tail
 //! (regularised incomplete gamma), the normal distribution, robust location
 //! estimates. Written out here so the crate needs no statistics dependency.
 
