@@ -489,11 +489,24 @@ async fn an_observer_reports_offline_and_everything_arrives_once() {
     // The alarm works from every page, offline too.
     browser.click("#alarm").await;
     browser.wait_pending(5).await;
+    // Offline, the page must not claim the alert was sent.
+    let said = browser
+        .run("return document.querySelector('#alarm-state').textContent;")
+        .await;
+    assert!(said.as_str().unwrap().contains("записана"), "{said}");
     browser.screenshot(&shots, "07-alarm").await;
 
     // Back online: everything goes, in order.
     net.set_offline(false);
     browser.wait_pending(0).await;
+    let said = browser
+        .run("await alarmState(); return document.querySelector('#alarm-state').textContent;")
+        .await;
+    assert!(
+        said.as_str().unwrap().contains("получена"),
+        "once acknowledged: {said}"
+    );
+    browser.screenshot(&shots, "08-alarm-delivered").await;
 
     // A phone that lost the acknowledgements sends everything again.
     let resent = browser

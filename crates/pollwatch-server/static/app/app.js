@@ -117,7 +117,16 @@ async function flush() {
   } finally {
     S.busy = false;
     showPending();
+    alarmState();
   }
+}
+
+// The alarm page says "sent" only once the server has it.
+async function alarmState() {
+  const el = document.getElementById('alarm-state');
+  if (!el || !S.alertId) return;
+  const waiting = (await outboxAll().catch(() => [])).some((i) => i.id === S.alertId);
+  el.textContent = tr(waiting ? 'alert_queued' : 'alert_sent');
 }
 const csrf = () => (S.me && S.me.csrf_token) || store.get('me', {}).csrf_token || '';
 
@@ -146,13 +155,20 @@ function home() {
     h('h1', {}, tr('station') + ' ' + S.station),
     h('nav', { class: 'menu' },
       h('a', { href: '#checkin' }, tr('check_in')),
-      ...Object.values(S.forms.checklists).map((f) => h('a', { href: '#checklist/' + f.id }, loc(f.title))),
+      ...checklistsInDayOrder().map((f) => h('a', { href: '#checklist/' + f.id }, loc(f.title))),
       h('a', { href: '#headcount' }, tr('headcount')),
       h('a', { href: '#incident' }, tr('incident')),
       h('a', { href: '#protocol' }, tr('protocol')),
       h('a', { href: '#station' }, tr('change_station')),
     ),
   );
+}
+
+// Opening, voting, closing: the order of the day, then any a group added.
+function checklistsInDayOrder() {
+  const day = ['opening', 'voting', 'closing'];
+  const rank = (f) => (day.includes(f.id) ? day.indexOf(f.id) : day.length);
+  return Object.values(S.forms.checklists).sort((a, b) => rank(a) - rank(b));
 }
 
 function chooseStation() {
@@ -411,12 +427,13 @@ async function alarm() {
   S.alertId = await sendReport('alert', { alert: 'removed_or_detained' });
   store.set('alertId', S.alertId);
   show(
-    h('h1', {}, tr('alert_sent')),
+    h('h1', { id: 'alarm-state', 'aria-live': 'assertive' }, tr('alert_queued')),
     h('p', {}, tr('alert_next')),
     h('nav', { class: 'menu' },
       h('a', { href: '#incident/OBS-REMOVED' }, tr('i_was_removed')),
       h('a', { href: '#incident/OBS-DETAINED' }, tr('i_was_detained'))),
   );
+  alarmState();
 }
 
 function updateHeader() {
