@@ -34,6 +34,7 @@
 
 use serde::Serialize;
 
+use crate::compare::thousands;
 use crate::stats::{ln_gamma, normal_quantile};
 
 use pollwatch_domain::results::ResultSet;
@@ -258,15 +259,7 @@ pub fn estimate(
     if n > 0 && sample.stations.iter().all(|s| s.valid == 0) {
         notes.push("The sample has no valid votes: candidates' shares are left out.".into());
     }
-    if let Some(o) = official
-        && o.candidates.len() != sample.candidates.len()
-    {
-        notes.push(format!(
-            "The official result has {} candidates and the sample {}; candidates are matched by position.",
-            o.candidates.len(),
-            sample.candidates.len()
-        ));
-    }
+    notes.extend(candidate_mismatch_note(sample, official));
 
     let candidates = sample
         .candidates
@@ -323,6 +316,22 @@ pub fn z_for(confidence: f64) -> Option<f64> {
         return Some(Z99);
     }
     Some(normal_quantile(0.5 + confidence / 2.0))
+}
+
+/// Said when the official result lists another number of candidates than
+/// the sample: they are then matched by position, which the reader must know.
+pub(crate) fn candidate_mismatch_note(
+    sample: &ResultSet,
+    official: Option<&ResultSet>,
+) -> Option<String> {
+    let o = official?;
+    (o.candidates.len() != sample.candidates.len()).then(|| {
+        format!(
+            "The official result has {} candidates and the sample {}; candidates are matched by position.",
+            o.candidates.len(),
+            sample.candidates.len()
+        )
+    })
 }
 
 /// Student's t for a two-sided interval at `confidence` with `df` degrees
@@ -431,19 +440,6 @@ fn incomplete_beta(a: f64, b: f64, x: f64) -> f64 {
     front * f / a
 }
 
-/// Thousands separators for a report: 163185 → "163,185".
-fn grouped(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 /// A census: the answer when the inputs leave no smaller sample defensible.
 fn census(population_stations: usize, mean_valid: f64, why: &str) -> SamplePlan {
     SamplePlan {
@@ -546,8 +542,8 @@ pub fn plan(
              between 2 and {big_n}: {stations} stations (about {covered_g} voters).",
             conf = confidence * 100.0,
             big_n = population_stations,
-            nv = grouped(voters_pop.round() as u64),
-            covered_g = grouped(covered),
+            nv = thousands(voters_pop.round() as u64),
+            covered_g = thousands(covered),
         ),
     }
 }
@@ -622,7 +618,7 @@ pub fn plan_from_pilot(
             pilot = sample.stations.len(),
             name = sample.candidates[candidate],
             conf = confidence * 100.0,
-            covered_g = grouped(covered),
+            covered_g = thousands(covered),
         ),
     }
 }
@@ -1249,10 +1245,10 @@ mod tests {
         assert!((z_for(0.90).unwrap() - 1.644854).abs() < 1e-6);
         assert!((z_for(0.999).unwrap() - 3.290527).abs() < 1e-6);
         assert_eq!(z_for(1.0), None);
-        assert_eq!(grouped(0), "0");
-        assert_eq!(grouped(999), "999");
-        assert_eq!(grouped(1000), "1,000");
-        assert_eq!(grouped(14_570_774), "14,570,774");
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(14_570_774), "14,570,774");
     }
 
     #[test]

@@ -355,15 +355,7 @@ pub fn estimate_stratified(
     {
         notes.push("The sample has no valid votes: candidates' shares are left out.".into());
     }
-    if let Some(o) = official
-        && o.candidates.len() != sample.candidates.len()
-    {
-        notes.push(format!(
-            "The official result has {} candidates and the sample {}; candidates are matched by position.",
-            o.candidates.len(),
-            sample.candidates.len()
-        ));
-    }
+    notes.extend(super::candidate_mismatch_note(sample, official));
 
     // Pairs in stratum order, so that each stratum is a contiguous slice;
     // a stratum of Nₕ < nₕ stations is taken as a census of nₕ.
