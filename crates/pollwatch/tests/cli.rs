@@ -4,34 +4,14 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use common::{Backend, headcount};
+use common::{Backend, headcount, pollwatch, run, spawn_server};
 use pollwatch_domain::{CodeName, Language, Slug, Timestamp};
 use pollwatch_server::auth;
 use pollwatch_store::{NewObserver, StationImport, Store, now};
-
-fn pollwatch(db: &str) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_pollwatch"));
-    c.arg("--database")
-        .arg(db)
-        .env("POLLWATCH_LOG_FORMAT", "json")
-        .env("RUST_LOG", "warn");
-    c
-}
-
-fn run(cmd: &mut Command) -> (i32, String, String) {
-    let out = cmd.output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 /// The demo city's 616 stations as a CSV registry.
 fn registry_csv(path: &Path, edit: impl Fn(usize, &mut Vec<String>)) {
@@ -180,28 +160,6 @@ async fn geojson_registries_import_too() {
     let (code, out, err) = run(pollwatch(&db).args(["stations", "import"]).arg(&file));
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("2 created"), "{out}");
-}
-
-/// Start `pollwatch serve` (or `demo`) on a free port; answers the child
-/// and its address once it serves.
-fn spawn_server(db: &str, command: &str) -> (Child, String) {
-    let mut child = pollwatch(db)
-        .args([command, "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let addr = loop {
-        let line = lines.next().expect("server exited before serving").unwrap();
-        if let Some(rest) = line.strip_prefix("pollwatch is serving on ") {
-            break rest.trim_end_matches('/').to_owned();
-        }
-    };
-    // Keep reading, so the server's later prints never meet a closed pipe.
-    std::thread::spawn(move || lines.for_each(drop));
-    (child, addr)
 }
 
 /// Reference data for a server to take reports against; answers an

@@ -3,9 +3,12 @@
 //! pages in the server.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader, Write};
+mod common;
+
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+
+use common::{pollwatch, run, spawn_server};
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -13,24 +16,6 @@ fn workspace() -> PathBuf {
 
 fn mapping(name: &str) -> PathBuf {
     workspace().join("mappings").join(name)
-}
-
-fn pollwatch(db: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_pollwatch"));
-    c.arg("--database")
-        .arg(db)
-        .env("POLLWATCH_LOG_FORMAT", "json")
-        .env("RUST_LOG", "warn");
-    c
-}
-
-fn run(cmd: &mut Command) -> (i32, String, String) {
-    let out = cmd.output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 fn demo_official() -> pollwatch_demo::OfficialResults {
@@ -97,7 +82,7 @@ fn forensics_json_has_the_documented_keys_and_finds_the_demo_falsification() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("official.csv");
     std::fs::write(&file, demo_official().csv).unwrap();
-    let (code, out, err) = run(pollwatch(&dir.path().join("x.db"))
+    let (code, out, err) = run(pollwatch(dir.path().join("x.db"))
         .arg("forensics")
         .arg("--results")
         .arg(&file)
@@ -136,7 +121,7 @@ fn forensics_json_has_the_documented_keys_and_finds_the_demo_falsification() {
     }
 
     // Without --json: a readable summary.
-    let (code, out, _) = run(pollwatch(&dir.path().join("x.db"))
+    let (code, out, _) = run(pollwatch(dir.path().join("x.db"))
         .arg("forensics")
         .arg("--results")
         .arg(&file)
@@ -162,7 +147,7 @@ fn quickcount_json_gives_estimates_with_margins() {
     std::fs::write(&sample_file, sample).unwrap();
     let official_file = dir.path().join("official.csv");
     std::fs::write(&official_file, &csv).unwrap();
-    let (code, out, err) = run(pollwatch(&dir.path().join("x.db"))
+    let (code, out, err) = run(pollwatch(dir.path().join("x.db"))
         .arg("quickcount")
         .arg("--results")
         .arg(&sample_file)
@@ -189,7 +174,7 @@ fn quickcount_json_gives_estimates_with_margins() {
 
     // Stratified by district: the strata and their sizes are reported, and
     // the interval is narrower than the unstratified one for the leader.
-    let (code, out, err) = run(pollwatch(&dir.path().join("x.db"))
+    let (code, out, err) = run(pollwatch(dir.path().join("x.db"))
         .arg("quickcount")
         .arg("--results")
         .arg(&sample_file)
@@ -216,7 +201,7 @@ fn quickcount_json_gives_estimates_with_margins() {
 fn belarus_photos_against_protocols() {
     let data = workspace().join("../shared/data/belarus-2020-voice-photos-vs-official.csv.gz");
     let dir = tempfile::tempdir().unwrap();
-    let (code, out, err) = run(pollwatch(&dir.path().join("x.db"))
+    let (code, out, err) = run(pollwatch(dir.path().join("x.db"))
         .arg("compare")
         .arg("--results")
         .arg(&data)
@@ -251,20 +236,7 @@ fn belarus_photos_against_protocols() {
 async fn analysts_see_forensics_comparison_and_quick_count_pages() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("pollwatch.db");
-    let mut child = pollwatch(&db)
-        .args(["demo", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("demo exited").unwrap();
-        if let Some(rest) = line.strip_prefix("pollwatch is serving on ") {
-            break rest.trim_end_matches('/').to_owned();
-        }
-    };
-    std::thread::spawn(move || lines.for_each(drop));
+    let (mut child, addr) = spawn_server(&db, "demo");
     let city = pollwatch_demo::city(pollwatch_demo::DEFAULT_SEED);
     let group = &city.groups[0];
     let http = reqwest::Client::builder()

@@ -244,6 +244,52 @@ impl TestApp {
     }
 }
 
+/// The `pollwatch` binary on a database, logging quietly as JSON.
+pub fn pollwatch(db: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_pollwatch"));
+    c.arg("--database")
+        .arg(db)
+        .env("POLLWATCH_LOG_FORMAT", "json")
+        .env("RUST_LOG", "warn");
+    c
+}
+
+/// Run to the end: exit code, stdout, stderr.
+pub fn run(cmd: &mut std::process::Command) -> (i32, String, String) {
+    let out = cmd.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Start `pollwatch serve` (or `demo`) on a free port; answers the child
+/// and its address once it serves.
+pub fn spawn_server(
+    db: impl AsRef<std::ffi::OsStr>,
+    command: &str,
+) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = pollwatch(db)
+        .args([command, "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let addr = loop {
+        let line = lines.next().expect("server exited before serving").unwrap();
+        if let Some(rest) = line.strip_prefix("pollwatch is serving on ") {
+            break rest.trim_end_matches('/').to_owned();
+        }
+    };
+    // Keep reading, so the server's later prints never meet a closed pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, addr)
+}
+
 pub fn headcount(client_id: &str, station: &str, counted: u32) -> serde_json::Value {
     serde_json::json!({
         "client_id": client_id,
