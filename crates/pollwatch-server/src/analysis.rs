@@ -264,13 +264,21 @@ pub async fn observed_from_group(
         after = last.seq;
         events.extend(page);
     }
+    // A corrected report no longer stands; its correction does.
+    let superseded: std::collections::HashSet<&str> = events
+        .iter()
+        .filter_map(|e| e.event.supersedes.as_ref().map(|c| c.as_str()))
+        .collect();
     let reports = events.iter().filter_map(|e| {
+        if superseded.contains(e.event.client_id.as_str()) {
+            return None;
+        }
         let station = numbers.get(&e.event.station_id?)?;
         Some(compare::Report {
             station,
             kind: e.event.kind,
             payload: &e.event.payload,
-            observed_at: e.event.observed_at,
+            seq: e.seq,
         })
     });
     Ok(compare::observed_from_reports(reports, candidates))

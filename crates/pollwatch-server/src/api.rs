@@ -365,6 +365,19 @@ async fn submit_event(
         }
         None => None,
     };
+    // An observer reports for the stations the coordinator gave them, so a
+    // stray (or seized) phone cannot speak for a station nobody sent it
+    // to. Alarms are the exception: "I am being detained" must get through
+    // from wherever the observer is, and it changes no finding.
+    if let (Some(observer), Some(station)) = (observer_id, station_id)
+        && kind != EventKind::Alert
+        && !state.store.is_assigned(group_id, observer, station).await?
+    {
+        return Err(ApiError::Forbidden(format!(
+            "you are not assigned to station {}: ask your coordinator to assign you first",
+            body.station.as_deref().unwrap_or_default()
+        )));
+    }
     let event = NewEvent {
         client_id,
         group_id,

@@ -14,7 +14,7 @@ use axum::http::header;
 use axum::http::request::Parts;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use pollwatch_domain::{Permission, Timestamp};
-use pollwatch_store::{Principal, Session, now};
+use pollwatch_store::{Principal, SESSION_TOUCH_MS, Session, SessionLookup, now};
 use sha2::{Digest, Sha256};
 
 use crate::AppState;
@@ -202,12 +202,69 @@ impl FromRequestParts<AppState> for Caller {
             Some(t) => (t.to_owned(), false),
             None => (cookie_token(parts).ok_or(ApiError::Unauthorized)?, true),
         };
-        let session = state
-            .store
-            .session(&token_hash(&token), now())
-            .await?
-            .ok_or(ApiError::Unauthorized)?;
+        let hash = token_hash(&token);
+        let at = now();
+        let session = match state.store.session(&hash, at).await? {
+            SessionLookup::Live(s) => s,
+            SessionLookup::Revoked => return Err(ApiError::SessionEnded { reason: "revoked" }),
+            SessionLookup::Expired => return Err(ApiError::SessionEnded { reason: "expired" }),
+            SessionLookup::Missing => return Err(ApiError::Unauthorized),
+        };
+        // "Last seen" for the devices list, written at most once a minute
+        // per session and off the request's path: reading a page must not
+        // wait for (or fail on) a write.
+        if session.device.is_empty() || at.0 - session.last_seen_at.0 >= SESSION_TOUCH_MS {
+            let store = state.store.clone();
+            let device = device_label(&parts.headers);
+            tokio::spawn(async move {
+                if let Err(e) = store.touch_session(&hash, at, &device).await {
+                    tracing::debug!(error = %e, "could not record a session's last use");
+                }
+            });
+        }
         Ok(Caller { session, by_cookie })
+    }
+}
+
+/// A coarse name for the device a request comes from: the platform and the
+/// browser family, nothing finer. Enough for an observer or coordinator to
+/// tell "my phone" from "the laptop", too little to fingerprint anyone.
+pub fn device_label(headers: &axum::http::HeaderMap) -> String {
+    let ua = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let platform = if ua.contains("Android") {
+        "Android"
+    } else if ua.contains("iPhone") || ua.contains("iPad") {
+        "iOS"
+    } else if ua.contains("Windows") {
+        "Windows"
+    } else if ua.contains("Mac OS") {
+        "macOS"
+    } else if ua.contains("Linux") {
+        "Linux"
+    } else {
+        ""
+    };
+    let browser = if ua.contains("Firefox/") {
+        "Firefox"
+    } else if ua.contains("Edg/") {
+        "Edge"
+    } else if ua.contains("Chrome/") || ua.contains("Chromium/") {
+        "Chrome"
+    } else if ua.contains("Safari/") {
+        "Safari"
+    } else if ua.is_empty() {
+        ""
+    } else {
+        "other client"
+    };
+    match (platform, browser) {
+        ("", "") => "unknown device".into(),
+        ("", b) => b.into(),
+        (p, "") => p.into(),
+        (p, b) => format!("{b} on {p}"),
     }
 }
 
@@ -220,7 +277,7 @@ impl FromRequestParts<AppState> for MaybeCaller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         match Caller::from_request_parts(parts, state).await {
             Ok(c) => Ok(Self(Some(c))),
-            Err(ApiError::Unauthorized) => Ok(Self(None)),
+            Err(ApiError::Unauthorized | ApiError::SessionEnded { .. }) => Ok(Self(None)),
             Err(e) => Err(e),
         }
     }
@@ -238,10 +295,15 @@ pub async fn start_session(
     };
     let at = now();
     let session = Session {
+        id: hex::encode(rand::random::<[u8; 16]>()),
         token_hash: token_hash(&token),
         principal,
         csrf_token: new_token(),
         expires_at: Timestamp(at.0 + ttl),
+        // Filled in from the first request the session makes.
+        device: String::new(),
+        created_at: at,
+        last_seen_at: at,
     };
     state.store.create_session(&session, at).await?;
     Ok((token, session))

@@ -11,6 +11,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod blobs;
+pub mod devices;
 pub mod error;
 pub mod pages;
 
@@ -116,11 +117,13 @@ impl AppState {
 /// The whole application as one router.
 pub fn router(state: AppState) -> Router {
     let api = api::routes()
+        .merge(devices::api_routes())
         .layer(DefaultBodyLimit::max(API_BODY_LIMIT))
         .merge(blobs::routes());
     let pages = pages::routes()
         .merge(analysis::routes())
         .merge(app::routes())
+        .merge(devices::page_routes())
         .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT));
     Router::new()
         .nest("/api/v1", api)

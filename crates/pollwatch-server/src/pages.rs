@@ -51,16 +51,37 @@ async fn healthz() -> &'static str {
 /// Ready when the database answers: a load balancer should not send
 /// observers to a server that cannot store their reports.
 async fn readyz(State(state): State<AppState>) -> Response {
-    match state.store.ping().await {
+    // Not only "answers": a database on a full disk answers reads, but an
+    // observer's report would fail. The probe writes (and removes) a row,
+    // within the same deadline a report has.
+    let probe = async {
+        state.store.ping().await?;
+        state.store.probe_write().await
+    };
+    let outcome = match tokio::time::timeout(pollwatch_store::DATABASE_WAIT, probe).await {
+        Ok(r) => r,
+        Err(_) => Err(pollwatch_store::StoreError::Unavailable(
+            "the database did not answer in time".into(),
+        )),
+    };
+    match outcome {
         Ok(()) => Json(serde_json::json!({"status": "ready", "backend": state.store.backend()}))
             .into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "not ready");
+            let why = match e {
+                pollwatch_store::StoreError::StorageFull(_) => "storage full",
+                pollwatch_store::StoreError::Unavailable(_) => "database unreachable",
+                _ => "database failing",
+            };
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(
-                    serde_json::json!({"status": "unavailable", "backend": state.store.backend()}),
-                ),
+                [(header::RETRY_AFTER, crate::error::RETRY_AFTER_SECS)],
+                Json(serde_json::json!({
+                    "status": "unavailable",
+                    "reason": why,
+                    "backend": state.store.backend()
+                })),
             )
                 .into_response()
         }
@@ -92,6 +113,8 @@ pub struct Nav {
     pub csrf_token: String,
     /// Show the results menu.
     pub analyses: bool,
+    /// Show the observers' devices page.
+    pub manages_observers: bool,
 }
 
 impl Nav {
@@ -100,6 +123,7 @@ impl Nav {
             role: c.principal().role().as_str(),
             csrf_token: c.session.csrf_token.clone(),
             analyses: c.principal().role().may(Permission::Analyse),
+            manages_observers: c.principal().role().may(Permission::ManageObservers),
         }
     }
 }

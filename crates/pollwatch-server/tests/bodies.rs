@@ -51,6 +51,10 @@ fn fixture(rt: &tokio::runtime::Runtime) -> Fixture {
         store
             .create_session(
                 &pollwatch_store::Session {
+                    id: "s1".into(),
+                    device: String::new(),
+                    created_at: now(),
+                    last_seen_at: now(),
                     token_hash: auth::token_hash(&token),
                     principal: Principal::Observer {
                         observer_id: o.id,

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::Args;
 use hdrhistogram::Histogram;
-use pollwatch_domain::{ClientId, CodeName, Language, Slug, Timestamp};
+use pollwatch_domain::{ClientId, CodeName, Language, RowId, Slug, Timestamp};
 use pollwatch_server::auth;
 use pollwatch_store::{NewObserver, Store, StoreError, now};
 use serde::Serialize;
@@ -78,7 +78,7 @@ pub async fn run(database: &str, args: LoadtestArgs) -> anyhow::Result<ExitCode>
         bail!("--clients must be between 1 and 10000");
     }
     let store = crate::open_store(database).await?;
-    let stations: Vec<String> = {
+    let (stations, station_ids): (Vec<String>, Vec<RowId>) = {
         let election = crate::pick_election(&*store, None)
             .await?
             .context("no stations: run `pollwatch demo --no-serve` or import a registry first")?;
@@ -86,13 +86,13 @@ pub async fn run(database: &str, args: LoadtestArgs) -> anyhow::Result<ExitCode>
             .stations(election.id)
             .await?
             .into_iter()
-            .map(|s| s.record.number.to_string())
-            .collect()
+            .map(|s| (s.record.number.to_string(), s.id))
+            .unzip()
     };
     if stations.is_empty() {
         bail!("the election has no stations: import a registry first");
     }
-    let codes = enrolment_codes(&store, &args.group, args.clients).await?;
+    let codes = enrolment_codes(&store, &args.group, args.clients, &station_ids).await?;
 
     let base = match &args.url {
         Some(url) => {
@@ -257,6 +257,7 @@ async fn enrolment_codes(
     store: &Arc<dyn Store>,
     group: &str,
     n: usize,
+    station_ids: &[RowId],
 ) -> anyhow::Result<Vec<String>> {
     let at = now();
     let slug = Slug::parse(group).context("--group")?;
@@ -286,6 +287,11 @@ async fn enrolment_codes(
                 .context("observer vanished")?,
             Err(e) => return Err(e.into()),
         };
+        // Client i reports for station i (mod the count): observers report
+        // only where they are assigned.
+        if let Some(station) = station_ids.get(i % station_ids.len().max(1)) {
+            store.assign(group.id, observer.id, *station).await?;
+        }
         let code = auth::new_enrolment_code();
         store
             .create_enrolment_code(

@@ -94,10 +94,12 @@ pub async fn serve(
     );
     println!("pollwatch is serving on http://{addr}/");
     ready(addr);
+    let purge = pollwatch_server::devices::spawn_purge(store.clone());
     axum::serve(listener, pollwatch_server::router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("server failed")?;
+    purge.abort();
     tracing::info!("stopped");
     Ok(())
 }

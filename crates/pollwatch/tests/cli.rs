@@ -197,6 +197,8 @@ async fn prepare(store: &Arc<dyn Store>) -> String {
         )
         .await
         .unwrap();
+    let station = store.stations(e.id).await.unwrap().remove(0);
+    store.assign(g.id, o.id, station.id).await.unwrap();
     let code = auth::new_enrolment_code();
     store
         .create_enrolment_code(

@@ -72,13 +72,23 @@ async fn groups_cannot_read_each_others_events(backend: Backend) {
     );
     // A client id of alpha's, sent by beta, is beta's own new event.
     let res = app
-        .post_event(&beta_obs, &headcount(&uuid(1), "102", 3))
+        .post_event(&beta_obs, &headcount(&uuid(1), "101", 3))
         .await;
     assert_eq!(res.status(), 201);
     let (_, alpha_view) = app
         .get_json(&alpha_coord, "/api/v1/stations/101/events")
         .await;
     assert_eq!(alpha_view[0]["payload"]["counted"], 120);
+    assert_eq!(
+        alpha_view.as_array().unwrap().len(),
+        1,
+        "beta's report is beta's"
+    );
+    assert_eq!(
+        alpha_view.as_array().unwrap().len(),
+        1,
+        "beta's report is beta's"
+    );
 
     // Each group's coordinators see their own observers, never the other's.
     let (status, alpha_obs_list) = app.get_json(&alpha_coord, "/api/v1/observers").await;

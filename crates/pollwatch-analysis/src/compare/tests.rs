@@ -389,12 +389,13 @@ fn natural_order_of_station_names() {
     assert_eq!(v, ["1", "2", "007", "10", "a", "Юг / 9", "Юг / 10"]);
 }
 
-fn report<'a>(station: &'a str, kind: EventKind, payload: &'a Value, at: i64) -> Report<'a> {
+/// A report received `seq`-th.
+fn report<'a>(station: &'a str, kind: EventKind, payload: &'a Value, seq: i64) -> Report<'a> {
     Report {
         station,
         kind,
         payload,
-        observed_at: Timestamp(at),
+        seq,
     }
 }
 
@@ -636,11 +637,12 @@ fn demo_findings_match_the_injections(seed: u64) {
     let events = election_day(&city, seed);
     let plan = irregularities(&city, seed);
     let official = official_results(&city, seed);
-    let reports = events.iter().map(|e| Report {
+    // The demo loader appends in this order, so the index is the log's.
+    let reports = events.iter().enumerate().map(|(i, e)| Report {
         station: e.station.as_str(),
         kind: e.kind,
         payload: &e.payload,
-        observed_at: e.observed_at,
+        seq: i as i64 + 1,
     });
     let observed = observed_from_reports(reports, &official.set.candidates);
     let c = compare(&official.set, &observed, &Rules::default());

@@ -13,6 +13,8 @@ use pollwatch_store::{NewObserver, NewUser, StationImport, Store, now};
 pub enum Guard {
     Sqlite(tempfile::TempDir),
     Postgres(pollwatch_store_postgres::TestDatabase),
+    /// Whatever else the test must keep alive (a mount, a proxy).
+    Other(Box<dyn std::any::Any + Send + Sync>),
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -77,6 +79,11 @@ impl TestApp {
     /// coordinator ("coord-alpha") and an observer ("Obs-alpha").
     pub async fn spawn(backend: Backend) -> Option<Self> {
         let (store, guard, _) = store(backend).await?;
+        Some(Self::spawn_on(store, guard).await)
+    }
+
+    /// The same, over a store the caller opened (a fault-injected one).
+    pub async fn spawn_on(store: Arc<dyn Store>, guard: Guard) -> Self {
         let at = now();
         let election = store
             .ensure_election(&Slug::parse("test").unwrap(), "Test", "2026-03-15")
@@ -116,7 +123,7 @@ impl TestApp {
                     .await
                     .unwrap();
             }
-            store
+            let observer = store
                 .create_observer(
                     NewObserver {
                         group_id: g.id,
@@ -128,6 +135,10 @@ impl TestApp {
                 )
                 .await
                 .unwrap();
+            // Observers report only for the stations they are assigned:
+            // each group's observer covers station 101.
+            let first = store.stations(election.id).await.unwrap().remove(0);
+            store.assign(g.id, observer.id, first.id).await.unwrap();
         }
         let data_dir = tempfile::tempdir().unwrap();
         let state = AppState::new(
@@ -151,13 +162,13 @@ impl TestApp {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
-        Some(Self {
+        Self {
             addr,
             store,
             http,
             data_dir,
             _guard: guard,
-        })
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
