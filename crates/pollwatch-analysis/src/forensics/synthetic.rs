@@ -139,7 +139,7 @@ pub fn synthetic_election(cfg: SyntheticElection) -> ResultSet {
 }
 
 /// The frauds the Klimek fit's tolerances are stated for (see the
-/// [`klimek`](super::klimek) module): none; θ = 0.2 and 0.3 (where f_i is
+/// [`klimek`](mod@super::klimek) module): none; θ = 0.2 and 0.3 (where f_i is
 /// well determined); θ = 0.15, the edge of the grid.
 pub const RECOVERY_FRAUDS: [Option<Fraud>; 4] = [
     None,
