@@ -621,12 +621,12 @@ fn the_comparison_flags_every_demo_station_where_a_discrepancy_was_injected_and_
     demo_findings_match_the_injections(pollwatch_demo::DEFAULT_SEED);
 }
 
-/// The same for other seeds. Run with
-/// `cargo test -p pollwatch-analysis --release -- --ignored demo_seeds`.
+/// The same for 30 other seeds: the findings follow the injections, not
+/// the one city the default seed draws. (Each seed is a new city, day and
+/// official result; 30 keep the test to a second or two.)
 #[test]
-#[ignore]
-fn demo_seeds() {
-    for seed in 0..100 {
+fn the_comparison_flags_exactly_the_injected_stations_for_other_seeds_too() {
+    for seed in 0..30 {
         demo_findings_match_the_injections(seed);
     }
 }
