@@ -12,6 +12,7 @@ pub mod app;
 pub mod auth;
 pub mod blobs;
 pub mod error;
+pub mod extract;
 pub mod pages;
 
 use std::collections::HashMap;
@@ -74,6 +75,18 @@ impl AppState {
                 .await
                 .map_err(|e| auth::HashError(e.to_string()))??;
         let blobs = Arc::new(blobs::BlobStore::new(&config.data_dir));
+        // Uploads cut off by a crash leave their temporary files behind.
+        match blobs.remove_stale_temporaries() {
+            Ok((0, _)) => {}
+            Ok((files, bytes)) => {
+                tracing::info!(
+                    files,
+                    bytes,
+                    "removed temporary files of interrupted uploads"
+                )
+            }
+            Err(e) => tracing::warn!(error = %e, "could not clear interrupted uploads"),
+        }
         Ok(Self {
             store,
             config,
