@@ -417,13 +417,16 @@ pub fn shared_data(test: &str, name: &str) -> Option<std::path::PathBuf> {
     if path.is_file() {
         return Some(path);
     }
-    let message = format!(
-        "{test}: SKIPPED: needs {} (../shared/data/{name} beside the repository, as CI provides it)",
+    let needs = format!(
+        "{test} needs {} (../shared/data/{name} beside the repository)",
         path.display()
     );
-    assert!(std::env::var("CI").as_deref() != Ok("true"), "{message}");
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{needs}, which CI must provide"
+    );
     use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "{message}");
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {needs}");
     None
 }
 
