@@ -36,12 +36,12 @@ pub fn routes() -> Router<AppState> {
         .route("/stations/{number}/events", get(station_events))
         .route("/events", post(submit_event).get(group_events))
         .fallback(|| async { ApiError::NotFound("no such API endpoint".into()) })
-        .method_not_allowed_fallback(method_not_allowed)
 }
 
 /// A known endpoint asked with a method it does not serve: say so in JSON,
-/// like every other error.
-async fn method_not_allowed(method: axum::http::Method) -> ApiError {
+/// like every other error. (Set in [`crate::router`] once all API routes
+/// are merged: axum sets it only on the routes a router has already.)
+pub async fn method_not_allowed(method: axum::http::Method) -> ApiError {
     ApiError::Rejected {
         status: StatusCode::METHOD_NOT_ALLOWED,
         message: format!("this endpoint does not answer {method}: see /openapi.json"),

@@ -130,11 +130,13 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let api = api::routes()
         .layer(DefaultBodyLimit::max(API_BODY_LIMIT))
-        .merge(blobs::routes());
+        .merge(blobs::routes())
+        .method_not_allowed_fallback(api::method_not_allowed);
     let pages = pages::routes()
         .merge(analysis::routes())
         .merge(app::routes())
-        .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT));
+        .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT))
+        .method_not_allowed_fallback(pages::method_not_allowed);
     Router::new()
         .nest("/api/v1", api)
         .merge(pages)

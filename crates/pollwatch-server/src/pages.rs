@@ -32,12 +32,15 @@ pub fn routes() -> Router<AppState> {
         .route("/stations", get(stations))
         .route("/stations/{number}", get(station))
         .fallback(|| async { PageError(ApiError::NotFound("this page".into())) })
-        .method_not_allowed_fallback(|method: axum::http::Method| async move {
-            PageError(ApiError::Rejected {
-                status: StatusCode::METHOD_NOT_ALLOWED,
-                message: format!("this page does not answer {method}"),
-            })
-        })
+}
+
+/// A page asked with a method it does not answer: the error page. (Set in
+/// [`crate::router`] once all page routes are merged.)
+pub async fn method_not_allowed(method: axum::http::Method) -> PageError {
+    PageError(ApiError::Rejected {
+        status: StatusCode::METHOD_NOT_ALLOWED,
+        message: format!("this page does not answer {method}"),
+    })
 }
 
 /// Template filters.

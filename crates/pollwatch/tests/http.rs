@@ -659,6 +659,20 @@ async fn parse_errors_answer_json_naming_the_parameter(backend: Backend) {
         let html = res.text().await.unwrap();
         assert!(html.contains(needle), "{path}: {html}");
     }
+    // Pages (the stations' and the analysts' alike) answer a method they
+    // do not serve with the error page too.
+    for path in ["/stations", "/results/1"] {
+        let res = app
+            .http
+            .put(app.url(path))
+            .bearer_auth(&analyst)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 405, "{path}");
+        let html = res.text().await.unwrap();
+        assert!(html.contains("does not answer PUT"), "{path}: {html}");
+    }
     // A form that is not a form.
     let res = app
         .http
@@ -918,10 +932,15 @@ async fn openapi_document_matches_the_api() {
             let status = res.status().as_u16();
             let body = res.text().await.unwrap_or_default();
             match documented(path, &m) {
-                None => assert_eq!(
-                    status, 405,
-                    "{m} {path} answers {status} but is not documented: {body}"
-                ),
+                None => {
+                    assert_eq!(
+                        status, 405,
+                        "{m} {path} answers {status} but is not documented: {body}"
+                    );
+                    let v: serde_json::Value = serde_json::from_str(&body)
+                        .unwrap_or_else(|_| panic!("{m} {path}: 405 without JSON: {body:?}"));
+                    assert_eq!(v["error"]["status"], 405, "{m} {path}");
+                }
                 Some(statuses) => {
                     assert!(
                         status != 405 && !body.contains("no such API endpoint"),
