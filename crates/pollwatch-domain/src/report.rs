@@ -11,6 +11,9 @@ use serde_json::{Map, Value};
 use crate::event::EventKind;
 use crate::forms::{FormSet, ProtocolFigures};
 
+mod register;
+pub use register::{check_against_register, headcount_bound, protocol_bound};
+
 /// One thing wrong with a payload; `field` is a path like `answers.O6`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PayloadError {

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use pollwatch_analysis::charts::{self, Axis};
@@ -23,7 +23,8 @@ use crate::AppState;
 use crate::api::format_time;
 use crate::auth::{Caller, MaybeCaller};
 use crate::error::{ApiError, PageError};
-use crate::pages::{Nav, render};
+use crate::extract::page::{Path, Query};
+use crate::pages::{Nav, filters, render};
 
 /// Forensics reports by result id: a result never changes once stored, so
 /// its report is computed once (seconds on a national file) and kept.

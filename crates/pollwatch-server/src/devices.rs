@@ -8,7 +8,7 @@
 //! revocation is written to the audit log (who, when, how many).
 
 use askama::Template;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -21,6 +21,8 @@ use crate::AppState;
 use crate::api::{ApiJson, format_time};
 use crate::auth::Caller;
 use crate::error::{ApiError, PageError};
+use crate::extract::api::Path;
+use crate::extract::page::{Form, Query};
 use crate::pages::{Nav, render};
 
 /// Largest page of staff sessions an admin sees at once.

@@ -13,6 +13,7 @@ pub mod auth;
 pub mod blobs;
 pub mod devices;
 pub mod error;
+pub mod extract;
 pub mod pages;
 
 use std::collections::HashMap;
@@ -75,6 +76,18 @@ impl AppState {
                 .await
                 .map_err(|e| auth::HashError(e.to_string()))??;
         let blobs = Arc::new(blobs::BlobStore::new(&config.data_dir));
+        // Uploads cut off by a crash leave their temporary files behind.
+        match blobs.remove_stale_temporaries() {
+            Ok((0, _)) => {}
+            Ok((files, bytes)) => {
+                tracing::info!(
+                    files,
+                    bytes,
+                    "removed temporary files of interrupted uploads"
+                )
+            }
+            Err(e) => tracing::warn!(error = %e, "could not clear interrupted uploads"),
+        }
         Ok(Self {
             store,
             config,
@@ -119,12 +132,14 @@ pub fn router(state: AppState) -> Router {
     let api = api::routes()
         .merge(devices::api_routes())
         .layer(DefaultBodyLimit::max(API_BODY_LIMIT))
-        .merge(blobs::routes());
+        .merge(blobs::routes())
+        .method_not_allowed_fallback(api::method_not_allowed);
     let pages = pages::routes()
         .merge(analysis::routes())
         .merge(app::routes())
         .merge(devices::page_routes())
-        .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT));
+        .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT))
+        .method_not_allowed_fallback(pages::method_not_allowed);
     Router::new()
         .nest("/api/v1", api)
         .merge(pages)

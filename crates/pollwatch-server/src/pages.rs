@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use askama::Template;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -18,6 +18,7 @@ use crate::AppState;
 use crate::api::format_time;
 use crate::auth::{self, Caller, LOGIN_CSRF_COOKIE, MaybeCaller, SESSION_COOKIE};
 use crate::error::{ApiError, PageError};
+use crate::extract::page::{Form, Path, Query};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -31,6 +32,39 @@ pub fn routes() -> Router<AppState> {
         .route("/stations", get(stations))
         .route("/stations/{number}", get(station))
         .fallback(|| async { PageError(ApiError::NotFound("this page".into())) })
+}
+
+/// A page asked with a method it does not answer: the error page. (Set in
+/// [`crate::router`] once all page routes are merged.)
+pub async fn method_not_allowed(method: axum::http::Method) -> PageError {
+    PageError(ApiError::Rejected {
+        status: StatusCode::METHOD_NOT_ALLOWED,
+        message: format!("this page does not answer {method}"),
+    })
+}
+
+/// Template filters.
+pub mod filters {
+    use std::fmt::Display;
+
+    /// Everything but the unreserved characters of RFC 3986: a station
+    /// numbered "12/3" must stay one path segment ("12%2F3"), and Cyrillic
+    /// or spaces must not break the link.
+    const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+
+    /// One percent-encoded path segment, for links: `/stations/{{ n|segment }}`.
+    pub fn segment(s: &str) -> String {
+        percent_encoding::utf8_percent_encode(s, SEGMENT).to_string()
+    }
+
+    /// [`segment`] as a template filter: `{{ number|path_segment }}`.
+    pub fn path_segment(value: impl Display, _: &dyn askama::Values) -> askama::Result<String> {
+        Ok(segment(&value.to_string()))
+    }
 }
 
 /// Render a template; a template error is a bug, shown as a plain 500.
