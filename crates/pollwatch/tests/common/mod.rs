@@ -76,6 +76,14 @@ impl TestApp {
     /// A server with two stations, and groups "alpha" and "beta" each with a
     /// coordinator ("coord-alpha") and an observer ("Obs-alpha").
     pub async fn spawn(backend: Backend) -> Option<Self> {
+        Self::spawn_configured(backend, |state| state).await
+    }
+
+    /// As [`TestApp::spawn`], with the state adjusted first (e.g. limits).
+    pub async fn spawn_configured(
+        backend: Backend,
+        configure: impl FnOnce(AppState) -> AppState,
+    ) -> Option<Self> {
         let (store, guard, _) = store(backend).await?;
         let at = now();
         let election = store
@@ -140,12 +148,13 @@ impl TestApp {
         )
         .await
         .unwrap();
+        let state = configure(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
-            axum::serve(listener, pollwatch_server::router(state))
-                .await
-                .unwrap();
+            let app =
+                pollwatch_server::router(state).into_make_service_with_connect_info::<SocketAddr>();
+            axum::serve(listener, app).await.unwrap();
         });
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
