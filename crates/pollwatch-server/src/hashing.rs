@@ -5,8 +5,8 @@
 //! flood of wrong passwords started up to 512 threads at once, each
 //! allocating its own 19 MiB; glibc gave every thread an arena of its own
 //! and never returned the memory (16 concurrent logins left 2.2 GiB behind,
-//! 256 got the process killed). Here a fixed number of threads (about one
-//! per core) do all hashing, each reusing one block of memory allocated
+//! 256 got the process killed). Here a fixed number of threads (one per
+//! core but one) do all hashing, each reusing one block of memory allocated
 //! when it starts, so resident memory does not depend on how many requests
 //! arrive. Requests beyond the threads wait in a short queue; beyond the
 //! queue they wait a bounded time for a place, then are told the server is
@@ -48,13 +48,18 @@ pub struct PoolConfig {
 }
 
 impl Default for PoolConfig {
-    /// One thread per core, at most 4 (a login needs no more), and a queue
+    /// One thread per core but one, at least 1 and at most 4, and a queue
     /// of 8 per thread: at ~40 ms a verification, the last in the queue
-    /// waits about a third of a second.
+    /// waits about a third of a second. One core is left to the runtime,
+    /// so that however many logins arrive, observers' reports and
+    /// `/healthz` still find a core free (on a 2-core server: one hashing
+    /// thread, ~25 logins/s, far above what the rate limits let through
+    /// for any one account or address).
     fn default() -> Self {
         let threads = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
+            .saturating_sub(1)
             .clamp(1, 4);
         Self {
             threads,

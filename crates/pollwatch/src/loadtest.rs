@@ -1,7 +1,8 @@
 //! `pollwatch loadtest`: many simulated observers submitting reports over
 //! real HTTP, as at 20:00 on election day. Reports events/s and latency
 //! percentiles. Bounded by a count and a time, and loopback only: it is a
-//! measuring tool, not a way to flood someone else's server.
+//! measuring tool, not a way to flood someone else's server. With
+//! `--login-flood`, wrong passwords instead (see `loadtest/flood.rs`).
 
 use std::process::ExitCode;
 use std::sync::Arc;
