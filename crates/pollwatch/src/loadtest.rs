@@ -54,6 +54,15 @@ pub struct LoadtestArgs {
     /// With --login-flood: wrong logins in flight at once.
     #[arg(long, default_value_t = 256)]
     pub at_once: usize,
+    /// With --login-flood: spread the flood over this many loopback source
+    /// addresses (127.0.0.2, 127.0.0.3, ...), as from many machines.
+    #[arg(long, default_value_t = 1)]
+    pub from_addresses: u8,
+    /// With --login-flood: a new random username for every wrong login
+    /// (so that the per-account limits do not stop the flood, only the
+    /// per-address ones and the hashing threads' queue).
+    #[arg(long)]
+    pub random_usernames: bool,
     /// With --url: the server's process id, to sample its resident memory
     /// from /proc (the in-process server samples this process).
     #[arg(long)]

@@ -38,6 +38,8 @@ struct FloodReport {
     backend: String,
     logins: u64,
     at_once: usize,
+    from_addresses: u8,
+    random_usernames: bool,
     flood_seconds: f64,
     /// Answers to the wrong logins by HTTP status ("error" for no answer).
     statuses: BTreeMap<String, u64>,
@@ -220,24 +222,46 @@ pub async fn run(database: &str, args: LoadtestArgs) -> anyhow::Result<ExitCode>
     // Let the probes reach their pace before the flood.
     tokio::time::sleep(Duration::from_millis(500)).await;
 
+    // The attackers' clients: from 127.0.0.1, or from several loopback
+    // addresses when the flood is to look as if it came from many places.
+    let attack_clients: Vec<reqwest::Client> = if args.from_addresses <= 1 {
+        vec![http.clone()]
+    } else {
+        (0..args.from_addresses.min(250))
+            .map(|i| {
+                reqwest::Client::builder()
+                    .local_address(std::net::IpAddr::from([127, 0, 0, 2 + i]))
+                    .timeout(Duration::from_secs(60))
+                    .build()
+            })
+            .collect::<Result<_, _>>()?
+    };
     let statuses = Arc::new(Mutex::new(BTreeMap::<String, u64>::new()));
     let issued = Arc::new(AtomicU64::new(0));
     let progress = crate::progress::bar(args.logins, "wrong logins");
     flooding.store(true, Ordering::Relaxed);
     let started = Instant::now();
     let mut attackers = Vec::with_capacity(args.at_once);
-    for _ in 0..args.at_once {
+    for i in 0..args.at_once {
         let (http, url, statuses, issued, progress) = (
-            http.clone(),
+            attack_clients[i % attack_clients.len()].clone(),
             format!("{base}/api/v1/login"),
             statuses.clone(),
             issued.clone(),
             progress.clone(),
         );
-        let body = serde_json::json!({ "username": username, "password": "wrong password, again" });
+        let target = username.clone();
+        let random = args.random_usernames;
         let limit = args.logins;
         attackers.push(tokio::spawn(async move {
             while issued.fetch_add(1, Ordering::Relaxed) < limit {
+                let name = if random {
+                    format!("nobody-{}", hex::encode(rand::random::<[u8; 6]>()))
+                } else {
+                    target.clone()
+                };
+                let body =
+                    serde_json::json!({ "username": name, "password": "wrong password, again" });
                 let status = match http.post(&url).json(&body).send().await {
                     Ok(r) => {
                         let s = r.status().as_u16().to_string();
@@ -294,6 +318,8 @@ pub async fn run(database: &str, args: LoadtestArgs) -> anyhow::Result<ExitCode>
         backend: store.backend().into(),
         logins: args.logins,
         at_once: args.at_once,
+        from_addresses: args.from_addresses.max(1),
+        random_usernames: args.random_usernames,
         flood_seconds,
         statuses: statuses.lock().map(|m| m.clone()).unwrap_or_default(),
         rss_mib: Rss {
@@ -327,9 +353,15 @@ fn print_text(r: &FloodReport) {
         .map(|(s, n)| format!("{s}: {n}"))
         .collect();
     println!(
-        "{} wrong logins, {} at once, in {:.1} s on {}: {}",
+        "{} wrong logins, {} at once from {} address(es){}, in {:.1} s on {}: {}",
         r.logins,
         r.at_once,
+        r.from_addresses,
+        if r.random_usernames {
+            " for random usernames"
+        } else {
+            ""
+        },
         r.flood_seconds,
         r.backend,
         statuses.join(", ")
