@@ -21,6 +21,7 @@ use crate::AppState;
 use crate::auth::{self, Caller};
 use crate::error::ApiError;
 use crate::extract::api::{Path, Query};
+use crate::limits::ClientAddr;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -95,18 +96,20 @@ struct SessionView {
 
 async fn login(
     State(state): State<AppState>,
+    client: ClientAddr,
     ApiJson(body): ApiJson<LoginBody>,
-) -> Result<Response, ApiError> {
-    let principal = auth::login(&state, &body.username, &body.password).await?;
+) -> Result<Response, auth::Refused> {
+    let principal = auth::login(&state, &client, &body.username, &body.password).await?;
     let (token, session) = auth::start_session(&state, principal).await?;
     Ok(session_created(token, &session))
 }
 
 async fn enrol(
     State(state): State<AppState>,
+    client: ClientAddr,
     ApiJson(body): ApiJson<EnrolBody>,
-) -> Result<Response, ApiError> {
-    let principal = auth::enrol(&state, &body.code).await?;
+) -> Result<Response, auth::Refused> {
+    let principal = auth::enrol(&state, &client, &body.code).await?;
     let (token, session) = auth::start_session(&state, principal).await?;
     Ok(session_created(token, &session))
 }

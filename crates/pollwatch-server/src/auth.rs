@@ -12,13 +12,17 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use pollwatch_domain::{Permission, Timestamp};
 use pollwatch_store::{Principal, SESSION_TOUCH_MS, Session, SessionLookup, now};
 use sha2::{Digest, Sha256};
+use std::time::Duration;
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::hashing::PoolError;
+use crate::limits::{ClientAddr, Door, Throttled};
 
 /// Staff sessions end after a working day; they are on shared computers.
 pub const STAFF_SESSION_MS: i64 = 12 * 3600 * 1000;
@@ -309,51 +313,114 @@ pub async fn start_session(
     Ok((token, session))
 }
 
-/// Check a username and password. The same work is done for an unknown
-/// user, so timing does not tell which usernames exist.
+/// Why a login or enrolment was not let in.
+#[derive(Debug)]
+pub enum Refused {
+    /// Too many attempts, or no hashing thread free: 429 with `Retry-After`.
+    Throttled(Throttled),
+    /// Wrong credentials (401/422) or a server fault.
+    Api(ApiError),
+}
+
+impl From<ApiError> for Refused {
+    fn from(e: ApiError) -> Self {
+        Self::Api(e)
+    }
+}
+
+impl From<pollwatch_store::StoreError> for Refused {
+    fn from(e: pollwatch_store::StoreError) -> Self {
+        Self::Api(e.into())
+    }
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Throttled(t) => t.into_response(),
+            Self::Api(e) => e.into_response(),
+        }
+    }
+}
+
+/// Check a username and password from `client`, within the login limits
+/// (see [`crate::limits`]). The same work is done for an unknown user, and
+/// the same limits apply, so neither timing nor a 429 tells which usernames
+/// exist.
 pub async fn login(
     state: &AppState,
+    client: &ClientAddr,
     username: &str,
     password: &str,
-) -> Result<Principal, ApiError> {
-    let found = state.store.user_for_login(&username.to_lowercase()).await?;
-    let password = password.to_owned();
+) -> Result<Principal, Refused> {
+    let username = username.to_lowercase();
+    let ticket = state
+        .limits
+        .login_attempt(client.0, &username)
+        .map_err(Refused::Throttled)?;
+    let found = state.store.user_for_login(&username).await?;
     let (user, phc) = match found {
         Some((u, h)) => (Some(u), h),
         None => (None, state.dummy_hash.clone()),
     };
-    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &phc))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let ok = match state.hashing.verify(password, &phc).await {
+        Ok(ok) => ok,
+        Err(PoolError::Busy) => {
+            // Not the caller's fault: this attempt does not count.
+            state.limits.login_refund(&ticket);
+            return Err(Refused::Throttled(Throttled::new(
+                Duration::from_secs(1),
+                Door::Busy,
+            )));
+        }
+        Err(e @ PoolError::Gone) => return Err(ApiError::Internal(e.to_string()).into()),
+    };
     match user {
-        Some(u) if ok => Ok(Principal::Staff {
-            user_id: u.id,
-            group_id: u.group_id,
-            role: u.role,
-        }),
+        Some(u) if ok => {
+            state.limits.login_refund(&ticket);
+            Ok(Principal::Staff {
+                user_id: u.id,
+                group_id: u.group_id,
+                role: u.role,
+            })
+        }
         _ => Err(ApiError::Rejected {
             status: axum::http::StatusCode::UNAUTHORIZED,
             message: "wrong username or password".into(),
-        }),
+        }
+        .into()),
     }
 }
 
-/// Redeem an enrolment code into an observer principal.
-pub async fn enrol(state: &AppState, code: &str) -> Result<Principal, ApiError> {
+/// Redeem an enrolment code from `client` into an observer principal,
+/// within the enrolment limit.
+pub async fn enrol(
+    state: &AppState,
+    client: &ClientAddr,
+    code: &str,
+) -> Result<Principal, Refused> {
+    let ticket = state
+        .limits
+        .enrol_attempt(client.0)
+        .map_err(Refused::Throttled)?;
     match state
         .store
         .redeem_enrolment_code(&enrolment_code_hash(code), now())
         .await?
     {
-        Some((group_id, observer_id)) => Ok(Principal::Observer {
-            observer_id,
-            group_id,
-        }),
+        Some((group_id, observer_id)) => {
+            state.limits.enrol_refund(ticket);
+            Ok(Principal::Observer {
+                observer_id,
+                group_id,
+            })
+        }
         // Said in all three languages: we do not know the observer's yet.
         None => Err(ApiError::invalid(
             "code",
             "Код неверен, уже использован или истёк: попросите у координатора новый. · Код қате, қолданылған немесе мерзімі өткен: үйлестірушіден жаңасын сұраңыз. · This code is unknown, used or expired: ask your coordinator for a new one.",
-        )),
+        )
+        .into()),
     }
 }
 

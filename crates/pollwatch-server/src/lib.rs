@@ -14,6 +14,8 @@ pub mod blobs;
 pub mod devices;
 pub mod error;
 pub mod extract;
+pub mod hashing;
+pub mod limits;
 pub mod pages;
 
 use std::collections::HashMap;
@@ -63,6 +65,10 @@ pub struct AppState {
     /// The checklists, incident taxonomy and protocol template in force:
     /// served to the app and used to check every submitted answer.
     pub forms: Arc<pollwatch_domain::forms::FormSet>,
+    /// Rate limits on login and enrolment, and their buckets.
+    pub limits: Arc<limits::Limits>,
+    /// The threads that hash passwords (a fixed few, whatever arrives).
+    pub hashing: Arc<hashing::HashPool>,
 }
 
 impl AppState {
@@ -71,10 +77,12 @@ impl AppState {
         config: ServerConfig,
         election_id: Option<RowId>,
     ) -> Result<Self, auth::HashError> {
-        let dummy_hash =
-            tokio::task::spawn_blocking(|| auth::hash_password("pollwatch-timing-equaliser"))
-                .await
-                .map_err(|e| auth::HashError(e.to_string()))??;
+        let limits = limits::LimitConfig::default();
+        let hashing = Arc::new(hashing::HashPool::new(&limits.hashing)?);
+        let dummy_hash = hashing
+            .hash("pollwatch-timing-equaliser")
+            .await
+            .map_err(|e| auth::HashError(e.to_string()))??;
         let blobs = Arc::new(blobs::BlobStore::new(&config.data_dir));
         // Uploads cut off by a crash leave their temporary files behind.
         match blobs.remove_stale_temporaries() {
@@ -97,7 +105,17 @@ impl AppState {
             dummy_hash,
             reports: Arc::default(),
             forms: Arc::new(pollwatch_domain::forms::defaults()),
+            limits: Arc::new(limits::Limits::new(limits)),
+            hashing,
         })
+    }
+
+    /// Use other rate limits and hashing threads than the defaults (a
+    /// proxy's forwarded addresses, or short windows in tests).
+    pub fn with_limits(mut self, config: limits::LimitConfig) -> Result<Self, auth::HashError> {
+        self.hashing = Arc::new(hashing::HashPool::new(&config.hashing)?);
+        self.limits = Arc::new(limits::Limits::new(config));
+        Ok(self)
     }
 
     /// Use a group's own forms instead of the shipped ones.

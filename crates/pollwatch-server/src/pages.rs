@@ -16,9 +16,10 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::api::format_time;
-use crate::auth::{self, Caller, LOGIN_CSRF_COOKIE, MaybeCaller, SESSION_COOKIE};
+use crate::auth::{self, Caller, LOGIN_CSRF_COOKIE, MaybeCaller, Refused, SESSION_COOKIE};
 use crate::error::{ApiError, PageError};
 use crate::extract::page::{Form, Path, Query};
+use crate::limits::ClientAddr;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -226,6 +227,7 @@ struct LoginForm {
 
 async fn login(
     State(state): State<AppState>,
+    client: ClientAddr,
     jar: CookieJar,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, PageError> {
@@ -234,9 +236,9 @@ async fn login(
             ApiError::Forbidden("the form expired: reload the page and try again".into()).into(),
         );
     }
-    match auth::login(&state, &form.username, &form.password).await {
+    match auth::login(&state, &client, &form.username, &form.password).await {
         Ok(principal) => browser_session(&state, jar, principal).await,
-        Err(ApiError::Rejected { message, .. }) => {
+        Err(Refused::Api(ApiError::Rejected { message, .. })) => {
             let page = LoginPage {
                 csrf_token: form.csrf_token,
                 error: Some(message),
@@ -244,7 +246,15 @@ async fn login(
             };
             Ok((StatusCode::UNAUTHORIZED, render(&page)).into_response())
         }
-        Err(e) => Err(e.into()),
+        Err(Refused::Throttled(t)) => {
+            let page = LoginPage {
+                csrf_token: form.csrf_token,
+                error: Some(t.message()),
+                username: form.username,
+            };
+            Ok((StatusCode::TOO_MANY_REQUESTS, [t.header()], render(&page)).into_response())
+        }
+        Err(Refused::Api(e)) => Err(e.into()),
     }
 }
 
@@ -289,6 +299,7 @@ struct EnrolForm {
 
 async fn enrol(
     State(state): State<AppState>,
+    client: ClientAddr,
     jar: CookieJar,
     Form(form): Form<EnrolForm>,
 ) -> Result<Response, PageError> {
@@ -297,16 +308,23 @@ async fn enrol(
             ApiError::Forbidden("the form expired: reload the page and try again".into()).into(),
         );
     }
-    match auth::enrol(&state, &form.code).await {
+    match auth::enrol(&state, &client, &form.code).await {
         Ok(principal) => browser_session(&state, jar, principal).await,
-        Err(ApiError::Invalid { message, .. }) => {
+        Err(Refused::Api(ApiError::Invalid { message, .. })) => {
             let page = EnrolPage {
                 csrf_token: form.csrf_token,
                 error: Some(message),
             };
             Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
         }
-        Err(e) => Err(e.into()),
+        Err(Refused::Throttled(t)) => {
+            let page = EnrolPage {
+                csrf_token: form.csrf_token,
+                error: Some(t.message()),
+            };
+            Ok((StatusCode::TOO_MANY_REQUESTS, [t.header()], render(&page)).into_response())
+        }
+        Err(Refused::Api(e)) => Err(e.into()),
     }
 }
 

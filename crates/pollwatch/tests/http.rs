@@ -508,6 +508,7 @@ async fn the_log_names_each_events_station(backend: Backend) {
         return;
     };
     let token = app.observer_token("alpha").await;
+    app.assign("alpha", "102").await;
     for (n, station) in [(1, "101"), (2, "102"), (3, "101")] {
         let res = app
             .post_event(&token, &headcount(&uuid(n), station, 5))
@@ -585,6 +586,7 @@ async fn station_numbers_with_a_slash_link_and_route(backend: Backend) {
     assert!(page.text().await.unwrap().contains("Station 12/3"));
 
     let observer = app.observer_token("alpha").await;
+    app.assign("alpha", "12/3").await;
     let res = app
         .post_event(&observer, &headcount(&uuid(1), "12/3", 40))
         .await;
@@ -892,11 +894,16 @@ async fn openapi_document_matches_the_api() {
     let concrete = |path: &str| {
         assert!(
             path.matches('{').count()
-                == path.matches("{number}").count() + path.matches("{sha256}").count(),
+                == path.matches("{number}").count()
+                    + path.matches("{sha256}").count()
+                    + path.matches("{code_name}").count()
+                    + path.matches("{id}").count(),
             "{path}: give this test a sample value for its parameter"
         );
         path.replace("{number}", "101")
             .replace("{sha256}", &"0".repeat(64))
+            .replace("{code_name}", "Obs-alpha")
+            .replace("{id}", &"0".repeat(32))
     };
     let documented = |path: &str, method: &str| -> Option<Vec<u16>> {
         let op = paths.get(path)?.get(method)?;
@@ -975,6 +982,8 @@ async fn openapi_document_matches_the_api() {
                 "/api/v1{}",
                 path.replace("{number}", "no-such")
                     .replace("{sha256}", "not-a-hash")
+                    .replace("{code_name}", "no%20such")
+                    .replace("{id}", "nope")
             ));
             let mut probes: Vec<reqwest::RequestBuilder> = vec![];
             let post = method == "post";

@@ -79,12 +79,28 @@ impl TestApp {
     /// A server with two stations, and groups "alpha" and "beta" each with a
     /// coordinator ("coord-alpha") and an observer ("Obs-alpha").
     pub async fn spawn(backend: Backend) -> Option<Self> {
+        Self::spawn_configured(backend, |state| state).await
+    }
+
+    /// As [`TestApp::spawn`], with the state adjusted first (e.g. limits).
+    pub async fn spawn_configured(
+        backend: Backend,
+        configure: impl FnOnce(AppState) -> AppState,
+    ) -> Option<Self> {
         let (store, guard, _) = store(backend).await?;
-        Some(Self::spawn_on(store, guard).await)
+        Some(Self::spawn_on_configured(store, guard, configure).await)
     }
 
     /// The same, over a store the caller opened (a fault-injected one).
     pub async fn spawn_on(store: Arc<dyn Store>, guard: Guard) -> Self {
+        Self::spawn_on_configured(store, guard, |state| state).await
+    }
+
+    async fn spawn_on_configured(
+        store: Arc<dyn Store>,
+        guard: Guard,
+        configure: impl FnOnce(AppState) -> AppState,
+    ) -> Self {
         let at = now();
         let election = store
             .ensure_election(&Slug::parse("test").unwrap(), "Test", "2026-03-15")
@@ -152,12 +168,13 @@ impl TestApp {
         )
         .await
         .unwrap();
+        let state = configure(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
-            axum::serve(listener, pollwatch_server::router(state))
-                .await
-                .unwrap();
+            let app =
+                pollwatch_server::router(state).into_make_service_with_connect_info::<SocketAddr>();
+            axum::serve(listener, app).await.unwrap();
         });
         let http = http_client();
         Self {
@@ -171,6 +188,33 @@ impl TestApp {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
+    }
+
+    /// Assign the group's observer ("Obs-GROUP") to one more station.
+    pub async fn assign(&self, group: &str, station: &str) {
+        let g = self
+            .store
+            .group(&Slug::parse(group).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let o = self
+            .store
+            .observer_by_code_name(g.id, &CodeName::parse(&format!("Obs-{group}")).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let election = self.store.elections().await.unwrap().remove(0);
+        let s = self
+            .store
+            .station(
+                election.id,
+                &pollwatch_domain::StationNumber::parse(station).unwrap(),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        self.store.assign(g.id, o.id, s.id).await.unwrap();
     }
 
     /// A one-time code for the group's observer.
