@@ -190,8 +190,11 @@ impl TestApp {
         format!("http://{}{}", self.addr, path)
     }
 
-    /// Assign the group's observer ("Obs-GROUP") to one more station.
-    pub async fn assign(&self, group: &str, station: &str) {
+    /// The group and its observer "Obs-GROUP".
+    pub async fn group_observer(
+        &self,
+        group: &str,
+    ) -> (pollwatch_domain::Group, pollwatch_domain::Observer) {
         let g = self
             .store
             .group(&Slug::parse(group).unwrap())
@@ -204,6 +207,12 @@ impl TestApp {
             .await
             .unwrap()
             .unwrap();
+        (g, o)
+    }
+
+    /// Assign the group's observer ("Obs-GROUP") to one more station.
+    pub async fn assign(&self, group: &str, station: &str) {
+        let (g, o) = self.group_observer(group).await;
         let election = self.store.elections().await.unwrap().remove(0);
         let s = self
             .store
@@ -219,18 +228,7 @@ impl TestApp {
 
     /// A one-time code for the group's observer.
     pub async fn enrolment_code(&self, group: &str) -> String {
-        let g = self
-            .store
-            .group(&Slug::parse(group).unwrap())
-            .await
-            .unwrap()
-            .unwrap();
-        let o = self
-            .store
-            .observer_by_code_name(g.id, &CodeName::parse(&format!("Obs-{group}")).unwrap())
-            .await
-            .unwrap()
-            .unwrap();
+        let (g, o) = self.group_observer(group).await;
         let code = auth::new_enrolment_code();
         self.store
             .create_enrolment_code(
