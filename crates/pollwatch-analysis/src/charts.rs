@@ -1793,39 +1793,54 @@ mod tests {
         }
     }
 
-    /// Writes one example of each chart to /tmp/charts for a look:
-    /// `cargo test -p pollwatch-analysis charts::tests::render -- --ignored`.
+    /// The examples the charts were drawn against (a coarse histogram, a
+    /// chart with no data, last-two-digit bars with 100 categories): each
+    /// stands alone, with one shape per value. (These used to be written
+    /// to /tmp/charts by an ignored test; a chart can be looked at in the
+    /// running demo instead.)
     #[test]
-    #[ignore = "writes files to /tmp/charts"]
-    fn render_examples() {
-        let dir = std::path::Path::new("/tmp/charts");
-        std::fs::create_dir_all(dir).unwrap();
-        let charts = all_charts("Явка на участках — Қазақстан, 2024");
-        for (name, svg) in ["histogram", "heatmap", "bars", "gaps"].iter().zip(&charts) {
-            std::fs::write(dir.join(format!("{name}.svg")), svg).unwrap();
-        }
+    fn the_example_charts_stand_alone_with_one_shape_per_value() {
+        let title = "Turnout, 2-point bins";
         let (counts, expected) = turnout(50);
         let coarse = histogram(
-            "Turnout, 2-point bins",
+            title,
             &pct(),
             "stations",
             &counts,
             Some(("expected", &expected)),
             &[50.0, 60.0, 70.0, 80.0, 90.0],
         );
-        std::fs::write(dir.join("histogram50.svg"), coarse).unwrap();
-        std::fs::write(dir.join("nodata.svg"), gaps("Пусто", &[], "x")).unwrap();
+        check_standalone(&coarse, title);
+        // The bars are one step outline (bins of equal height merge) that
+        // spans the axis; the five markers are one dashed path.
+        let line_with = |needle: &str| coarse.lines().find(|l| l.contains(needle)).unwrap();
+        let bars_outline = line_with("fill-opacity=\"0.8\"");
+        assert!(
+            bars_outline.contains("M73.2 258") && bars_outline.contains("H422"),
+            "{bars_outline}"
+        );
+        assert_eq!(line_with("stroke-dasharray").matches('M').count(), 5);
+
+        let empty = gaps("Пусто", &[], "x");
+        check_standalone(&empty, "Пусто");
+        assert!(empty.contains(">no data</text>"), "{empty}");
+
+        let title = "Последние две цифры / Соңғы екі цифр";
         let cats: Vec<String> = (0..100).map(|d| format!("{d:02}")).collect();
         let observed: Vec<f64> = (0..100)
             .map(|d| 0.01 + ((d * 37) % 11) as f64 * 0.0004)
             .collect();
         let flat = vec![0.01; 100];
         let two = bars(
-            "Последние две цифры / Соңғы екі цифр",
+            title,
             &cats,
             &[("observed", &observed), ("expected", &flat)],
             "frequency",
         );
-        std::fs::write(dir.join("bars100.svg"), two).unwrap();
+        check_standalone(&two, title);
+        // 200 bars, 2 legend swatches, the background.
+        assert_eq!(two.matches("<rect").count(), 203);
+        assert!(two.contains("<title>98: observed 0.0128</title>"), "{two}");
+        assert!(two.contains("<title>99: expected 0.01</title>"), "{two}");
     }
 }

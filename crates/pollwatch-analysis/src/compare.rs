@@ -46,8 +46,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use pollwatch_domain::EventKind;
 use pollwatch_domain::results::{ObservedFigures, ResultSet, StationResult};
-use pollwatch_domain::{EventKind, Timestamp};
 
 /// What counts as a finding.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -651,7 +651,11 @@ pub struct Report<'a> {
     pub station: &'a str,
     pub kind: EventKind,
     pub payload: &'a Value,
-    pub observed_at: Timestamp,
+    /// The order in which the server received it (the group's log
+    /// position). Which report stands is decided by this, never by the
+    /// time a phone claims: a phone with a clock set ahead must not get
+    /// the last word.
+    pub seq: i64,
 }
 
 /// A whole number from JSON: a non-negative integer, or a string of digits.
@@ -665,8 +669,8 @@ fn number(v: Option<&Value>) -> Option<u64> {
 
 /// Per-station observers' figures from stored events.
 ///
-/// - **Protocol**: the latest `protocol` event of the station (by
-///   `observed_at`; on a tie, the later in `reports`). Its payload is
+/// - **Protocol**: the last `protocol` event of the station the server
+///   received (by `seq`). Its payload is
 ///   `{"status": "posted" | "not_posted" | …, "figures": null | {"L1": …,
 ///   …, "L9": …, "candidates": {"C1": …, …}, "A": …}}` (protocol.md):
 ///   registered = L1, ballots issued = L3 + L4 (L4 missing counts as 0),
@@ -679,7 +683,7 @@ fn number(v: Option<&Value>) -> Option<u64> {
 /// - **Headcount**: the largest `counted` of the station's `headcount`
 ///   events (tallies are cumulative; with several observers, the most
 ///   complete). It is **partial** unless a `protocol` event of the station
-///   came at or after the last headcount: an observer who recorded the
+///   was received after the last headcount: an observer who recorded the
 ///   protocol's fate stayed past the close of voting, one who did not
 ///   (removed, detained) may have stopped counting early.
 ///
@@ -691,17 +695,17 @@ pub fn observed_from_reports<'a>(
 ) -> Vec<Observed> {
     #[derive(Default)]
     struct Acc<'a> {
-        protocol: Option<(Timestamp, &'a Value)>,
+        protocol: Option<(i64, &'a Value)>,
         headcount: Option<u64>,
-        last_headcount: Option<Timestamp>,
+        last_headcount: Option<i64>,
     }
     let mut by_station: BTreeMap<&'a str, Acc<'a>> = BTreeMap::new();
     for r in reports {
         match r.kind {
             EventKind::Protocol => {
                 let acc = by_station.entry(r.station).or_default();
-                if acc.protocol.is_none_or(|(t, _)| r.observed_at >= t) {
-                    acc.protocol = Some((r.observed_at, r.payload));
+                if acc.protocol.is_none_or(|(t, _)| r.seq >= t) {
+                    acc.protocol = Some((r.seq, r.payload));
                 }
             }
             EventKind::Headcount => {
@@ -709,10 +713,7 @@ pub fn observed_from_reports<'a>(
                 if let Some(c) = number(r.payload.get("counted")) {
                     acc.headcount = Some(acc.headcount.map_or(c, |h| h.max(c)));
                 }
-                acc.last_headcount = Some(
-                    acc.last_headcount
-                        .map_or(r.observed_at, |t| t.max(r.observed_at)),
-                );
+                acc.last_headcount = Some(acc.last_headcount.map_or(r.seq, |t| t.max(r.seq)));
             }
             _ => {}
         }

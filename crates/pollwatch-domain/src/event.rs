@@ -220,11 +220,14 @@ impl NewEvent {
         if self.observed_at < Timestamp::EARLIEST {
             return Err(InvalidValue("observed_at is before the year 2000".into()));
         }
-        // A phone's clock may run ahead; a day ahead is a wrong clock.
-        if self.observed_at.0 > received_at.0 + 24 * 3600 * 1000 {
-            return Err(InvalidValue(
-                "observed_at is more than a day in the future: check the phone's clock".into(),
-            ));
+        // A phone's clock may run a little ahead; more is a wrong clock or
+        // a phone claiming the last word. (Which report stands is decided
+        // by the order the server received them, never by this time.)
+        if self.observed_at.0 > received_at.0 + MAX_CLOCK_LEAD_MS {
+            return Err(InvalidValue(format!(
+                "observed_at is more than {} minutes ahead of the server's clock: check the phone's time and time zone",
+                MAX_CLOCK_LEAD_MS / 60_000
+            )));
         }
         if self.supersedes.as_ref() == Some(&self.client_id) {
             return Err(InvalidValue("an event cannot supersede itself".into()));
@@ -233,10 +236,14 @@ impl NewEvent {
     }
 }
 
+/// How far a report's `observed_at` may lead the server's clock.
+pub const MAX_CLOCK_LEAD_MS: i64 = 5 * 60 * 1000;
+
 /// A stored event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
-    /// Position in the log, from 1, gap-free per database (not per group).
+    /// Position in the group's own log, from 1, gap-free per group: the
+    /// order in which the server received the group's reports.
     pub seq: i64,
     #[serde(flatten)]
     pub event: NewEvent,
@@ -293,7 +300,12 @@ mod tests {
         e.payload = serde_json::json!([1, 2]);
         assert!(e.check(now).is_err());
         let mut e = sample();
-        e.observed_at = Timestamp(now.0 + 2 * 24 * 3600 * 1000);
+        e.observed_at = Timestamp(now.0 + MAX_CLOCK_LEAD_MS);
+        assert!(
+            e.check(now).is_ok(),
+            "a clock a few minutes fast is tolerated"
+        );
+        e.observed_at = Timestamp(now.0 + MAX_CLOCK_LEAD_MS + 1);
         assert!(e.check(now).is_err());
         let mut e = sample();
         e.supersedes = Some(e.client_id.clone());

@@ -9,9 +9,10 @@
 //! Exif and XMP. Inside the observer group that is evidence (this photo was
 //! taken at station 101); outside it, it can put a volunteer's home on a
 //! map. [`strip_location`] makes the copy that may leave the group. It
-//! removes whole metadata containers and copies everything else byte for
-//! byte: it never decodes or re-encodes the image, so the picture shown is
-//! the picture taken.
+//! keeps only the segments and chunks a decoder needs to draw the picture
+//! (a whitelist: metadata containers nobody has heard of yet go too), and
+//! copies the image data in them byte for byte: it never decodes or
+//! re-encodes the image, so the picture shown is the picture taken.
 //!
 //! Pure: bytes in, bytes out; no I/O.
 
@@ -178,25 +179,41 @@ pub fn sniff(bytes: &[u8]) -> Option<MediaType> {
     None
 }
 
-/// A copy of the file without the metadata that can say where it was
-/// taken, for showing outside the group; `None` when that cannot be done
-/// safely, and then the file must not leave the group at all.
+/// A copy of the file with only what is needed to draw it, for showing
+/// outside the group; `None` when that cannot be done safely, and then the
+/// file must not leave the group at all.
 ///
-/// - JPEG: drops every APP1 segment (Exif, XMP and extended XMP: GPS
-///   lives there; no decoder needs APP1), APP13 (Photoshop/IPTC, which
-///   names city and sub-location), APP2 `MPF` (its offsets point at the
-///   trailing images dropped next), and anything after the end-of-image
-///   marker (phones append preview and depth images there, each with its
-///   own Exif). Every other segment and the entropy-coded image data are
-///   copied untouched. If the Exif said to turn the image (orientation
-///   2–8), a fresh Exif block with that one tag takes the first dropped
-///   APP1's place, so a portrait photo is not published on its side.
-/// - PNG: drops `eXIf` and the text chunks `tEXt`, `zTXt`, `iTXt` (XMP
-///   travels in `iTXt`), and anything after `IEND`. Kept chunks are copied
-///   whole, so their CRCs stay valid.
-/// - WebP: drops the `EXIF` and `XMP ` chunks, clears their flags in
-///   `VP8X`, rewrites the RIFF size, and drops anything after the RIFF
-///   body.
+/// A whitelist, not a blacklist: phones, editors and provenance tools keep
+/// adding containers that can hold a place (C2PA/JUMBF manifests in APP11,
+/// comments, vendor APPn blocks, text chunks), and a list of what to remove
+/// is always one container short. So the copy keeps what a decoder reads to
+/// draw the picture, and drops everything else, known or not.
+///
+/// - JPEG keeps the start and end markers, the quantisation, Huffman and
+///   arithmetic-coding tables (DQT, DHT, DAC), the frame header (SOFn), the
+///   restart interval (DRI), and each scan header with its entropy-coded
+///   data and restart markers. Each kept header is cut to the length its own
+///   fields give, so nothing rides behind a table. Three small segments are
+///   written afresh, never copied: the JFIF header (version, pixel density;
+///   no thumbnail), the Adobe APP14 with only its colour-transform byte
+///   (without it CMYK and YCCK images decode in wrong colours), and, if the
+///   Exif said to turn the image (orientation 2–8), an Exif block with that
+///   one tag, so a portrait photo is not published on its side. Dropped:
+///   Exif and XMP (APP1), ICC profiles and MPF (APP2), C2PA/JUMBF (APP11),
+///   IPTC (APP13), comments (COM), every other APPn, hierarchical-mode
+///   markers, and anything after the end-of-image marker (phones append
+///   preview and depth images there, each with its own Exif).
+/// - PNG keeps `IHDR`, `PLTE`, `IDAT`, `IEND`, `tRNS` (transparency), the
+///   fixed-size colour chunks `gAMA`, `cHRM`, `sRGB`, `cICP`, `sBIT`, and
+///   APNG's `acTL`, `fcTL`, `fdAT`, copied whole so their CRCs stay valid;
+///   a fixed-size chunk of the wrong size is dropped. Dropped: text
+///   (`tEXt`, `zTXt`, `iTXt`, where XMP travels), `eXIf`, `tIME`, `iCCP`,
+///   `pHYs`, `bKGD`, every unknown chunk, and anything after `IEND`.
+/// - WebP keeps `VP8 `, `VP8L`, `ALPH`, `ANIM` and `ANMF` (an animation's
+///   frames, each with only its image subchunks), and `VP8X` rewritten with
+///   only its alpha and animation flags. Dropped: `EXIF`, `XMP `, `ICCP`,
+///   every unknown chunk, and anything after the RIFF body; the RIFF size
+///   is rewritten.
 /// - HEIC and PDF: `None`. HEIC keeps Exif and XMP as items located by
 ///   byte offsets in `iloc`; removing them means rewriting those offsets
 ///   across the file, and a mistake leaves the coordinates in. A PDF can
@@ -204,9 +221,17 @@ pub fn sniff(bytes: &[u8]) -> Option<MediaType> {
 ///   updates and in compressed object streams. Neither is worth the risk:
 ///   the group shares such files as a screenshot or a JPEG export instead.
 ///
-/// A file whose structure breaks off in the middle (a malformed or cut
-/// segment or chunk) is also `None`: what follows the break cannot be
-/// inspected, so it cannot be called clean.
+/// Colour profiles (JPEG APP2 `ICC_PROFILE`, PNG `iCCP`, WebP `ICCP`) are
+/// dropped too. A profile is a container of its own, up to megabytes, with
+/// free-text tags (description, copyright, device maker and model) and a
+/// creation date; the picture draws without it (read as sRGB), and a
+/// wide-gamut phone photo of a protocol only looks a little duller.
+///
+/// The image data itself is copied byte for byte, never decoded or
+/// re-encoded, so the picture shown is the picture taken. A file whose
+/// structure breaks off in the middle (a malformed or cut segment or
+/// chunk, a table shorter than its own fields say) is `None`: what follows
+/// the break cannot be inspected, so it cannot be called clean.
 pub fn strip_location(media: MediaType, bytes: &[u8]) -> Option<Vec<u8>> {
     match media {
         MediaType::Jpeg => strip_jpeg(bytes),
@@ -221,9 +246,13 @@ pub fn strip_location(media: MediaType, bytes: &[u8]) -> Option<Vec<u8>> {
 const SOI: u8 = 0xD8;
 const EOI: u8 = 0xD9;
 const SOS: u8 = 0xDA;
+const DHT: u8 = 0xC4;
+const DAC: u8 = 0xCC;
+const DQT: u8 = 0xDB;
+const DRI: u8 = 0xDD;
+const APP0: u8 = 0xE0;
 const APP1: u8 = 0xE1;
-const APP2: u8 = 0xE2;
-const APP13: u8 = 0xED;
+const APP14: u8 = 0xEE;
 
 /// One JPEG marker segment: `start..end` of the file, from its first `FF`
 /// (fill bytes included) to the end of its payload; for a scan (SOS), to
@@ -375,14 +404,83 @@ fn jpeg_is_plausible(bytes: &[u8]) -> bool {
     false
 }
 
-/// Whether a segment can say where the photo was taken (or points at data
-/// that is dropped).
-fn jpeg_segment_is_location(bytes: &[u8], s: &Segment) -> bool {
-    match s.marker {
-        APP1 | APP13 => true,
-        APP2 => bytes[s.payload_start..s.payload_end].starts_with(b"MPF\0"),
-        _ => false,
+/// Of a drawing segment's payload, the part a decoder reads: as long as
+/// the segment's own fields say (a frame or scan header by its component
+/// count, tables one after another while a whole one fits). `None` when
+/// not even one whole header or table is there.
+fn jpeg_drawing_header(marker: u8, payload: &[u8]) -> Option<&[u8]> {
+    let len = match marker {
+        // P, Y, X, Nf, then 3 bytes per component.
+        m if is_sof(m) => {
+            let nf = usize::from(*payload.get(5)?);
+            (nf > 0).then_some(6 + 3 * nf)?
+        }
+        // Ns (1–4), 2 bytes per component, Ss, Se, Ah/Al.
+        SOS => {
+            let ns = usize::from(*payload.first()?);
+            (1..=4).contains(&ns).then_some(4 + 2 * ns)?
+        }
+        // Pq/Tq, then 64 entries of 1 byte (Pq = 0) or 2 bytes (Pq = 1).
+        DQT => tables_len(payload, |t| match t.first()? >> 4 {
+            0 => Some(65),
+            1 => Some(129),
+            _ => None,
+        }),
+        // Tc/Th, 16 code counts, then as many code values as they add up to.
+        DHT => tables_len(payload, |t| {
+            let counts = t.get(1..17)?;
+            Some(17 + counts.iter().map(|&c| usize::from(c)).sum::<usize>())
+        }),
+        // Pairs of Tc/Tb and Cs.
+        DAC => payload.len() / 2 * 2,
+        // Ri.
+        DRI => 2,
+        _ => return None,
+    };
+    (len > 0).then(|| payload.get(..len)).flatten()
+}
+
+/// How many bytes of `payload` are whole tables, each as long as
+/// `table_len` says from its first bytes.
+fn tables_len(payload: &[u8], table_len: impl Fn(&[u8]) -> Option<usize>) -> usize {
+    let mut pos = 0;
+    while let Some(n) = payload.get(pos..).and_then(&table_len) {
+        if pos + n > payload.len() {
+            break;
+        }
+        pos += n;
     }
+    pos
+}
+
+/// Whether a decoder needs segments with this marker to draw the image.
+fn jpeg_draws(marker: u8) -> bool {
+    is_sof(marker) || matches!(marker, SOS | DHT | DAC | DQT | DRI)
+}
+
+/// What a JFIF APP0 must say, written afresh: its version and pixel
+/// density, and no thumbnail (a thumbnail is a second picture, and can show
+/// what the photo was cropped from).
+fn jfif_header(payload: &[u8]) -> Option<Vec<u8>> {
+    let fields = payload.strip_prefix(b"JFIF\0")?.get(..7)?;
+    Some([b"JFIF\0".as_slice(), fields, &[0, 0]].concat())
+}
+
+/// An Adobe APP14 written afresh with only its colour transform (0: none
+/// or CMYK, 1: YCbCr, 2: YCCK), which decoders read to get the colours of
+/// CMYK and YCCK images right; version 100 and no flags.
+fn adobe_header(payload: &[u8]) -> Option<Vec<u8>> {
+    let transform = *payload.strip_prefix(b"Adobe")?.get(6)?;
+    Some([b"Adobe".as_slice(), &[0, 100, 0, 0, 0, 0, transform]].concat())
+}
+
+/// A marker segment with this payload. Callers pass payloads no longer
+/// than the segment they came from, or a few bytes they build.
+fn put_jpeg_segment(out: &mut Vec<u8>, marker: u8, payload: &[u8]) {
+    out.extend_from_slice(&[0xFF, marker]);
+    // At most 65,533 bytes, as in the segment it was cut from.
+    out.extend_from_slice(&((payload.len() + 2) as u16).to_be_bytes());
+    out.extend_from_slice(payload);
 }
 
 fn strip_jpeg(bytes: &[u8]) -> Option<Vec<u8>> {
@@ -390,23 +488,41 @@ fn strip_jpeg(bytes: &[u8]) -> Option<Vec<u8>> {
     if end == JpegEnd::Malformed {
         return None;
     }
+    let payload = |s: &Segment| &bytes[s.payload_start..s.payload_end];
+    let first = |marker: u8, read: fn(&[u8]) -> Option<Vec<u8>>| {
+        segments
+            .iter()
+            .filter(|s| s.marker == marker)
+            .find_map(|s| read(payload(s)))
+    };
+    let mut out = Vec::with_capacity(bytes.len());
+    out.extend_from_slice(&[0xFF, SOI]);
+    if let Some(jfif) = first(APP0, jfif_header) {
+        put_jpeg_segment(&mut out, APP0, &jfif);
+    }
     // A portrait photo is stored sideways with an Exif tag that says how to
     // turn it; without the tag a protocol would be published on its side.
     // So the orientation, and nothing else, survives in a fresh Exif.
-    let orientation = segments
+    if let Some(o) = segments
         .iter()
         .filter(|s| s.marker == APP1)
-        .find_map(|s| exif_orientation(&bytes[s.payload_start..s.payload_end]));
-    let mut orientation_written = false;
-    let mut out = Vec::with_capacity(bytes.len());
+        .find_map(|s| exif_orientation(payload(s)))
+    {
+        out.extend_from_slice(&orientation_only_exif(o));
+    }
+    if let Some(adobe) = first(APP14, adobe_header) {
+        put_jpeg_segment(&mut out, APP14, &adobe);
+    }
     for s in &segments {
-        if !jpeg_segment_is_location(bytes, s) {
-            out.extend_from_slice(&bytes[s.start..s.end]);
-        } else if let (Some(o), false) = (orientation, orientation_written)
-            && s.marker == APP1
-        {
-            out.extend_from_slice(&orientation_only_exif(o));
-            orientation_written = true;
+        match s.marker {
+            // Restart markers between segments carry nothing but themselves.
+            EOI | 0xD0..=0xD7 => out.extend_from_slice(&[0xFF, s.marker]),
+            m if jpeg_draws(m) => {
+                put_jpeg_segment(&mut out, m, jpeg_drawing_header(m, payload(s))?);
+                // A scan's entropy-coded data (empty for the other segments).
+                out.extend_from_slice(&bytes[s.payload_end..s.end]);
+            }
+            _ => {}
         }
     }
     Some(out)
@@ -463,10 +579,8 @@ fn orientation_only_exif(orientation: u16) -> Vec<u8> {
     payload.extend_from_slice(&[0, 0]);
     // No next IFD.
     payload.extend_from_slice(&[0, 0, 0, 0]);
-    let mut segment = vec![0xFF, APP1];
-    // 2 length bytes + 32 payload bytes: always fits a u16.
-    segment.extend_from_slice(&((payload.len() + 2) as u16).to_be_bytes());
-    segment.extend_from_slice(&payload);
+    let mut segment = Vec::with_capacity(36);
+    put_jpeg_segment(&mut segment, APP1, &payload);
     segment
 }
 
@@ -525,6 +639,41 @@ fn png_is_plausible(bytes: &[u8]) -> bool {
         && ihdr[12..16] != [0; 4]
 }
 
+/// What the copy outside the group does with a PNG chunk.
+enum PngChunkUse {
+    Keep,
+    Drop,
+    /// A critical chunk of a size no decoder takes: the file is not what it
+    /// seems.
+    Refuse,
+}
+
+/// Whether a chunk of this type and data length is needed to draw the
+/// image.
+fn png_chunk_use(kind: &[u8; 4], len: usize) -> PngChunkUse {
+    use PngChunkUse::{Drop, Keep, Refuse};
+    let fixed = |size: usize| if len == size { Keep } else { Drop };
+    match kind {
+        b"IHDR" if len == 13 => Keep,
+        b"PLTE" if len.is_multiple_of(3) && (3..=768).contains(&len) => Keep,
+        b"IHDR" | b"PLTE" => Refuse,
+        b"IDAT" | b"fdAT" => Keep,
+        // One alpha per palette entry, or one grey or RGB sample.
+        b"tRNS" if len <= 256 => Keep,
+        b"gAMA" => fixed(4),
+        b"cHRM" => fixed(32),
+        b"sRGB" => fixed(1),
+        b"cICP" => fixed(4),
+        b"sBIT" if (1..=4).contains(&len) => Keep,
+        b"acTL" => fixed(8),
+        b"fcTL" => fixed(26),
+        _ => Drop,
+    }
+}
+
+/// The `IEND` chunk as every encoder writes it: no data, its CRC.
+const PNG_IEND: [u8; 12] = *b"\0\0\0\0IEND\xAE\x42\x60\x82";
+
 fn strip_png(bytes: &[u8]) -> Option<Vec<u8>> {
     if !bytes.starts_with(PNG_SIGNATURE) {
         return None;
@@ -532,11 +681,17 @@ fn strip_png(bytes: &[u8]) -> Option<Vec<u8>> {
     let chunks = png_chunks(bytes)?;
     let mut out = Vec::with_capacity(bytes.len());
     out.extend_from_slice(PNG_SIGNATURE);
-    for c in chunks
-        .iter()
-        .filter(|c| !matches!(&c.kind, b"eXIf" | b"tEXt" | b"zTXt" | b"iTXt"))
-    {
-        out.extend_from_slice(&bytes[c.start..c.end]);
+    for c in &chunks {
+        if &c.kind == b"IEND" {
+            // Written afresh: an IEND's data would be read by nobody.
+            out.extend_from_slice(&PNG_IEND);
+            continue;
+        }
+        match png_chunk_use(&c.kind, c.end - c.start - 12) {
+            PngChunkUse::Keep => out.extend_from_slice(&bytes[c.start..c.end]),
+            PngChunkUse::Drop => {}
+            PngChunkUse::Refuse => return None,
+        }
     }
     Some(out)
 }
@@ -560,8 +715,9 @@ fn crc32(data: &[u8]) -> u32 {
 
 // --- WebP ---------------------------------------------------------------
 
-/// VP8X flag bits for "has an EXIF chunk" and "has an XMP chunk".
-const VP8X_EXIF_XMP_FLAGS: u8 = 0x08 | 0x04;
+/// The VP8X flag bits the copy keeps: "has alpha" and "is animated". The
+/// others say an ICC profile, Exif or XMP follows, and none does.
+const VP8X_KEPT_FLAGS: u8 = 0x10 | 0x02;
 
 fn le32(b: &[u8]) -> Option<usize> {
     let b: [u8; 4] = b.get(0..4)?.try_into().ok()?;
@@ -581,6 +737,52 @@ fn webp_is_plausible(bytes: &[u8]) -> bool {
         && first_size.checked_add(12).is_some_and(|n| n <= riff_size)
 }
 
+/// One RIFF chunk: its FourCC, its data, and the whole chunk (header and
+/// padding byte included).
+struct RiffChunk {
+    kind: [u8; 4],
+    data: std::ops::Range<usize>,
+    whole: std::ops::Range<usize>,
+}
+
+/// The chunks that fill `bytes[start..end]` exactly; `None` if one is cut
+/// off or runs past `end`.
+fn riff_chunks(bytes: &[u8], start: usize, end: usize) -> Option<Vec<RiffChunk>> {
+    let mut chunks = Vec::new();
+    let mut pos = start;
+    while pos < end {
+        let kind: [u8; 4] = bytes.get(pos..pos + 4)?.try_into().ok()?;
+        let size = le32(bytes.get(pos + 4..pos + 8)?)?;
+        let data_end = pos.checked_add(8)?.checked_add(size)?;
+        let chunk_end = data_end.checked_add(size & 1)?;
+        if chunk_end > end {
+            return None;
+        }
+        chunks.push(RiffChunk {
+            kind,
+            data: pos + 8..data_end,
+            whole: pos..chunk_end,
+        });
+        pos = chunk_end;
+    }
+    Some(chunks)
+}
+
+fn put_riff_chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) -> Option<()> {
+    out.extend_from_slice(kind);
+    out.extend_from_slice(&u32::try_from(data.len()).ok()?.to_le_bytes());
+    out.extend_from_slice(data);
+    if data.len() % 2 == 1 {
+        out.push(0);
+    }
+    Some(())
+}
+
+/// Whether a chunk holds image data: a frame's bitstream or its alpha.
+fn webp_is_image(kind: &[u8; 4]) -> bool {
+    matches!(kind, b"VP8 " | b"VP8L" | b"ALPH")
+}
+
 fn strip_webp(bytes: &[u8]) -> Option<Vec<u8>> {
     if !bytes.starts_with(b"RIFF") || bytes.get(8..12) != Some(b"WEBP") {
         return None;
@@ -591,27 +793,32 @@ fn strip_webp(bytes: &[u8]) -> Option<Vec<u8>> {
     }
     let mut body = Vec::with_capacity(riff_end);
     body.extend_from_slice(b"WEBP");
-    let mut pos = 12;
-    while pos < riff_end {
-        let kind = bytes.get(pos..pos + 4)?;
-        let size = le32(bytes.get(pos + 4..pos + 8)?)?;
-        let end = pos
-            .checked_add(8)?
-            .checked_add(size)?
-            .checked_add(size & 1)?;
-        if end > riff_end {
-            return None;
-        }
-        match kind {
-            b"EXIF" | b"XMP " => {}
-            b"VP8X" if size >= 1 => {
-                let start = body.len();
-                body.extend_from_slice(&bytes[pos..end]);
-                body[start + 8] &= !VP8X_EXIF_XMP_FLAGS;
+    for c in riff_chunks(bytes, 12, riff_end)? {
+        let data = &bytes[c.data.clone()];
+        match &c.kind {
+            k if webp_is_image(k) => body.extend_from_slice(&bytes[c.whole]),
+            // Flags, 3 reserved bytes, canvas width and height (3 each).
+            b"VP8X" => {
+                let mut header = data.get(..10)?.to_vec();
+                header[0] &= VP8X_KEPT_FLAGS;
+                header[1..4].fill(0);
+                put_riff_chunk(&mut body, b"VP8X", &header)?;
             }
-            _ => body.extend_from_slice(&bytes[pos..end]),
+            // Background colour and loop count.
+            b"ANIM" => put_riff_chunk(&mut body, b"ANIM", data.get(..6)?)?,
+            // A frame: position, size, duration and flags, then its
+            // subchunks, of which only the image ones are kept.
+            b"ANMF" => {
+                let mut frame = data.get(..16)?.to_vec();
+                for sub in riff_chunks(bytes, c.data.start + 16, c.data.end)? {
+                    if webp_is_image(&sub.kind) {
+                        frame.extend_from_slice(&bytes[sub.whole]);
+                    }
+                }
+                put_riff_chunk(&mut body, b"ANMF", &frame)?;
+            }
+            _ => {}
         }
-        pos = end;
     }
     let size = u32::try_from(body.len()).ok()?;
     let mut out = Vec::with_capacity(body.len() + 8);
@@ -910,19 +1117,123 @@ mod tests {
     }
 
     #[test]
-    fn jpeg_loses_iptc_mpf_and_trailing_images_but_keeps_icc() {
-        let icc = segment(APP2, b"ICC_PROFILE\0\x01\x01not really a profile");
-        let comment = segment(0xFE, b"taken on a phone");
+    fn jpeg_loses_iptc_mpf_icc_comments_and_trailing_images() {
         let with = jpeg_with(&[
-            icc.clone(),
-            segment(APP13, b"Photoshop 3.0\0 8BIM city=Almaty"),
-            segment(APP2, b"MPF\0MM\0*"),
-            comment.clone(),
+            segment(0xE2, b"ICC_PROFILE\0\x01\x01not really a profile"),
+            segment(0xED, b"Photoshop 3.0\0 8BIM city=Almaty"),
+            segment(0xE2, b"MPF\0MM\0*"),
+            segment(0xFE, b"taken on a phone"),
         ]);
         let trailer = [MIN_JPEG.as_slice(), &exif_app1()].concat();
         let with = [with, trailer].concat();
-        let expected = jpeg_with(&[icc, comment]);
-        assert_eq!(strip_location(MediaType::Jpeg, &with).unwrap(), expected);
+        assert_eq!(strip_location(MediaType::Jpeg, &with).unwrap(), MIN_JPEG);
+    }
+
+    /// The three cases reported in issue 8: each came back byte-identical
+    /// from the old list of segments to remove.
+    #[test]
+    fn jpeg_loses_c2pa_comments_and_app4_with_coordinates() {
+        // A C2PA manifest: JUMBF boxes in APP11 ("JP", instance, sequence),
+        // with an Exif assertion holding the position.
+        let mut jumbf = b"JP\0\x01\0\0\0\x01".to_vec();
+        jumbf.extend_from_slice(
+            b"\0\0\0\x60jumb\0\0\0\x1ejumdc2pa\0\x11\0\x10\x00\xaa\x00\x38\x9b\x71\x03c2pa\0",
+        );
+        jumbf.extend_from_slice(b"{\"label\":\"stds.exif\",\"data\":{\"exif:GPSLatitude\":\"43,14.3N\",\"exif:GPSLongitude\":\"76,53.5E\"}}");
+        let cases = [
+            (
+                "APP11 JUMBF",
+                segment(0xEB, &jumbf),
+                b"GPSLatitude".as_slice(),
+            ),
+            (
+                "COM",
+                segment(0xFE, b"43.2389 N, 76.8897 E"),
+                b"76.8897".as_slice(),
+            ),
+            (
+                "APP4",
+                segment(0xE4, b"GEO\0lat=43.238949;lon=76.889709"),
+                b"76.889709".as_slice(),
+            ),
+        ];
+        for (name, seg, place) in &cases {
+            let with = jpeg_with(std::slice::from_ref(seg));
+            assert_eq!(sniff(&with), Some(MediaType::Jpeg), "{name}");
+            let stripped = strip_location(MediaType::Jpeg, &with).unwrap();
+            assert!(!contains(&stripped, place), "{name} kept the place");
+            assert_eq!(stripped, MIN_JPEG, "{name}");
+        }
+        // All three together, with an orientation to keep.
+        let all: Vec<Vec<u8>> = [orientation_app1(8)]
+            .into_iter()
+            .chain(cases.iter().map(|(_, s, _)| s.clone()))
+            .collect();
+        let stripped = strip_location(MediaType::Jpeg, &jpeg_with(&all)).unwrap();
+        assert_eq!(stripped, jpeg_with(&[orientation_only_exif(8)]));
+    }
+
+    #[test]
+    fn jpeg_jfif_loses_its_thumbnail_and_adobe_keeps_only_its_transform() {
+        // A JFIF header with a 2×1 RGB thumbnail, then a second APP0 (JFXX,
+        // another thumbnail).
+        let jfif = segment(APP0, b"JFIF\0\x01\x02\x01\x00\x48\x00\x48\x02\x01THUMBS");
+        let jfxx = segment(APP0, b"JFXX\0\x10\xFF\xD8\xFF\xD9");
+        let adobe = segment(APP14, b"Adobe\0\x65\x80\0\0\0\x02 and a trailer");
+        let image = [
+            &MIN_JPEG[..2],
+            &jfif,
+            &jfxx,
+            &adobe,
+            &MIN_JPEG[AFTER_APP0..],
+        ]
+        .concat();
+        let expected = [
+            &MIN_JPEG[..2],
+            &segment(APP0, b"JFIF\0\x01\x02\x01\x00\x48\x00\x48\0\0"),
+            &segment(APP14, b"Adobe\0\x64\0\0\0\0\x02"),
+            &MIN_JPEG[AFTER_APP0..],
+        ]
+        .concat();
+        let stripped = strip_location(MediaType::Jpeg, &image).unwrap();
+        assert_eq!(stripped, expected);
+        assert_eq!(
+            strip_location(MediaType::Jpeg, &stripped).unwrap(),
+            stripped
+        );
+        // Without a JFIF header none is made up.
+        let bare = [&MIN_JPEG[..2], &MIN_JPEG[AFTER_APP0..]].concat();
+        assert_eq!(strip_location(MediaType::Jpeg, &bare).unwrap(), bare);
+    }
+
+    #[test]
+    fn jpeg_tables_are_cut_to_what_their_fields_say() {
+        let dqt_at = AFTER_APP0;
+        let sof_at = dqt_at + 69;
+        let dqt = &MIN_JPEG[dqt_at + 4..sof_at];
+        let sof = &MIN_JPEG[sof_at + 4..sof_at + 4 + 9];
+        let sos = &MIN_JPEG[SOS_AT + 4..SOS_AT + 10];
+        let hidden = b"GPS 43.2389 76.8897";
+        let padded = |p: &[u8]| [p, hidden.as_slice()].concat();
+        let image = [
+            &MIN_JPEG[..dqt_at],
+            &segment(DQT, &padded(dqt)),
+            &segment(0xC0, &padded(sof)),
+            &MIN_JPEG[sof_at + 13..SOS_AT],
+            &segment(SOS, &padded(sos)),
+            &MIN_JPEG[SOS_AT + 10..],
+        ]
+        .concat();
+        let stripped = strip_location(MediaType::Jpeg, &image).unwrap();
+        assert_eq!(stripped, MIN_JPEG);
+        // A table shorter than its own fields say: nothing to cut it to.
+        let short = [
+            &MIN_JPEG[..dqt_at],
+            &segment(DQT, &dqt[..40]),
+            &MIN_JPEG[sof_at..],
+        ]
+        .concat();
+        assert_eq!(strip_location(MediaType::Jpeg, &short), None);
     }
 
     #[test]
@@ -1011,6 +1322,36 @@ mod tests {
     }
 
     #[test]
+    fn png_keeps_only_drawing_chunks() {
+        let gamma = png_chunk(b"gAMA", &45455u32.to_be_bytes());
+        let srgb = png_chunk(b"sRGB", &[0]);
+        let with = png_with(&[
+            gamma.clone(),
+            png_chunk(b"tIME", &[0x07, 0xEA, 12, 2, 9, 30, 0]),
+            png_chunk(b"pHYs", &[0, 0, 0x0B, 0x13, 0, 0, 0x0B, 0x13, 1]),
+            png_chunk(b"iCCP", b"Display P3 by a phone\0\0x"),
+            png_chunk(b"caBX", b"jumbc2pa GPSLatitude 43,14N"),
+            // A colour chunk of the wrong size: not what any encoder writes.
+            png_chunk(b"cHRM", b"lat 43.2389 lon 76.8897"),
+            srgb.clone(),
+        ]);
+        assert_eq!(sniff(&with), Some(MediaType::Png));
+        let stripped = strip_location(MediaType::Png, &with).unwrap();
+        assert_eq!(stripped, png_with(&[gamma, srgb]));
+        // An IEND carrying data is written afresh.
+        let fat_end = [&MIN_PNG[..MIN_PNG.len() - 12], &png_chunk(b"IEND", b"43N")].concat();
+        assert_eq!(strip_location(MediaType::Png, &fat_end).unwrap(), MIN_PNG);
+        // A header of the wrong size: not a PNG to vouch for.
+        let bad_ihdr = [
+            &MIN_PNG[..8],
+            &png_chunk(b"IHDR", &[0; 14]),
+            &MIN_PNG[AFTER_IHDR..],
+        ]
+        .concat();
+        assert_eq!(strip_location(MediaType::Png, &bad_ihdr), None);
+    }
+
+    #[test]
     fn webp_loses_exif_and_xmp_chunks_and_their_flags() {
         let with = riff(&[
             vp8x(0x08 | 0x04 | 0x10),
@@ -1036,6 +1377,39 @@ mod tests {
     }
 
     #[test]
+    fn webp_loses_icc_and_unknown_chunks_and_frame_extras() {
+        let with = riff(&[
+            vp8x(0x20 | 0x10 | 0x08),
+            webp_chunk(b"ICCP", b"a profile by a phone"),
+            vp8l(),
+            webp_chunk(b"c2pa", b"GPSLatitude 43,14N"),
+        ]);
+        assert_eq!(
+            strip_location(MediaType::Webp, &with).unwrap(),
+            riff(&[vp8x(0x10), vp8l()])
+        );
+        // An animation: ANIM and the frames stay, with their images only.
+        let frame_header = [0u8, 0, 0, 0, 0, 0, 0, 0, 0, 0x64, 0, 0, 0, 0, 0, 0];
+        let frame = |extra: &[Vec<u8>]| {
+            webp_chunk(
+                b"ANMF",
+                &[frame_header.as_slice(), &vp8l(), &extra.concat()].concat(),
+            )
+        };
+        let anim = webp_chunk(b"ANIM", &[0, 0, 0, 0, 0, 0]);
+        let with = riff(&[
+            vp8x(0x02 | 0x08),
+            anim.clone(),
+            frame(&[webp_chunk(b"XYZW", b"lat=43.2389;lon=76.8897")]),
+            frame(&[]),
+            webp_chunk(b"EXIF", &GPS_TIFF),
+        ]);
+        let stripped = strip_location(MediaType::Webp, &with).unwrap();
+        assert_eq!(stripped, riff(&[vp8x(0x02), anim, frame(&[]), frame(&[])]));
+        assert!(!contains(&stripped, b"76.8897"));
+    }
+
+    #[test]
     fn heic_and_pdf_cannot_be_made_safe() {
         let heic = ftyp(b"heic", &[b"mif1", b"heic"]);
         assert_eq!(strip_location(MediaType::Heic, &heic), None);
@@ -1048,18 +1422,113 @@ mod tests {
         }
     }
 
-    /// Segments a phone might write that carry no location.
-    fn harmless_segment() -> impl Strategy<Value = Vec<u8>> {
+    fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+        haystack.windows(needle.len()).any(|w| w == needle)
+    }
+
+    /// Metadata bytes (a whole segment or chunk, or a trailer) and the 16
+    /// random bytes among them that must not survive.
+    type Tagged = (Vec<u8>, [u8; 16]);
+
+    /// What a metadata segment or chunk carries, with 16 random bytes in
+    /// the middle: if any of it survived the strip, they would be there.
+    fn tagged() -> impl Strategy<Value = Tagged> {
+        (
+            proptest::collection::vec(any::<u8>(), 0..48),
+            any::<[u8; 16]>(),
+            proptest::collection::vec(any::<u8>(), 0..48),
+        )
+            .prop_map(|(before, tag, after)| ([before.as_slice(), &tag, &after].concat(), tag))
+    }
+
+    /// A JPEG segment no decoder needs, and its tag: any APPn, a comment,
+    /// the JPG, reserved, DNL and hierarchical-mode markers; or a JFIF
+    /// header whose thumbnail holds the tag.
+    fn jpeg_metadata() -> impl Strategy<Value = Tagged> {
         let marker = prop_oneof![
-            Just(0xE0u8),
-            0xE3u8..=0xEC,
-            Just(0xEE),
-            Just(0xEF),
+            0xE0u8..=0xEF,
             Just(0xFE),
-            Just(0xDB)
+            0xF0u8..=0xFD,
+            Just(0xC8),
+            Just(0xDC),
+            Just(0xDE),
+            Just(0xDF),
+            0x02u8..=0xBF,
         ];
-        (marker, proptest::collection::vec(any::<u8>(), 0..300))
-            .prop_map(|(m, payload)| segment(m, &payload))
+        prop_oneof![
+            (marker, tagged()).prop_map(|(m, (payload, tag))| (segment(m, &payload), tag)),
+            tagged().prop_map(|(mut thumbnail, tag)| {
+                thumbnail.resize(thumbnail.len().div_ceil(3) * 3, 0);
+                let width = u8::try_from(thumbnail.len() / 3).unwrap();
+                let header = [b"JFIF\0\x01\x01\0\0\x01\0\x01".as_slice(), &[width, 1]].concat();
+                (segment(APP0, &[header, thumbnail].concat()), tag)
+            }),
+        ]
+    }
+
+    /// Where each metadata piece goes: before the drawing piece at this
+    /// index (never before the first one).
+    fn placed<T: std::fmt::Debug>(
+        what: impl Strategy<Value = T>,
+    ) -> impl Strategy<Value = Vec<(prop::sample::Index, T)>> {
+        proptest::collection::vec((any::<prop::sample::Index>(), what), 1..8)
+    }
+
+    /// The drawing pieces with the metadata placed between them.
+    fn interleave(drawing: &[Vec<u8>], metadata: &[(prop::sample::Index, Tagged)]) -> Vec<Vec<u8>> {
+        let mut pieces = vec![drawing[0].clone()];
+        for (i, piece) in drawing.iter().enumerate().skip(1) {
+            for (at, (meta, _)) in metadata {
+                if at.index(drawing.len() - 1) + 1 == i {
+                    pieces.push(meta.clone());
+                }
+            }
+            pieces.push(piece.clone());
+        }
+        pieces
+    }
+
+    /// MIN_JPEG's segments, with this scan data.
+    fn min_jpeg_drawing(scan: &[u8]) -> Vec<Vec<u8>> {
+        let cuts = [0, 2, AFTER_APP0, 89, 102, 124, SOS_AT, SOS_AT + 10];
+        let mut pieces: Vec<Vec<u8>> = cuts
+            .windows(2)
+            .map(|w| MIN_JPEG[w[0]..w[1]].to_vec())
+            .collect();
+        pieces.last_mut().unwrap().extend_from_slice(scan);
+        pieces.push(vec![0xFF, EOI]);
+        pieces
+    }
+
+    const PNG_KEPT: [&[u8; 4]; 13] = [
+        b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"cICP", b"sBIT",
+        b"acTL", b"fcTL", b"fdAT",
+    ];
+
+    /// A PNG chunk no decoder needs, and its tag: the known metadata
+    /// chunks, or any other type.
+    fn png_metadata() -> impl Strategy<Value = Tagged> {
+        let known = prop::sample::select(vec![
+            *b"tEXt", *b"zTXt", *b"iTXt", *b"eXIf", *b"tIME", *b"iCCP", *b"pHYs", *b"bKGD",
+            *b"sPLT", *b"hIST", *b"caBX", *b"oFFs", *b"sCAL", *b"pCAL", *b"dSIG",
+        ]);
+        let letter =
+            prop::sample::select(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz".to_vec());
+        let unknown = prop::array::uniform4(letter)
+            .prop_filter("a chunk type the copy keeps", |k| !PNG_KEPT.contains(&k));
+        (prop_oneof![known, unknown], tagged())
+            .prop_map(|(kind, (data, tag))| (png_chunk(&kind, &data), tag))
+    }
+
+    const WEBP_KEPT: [&[u8; 4]; 6] = [b"VP8 ", b"VP8L", b"VP8X", b"ALPH", b"ANIM", b"ANMF"];
+
+    /// A WebP chunk no decoder needs, and its tag.
+    fn webp_metadata() -> impl Strategy<Value = Tagged> {
+        let known = prop::sample::select(vec![*b"EXIF", *b"XMP ", *b"ICCP", *b"c2pa"]);
+        let unknown = any::<[u8; 4]>()
+            .prop_filter("a chunk type the copy keeps", |k| !WEBP_KEPT.contains(&k));
+        (prop_oneof![known, unknown], tagged())
+            .prop_map(|(kind, (data, tag))| (webp_chunk(&kind, &data), tag))
     }
 
     /// Scan data as an encoder writes it: every FF followed by 00.
@@ -1117,32 +1586,92 @@ mod tests {
             let _ = media;
         }
 
+        /// The whitelist's promise: whatever metadata a file carries,
+        /// wherever it sits, none of it is in the public copy, and the
+        /// drawing segments are, unchanged and in order.
         #[test]
-        fn jpeg_strip_removes_exif_and_keeps_every_other_segment(
-            before in proptest::collection::vec(harmless_segment(), 0..5),
-            after in proptest::collection::vec(harmless_segment(), 0..5),
+        fn no_byte_of_jpeg_metadata_survives(
+            metadata in placed(jpeg_metadata()),
+            trailer in tagged(),
             scan in scan_data(),
         ) {
-            let sos = &MIN_JPEG[SOS_AT..SOS_AT + 10];
-            let build = |exif: &[u8]| -> Vec<u8> {
-                [
-                    &MIN_JPEG[..2],
-                    &before.concat(),
-                    exif,
-                    &after.concat(),
-                    &MIN_JPEG[AFTER_APP0..SOS_AT],
-                    sos,
-                    &scan,
-                    &[0xFF, 0xD9],
-                ]
-                .concat()
-            };
-            let with = build(&exif_app1());
-            let without = build(&[]);
+            let drawing = min_jpeg_drawing(&scan);
+            let clean = drawing.concat();
+            let with = [interleave(&drawing, &metadata).concat(), trailer.0].concat();
             prop_assert_eq!(sniff(&with), Some(MediaType::Jpeg));
             let stripped = strip_location(MediaType::Jpeg, &with).unwrap();
-            prop_assert_eq!(&stripped, &without);
+            for tag in metadata.iter().map(|(_, (_, tag))| tag).chain([&trailer.1]) {
+                prop_assert!(!contains(&stripped, tag), "tag {:02X?} survived", tag);
+            }
+            let listed = |bytes: &[u8]| -> (Vec<(u8, Vec<u8>)>, JpegEnd) {
+                let (segments, end) = jpeg_segments(bytes);
+                let segments = segments.iter().map(|s| (s.marker, bytes[s.start..s.end].to_vec())).collect();
+                (segments, end)
+            };
+            prop_assert_eq!(sniff(&stripped), Some(MediaType::Jpeg));
+            prop_assert_eq!(listed(&stripped), listed(&clean));
             prop_assert_eq!(strip_location(MediaType::Jpeg, &stripped).unwrap(), stripped);
+        }
+
+        #[test]
+        fn no_byte_of_png_metadata_survives(
+            metadata in placed(png_metadata()),
+            trailer in tagged(),
+        ) {
+            let gamma = png_chunk(b"gAMA", &45455u32.to_be_bytes());
+            let drawing = [
+                MIN_PNG[..AFTER_IHDR].to_vec(),
+                gamma,
+                MIN_PNG[AFTER_IHDR..55].to_vec(),
+                MIN_PNG[55..].to_vec(),
+            ];
+            let clean = drawing.concat();
+            let with = [interleave(&drawing, &metadata).concat(), trailer.0].concat();
+            prop_assert_eq!(sniff(&with), Some(MediaType::Png));
+            let stripped = strip_location(MediaType::Png, &with).unwrap();
+            for tag in metadata.iter().map(|(_, (_, tag))| tag).chain([&trailer.1]) {
+                prop_assert!(!contains(&stripped, tag), "tag {:02X?} survived", tag);
+            }
+            let listed = |bytes: &[u8]| -> Option<Vec<Vec<u8>>> {
+                Some(png_chunks(bytes)?.iter().map(|c| bytes[c.start..c.end].to_vec()).collect())
+            };
+            prop_assert_eq!(sniff(&stripped), Some(MediaType::Png));
+            prop_assert_eq!(listed(&stripped).unwrap(), listed(&clean).unwrap());
+            prop_assert_eq!(strip_location(MediaType::Png, &stripped).unwrap(), stripped);
+        }
+
+        #[test]
+        fn no_byte_of_webp_metadata_survives(
+            metadata in placed(webp_metadata()),
+            trailer in tagged(),
+            flags in any::<u8>(),
+            reserved in any::<[u8; 3]>(),
+        ) {
+            let header = |flags: u8, reserved: [u8; 3]| {
+                let mut data = vec![flags];
+                data.extend_from_slice(&reserved);
+                data.extend_from_slice(&[0; 6]);
+                webp_chunk(b"VP8X", &data)
+            };
+            let drawing = [header(flags, reserved), vp8l()];
+            let clean = riff(&[header(flags & 0x12, [0; 3]), vp8l()]);
+            // The drawing pieces follow RIFF's header, so metadata may also
+            // come last; riff() counts it in.
+            let drawing_and_end = [drawing[0].clone(), drawing[1].clone(), Vec::new()];
+            let with = [riff(&interleave(&drawing_and_end, &metadata)), trailer.0].concat();
+            prop_assert_eq!(sniff(&with), Some(MediaType::Webp));
+            let stripped = strip_location(MediaType::Webp, &with).unwrap();
+            for tag in metadata.iter().map(|(_, (_, tag))| tag).chain([&trailer.1]) {
+                prop_assert!(!contains(&stripped, tag), "tag {:02X?} survived", tag);
+            }
+            let listed = |bytes: &[u8]| -> Option<Vec<Vec<u8>>> {
+                let end = le32(bytes.get(4..8)?)? + 8;
+                Some(riff_chunks(bytes, 12, end)?.into_iter().map(|c| bytes[c.whole].to_vec()).collect())
+            };
+            prop_assert_eq!(sniff(&stripped), Some(MediaType::Webp));
+            prop_assert_eq!(le32(&stripped[4..8]).unwrap() + 8, stripped.len(), "RIFF size");
+            prop_assert_eq!(listed(&stripped).unwrap(), listed(&clean).unwrap());
+            prop_assert_eq!(strip_location(MediaType::Webp, &stripped).unwrap(), stripped);
         }
     }
 }

@@ -11,6 +11,9 @@ use serde_json::{Map, Value};
 use crate::event::EventKind;
 use crate::forms::{AnswerError, FormSet, ProtocolFigures, RESERVED_INCIDENT_KEYS, Rule};
 
+mod register;
+pub use register::{check_against_register, headcount_bound, protocol_bound};
+
 /// One thing wrong with a payload; `field` is a path like `answers.O6`.
 /// Serialized as the API's `problems` entries: `field`, `question` (the
 /// question's id when the field is an answer), `message` (English) and the

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use pollwatch_analysis::charts::{self, Axis};
@@ -23,7 +23,8 @@ use crate::AppState;
 use crate::api::format_time;
 use crate::auth::{Caller, MaybeCaller};
 use crate::error::{ApiError, PageError};
-use crate::pages::{Nav, render};
+use crate::extract::page::{Path, Query};
+use crate::pages::{Nav, filters, render};
 
 /// Forensics reports by result id: a result never changes once stored, so
 /// its report is computed once (seconds on a national file) and kept.
@@ -264,13 +265,21 @@ pub async fn observed_from_group(
         after = last.seq;
         events.extend(page);
     }
+    // A corrected report no longer stands; its correction does.
+    let superseded: std::collections::HashSet<&str> = events
+        .iter()
+        .filter_map(|e| e.event.supersedes.as_ref().map(|c| c.as_str()))
+        .collect();
     let reports = events.iter().filter_map(|e| {
+        if superseded.contains(e.event.client_id.as_str()) {
+            return None;
+        }
         let station = numbers.get(&e.event.station_id?)?;
         Some(compare::Report {
             station,
             kind: e.event.kind,
             payload: &e.event.payload,
-            observed_at: e.event.observed_at,
+            seq: e.seq,
         })
     });
     Ok(compare::observed_from_reports(reports, candidates))

@@ -2,17 +2,17 @@
 //! a JSON body `{"error": {"status", "message", "field"?}}` with a 4xx status
 //! for anything the caller can fix.
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Path, Query, Request, State};
+use std::collections::{HashMap, HashSet};
+
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use pollwatch_domain::{
-    ClientId, Event, EventKind, NewEvent, Permission, Station, StationNumber, Timestamp,
+    ClientId, Event, EventKind, NewEvent, Permission, RowId, Station, StationNumber, Timestamp,
 };
 use pollwatch_store::{Principal, now};
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -20,6 +20,8 @@ use time::format_description::well_known::Rfc3339;
 use crate::AppState;
 use crate::auth::{self, Caller};
 use crate::error::ApiError;
+use crate::extract::api::{Path, Query};
+use crate::limits::ClientAddr;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -37,35 +39,20 @@ pub fn routes() -> Router<AppState> {
         .fallback(|| async { ApiError::NotFound("no such API endpoint".into()) })
 }
 
-/// `Json<T>` whose rejections are our JSON errors with the right 4xx
-/// (400 syntax, 413 too large, 415 not JSON, 422 wrong shape), saying where.
-pub struct ApiJson<T>(pub T);
-
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(v)) => Ok(Self(v)),
-            Err(rejection) => Err(json_rejection(rejection)),
-        }
+/// A known endpoint asked with a method it does not serve: say so in JSON,
+/// like every other error. (Set in [`crate::router`] once all API routes
+/// are merged: axum sets it only on the routes a router has already.)
+pub async fn method_not_allowed(method: axum::http::Method) -> ApiError {
+    ApiError::Rejected {
+        status: StatusCode::METHOD_NOT_ALLOWED,
+        message: format!("this endpoint does not answer {method}: see /openapi.json"),
     }
 }
 
-fn json_rejection(r: JsonRejection) -> ApiError {
-    let status = match &r {
-        JsonRejection::JsonDataError(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        JsonRejection::JsonSyntaxError(_) => StatusCode::BAD_REQUEST,
-        JsonRejection::MissingJsonContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        other => other.status(),
-    };
-    let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
-        format!("the body is larger than {} bytes", crate::API_BODY_LIMIT)
-    } else {
-        r.body_text()
-    };
-    ApiError::Rejected { status, message }
-}
+/// JSON bodies, read strictly: rejections are our JSON errors with the right
+/// 4xx (400 syntax, 413 too large, 415 not JSON, 422 wrong shape, duplicate
+/// key or unsafe number), naming the field.
+pub use crate::extract::api::Json as ApiJson;
 
 pub fn format_time(t: Timestamp) -> String {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(t.0) * 1_000_000)
@@ -109,18 +96,20 @@ struct SessionView {
 
 async fn login(
     State(state): State<AppState>,
+    client: ClientAddr,
     ApiJson(body): ApiJson<LoginBody>,
-) -> Result<Response, ApiError> {
-    let principal = auth::login(&state, &body.username, &body.password).await?;
+) -> Result<Response, auth::Refused> {
+    let principal = auth::login(&state, &client, &body.username, &body.password).await?;
     let (token, session) = auth::start_session(&state, principal).await?;
     Ok(session_created(token, &session))
 }
 
 async fn enrol(
     State(state): State<AppState>,
+    client: ClientAddr,
     ApiJson(body): ApiJson<EnrolBody>,
-) -> Result<Response, ApiError> {
-    let principal = auth::enrol(&state, &body.code).await?;
+) -> Result<Response, auth::Refused> {
+    let principal = auth::enrol(&state, &client, &body.code).await?;
     let (token, session) = auth::start_session(&state, principal).await?;
     Ok(session_created(token, &session))
 }
@@ -365,6 +354,19 @@ async fn submit_event(
         }
         None => None,
     };
+    // An observer reports for the stations the coordinator gave them, so a
+    // stray (or seized) phone cannot speak for a station nobody sent it
+    // to. Alarms are the exception: "I am being detained" must get through
+    // from wherever the observer is, and it changes no finding.
+    if let (Some(observer), Some(station)) = (observer_id, station_id)
+        && kind != EventKind::Alert
+        && !state.store.is_assigned(group_id, observer, station).await?
+    {
+        return Err(ApiError::Forbidden(format!(
+            "you are not assigned to station {}: ask your coordinator to assign you first",
+            body.station.as_deref().unwrap_or_default()
+        )));
+    }
     let event = NewEvent {
         client_id,
         group_id,
@@ -399,6 +401,7 @@ async fn submit_event(
         }
         None => return Err(ApiError::invalid("payload", "must be a JSON object")),
     };
+    check_against_station(&state, station_id, &event).await?;
     let appended = state.store.append(event).await.map_err(|e| match e {
         pollwatch_store::StoreError::NotFound(what) => {
             ApiError::invalid("supersedes", format!("{what} not found"))
@@ -413,6 +416,43 @@ async fn submit_event(
     let mut view = EventView::new(appended.event, body.station);
     view.checks = Some(checks);
     Ok((status, Json(view)).into_response())
+}
+
+/// Figures no station could have: a headcount or protocol beyond the
+/// station's register with the slack of
+/// [`pollwatch_domain::report::check_against_register`].
+async fn check_against_station(
+    state: &AppState,
+    station_id: Option<RowId>,
+    event: &NewEvent,
+) -> Result<(), ApiError> {
+    let (Some(id), Some(payload)) = (station_id, event.payload.as_object()) else {
+        return Ok(());
+    };
+    if !matches!(event.kind, EventKind::Headcount | EventKind::Protocol) {
+        return Ok(());
+    }
+    let Some(station) = state.store.station_by_id(id).await? else {
+        return Ok(());
+    };
+    pollwatch_domain::report::check_against_register(event.kind, payload, &station.record).map_err(
+        |errors| {
+            let field = errors
+                .first()
+                .map(|e| format!("payload.{}", e.field))
+                .unwrap_or_else(|| "payload".into());
+            let message = errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.reason))
+                .collect::<Vec<_>>()
+                .join("; ");
+            ApiError::Refused {
+                field,
+                message,
+                problems: errors,
+            }
+        },
+    )
 }
 
 async fn station_events(
@@ -440,6 +480,10 @@ async fn station_events(
     Ok(Json(views))
 }
 
+/// Most events one page of the log answers: a phone or script pages on with
+/// `after`; a larger page would hold the store's writer up.
+pub const MAX_PAGE: i64 = 5000;
+
 #[derive(Deserialize)]
 struct Page {
     #[serde(default)]
@@ -454,12 +498,69 @@ async fn group_events(
 ) -> Result<Json<Vec<EventView>>, ApiError> {
     caller.require(Permission::ReadGroupEvents)?;
     let group_id = caller.group_id()?;
-    let limit = page.limit.unwrap_or(500).clamp(1, 5000);
+    // Said, not clamped: a script asking for 10,000 and silently getting
+    // 5,000 would take the short page for the end of the log.
+    let limit = page.limit.unwrap_or(500);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::invalid(
+            "limit",
+            format!(
+                "{limit} is outside 1 to {MAX_PAGE}: ask for at most {MAX_PAGE} events a page and page on with after"
+            ),
+        ));
+    }
+    if page.after < 0 {
+        return Err(ApiError::invalid(
+            "after",
+            format!(
+                "{} is below 0: after is the seq of the last event already read",
+                page.after
+            ),
+        ));
+    }
     let events = state.store.events(group_id, page.after, limit).await?;
+    let numbers = station_numbers(&state, events.iter().filter_map(|e| e.event.station_id)).await?;
     Ok(Json(
         events
             .into_iter()
-            .map(|e| EventView::new(e, None))
+            .map(|e| {
+                let number = e.event.station_id.and_then(|id| numbers.get(&id).cloned());
+                EventView::new(e, number)
+            })
             .collect(),
     ))
+}
+
+/// The numbers of the stations with these ids, from the server's cache
+/// where it has them (stations are never deleted, so a cached number
+/// never goes stale), else from the store.
+async fn station_numbers(
+    state: &AppState,
+    ids: impl Iterator<Item = RowId>,
+) -> Result<HashMap<RowId, String>, ApiError> {
+    let wanted: HashSet<RowId> = ids.collect();
+    let mut found = HashMap::new();
+    if let Ok(cache) = state.station_ids.read() {
+        for (number, id) in cache.iter() {
+            if wanted.contains(id) {
+                found.insert(*id, number.to_string());
+            }
+        }
+    }
+    for id in wanted {
+        if found.contains_key(&id) {
+            continue;
+        }
+        if let Some(s) = state.store.station_by_id(id).await? {
+            // Only the current election's stations belong in the cache of
+            // numbers looked up by phones.
+            if Some(s.election_id) == state.election_id
+                && let Ok(mut cache) = state.station_ids.write()
+            {
+                cache.insert(s.record.number.clone(), s.id);
+            }
+            found.insert(id, s.record.number.to_string());
+        }
+    }
+    Ok(found)
 }

@@ -12,13 +12,17 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use pollwatch_domain::{Permission, Timestamp};
-use pollwatch_store::{Principal, Session, now};
+use pollwatch_store::{Principal, SESSION_TOUCH_MS, Session, SessionLookup, now};
 use sha2::{Digest, Sha256};
+use std::time::Duration;
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::hashing::PoolError;
+use crate::limits::{ClientAddr, Door, Throttled};
 
 /// Staff sessions end after a working day; they are on shared computers.
 pub const STAFF_SESSION_MS: i64 = 12 * 3600 * 1000;
@@ -202,12 +206,69 @@ impl FromRequestParts<AppState> for Caller {
             Some(t) => (t.to_owned(), false),
             None => (cookie_token(parts).ok_or(ApiError::Unauthorized)?, true),
         };
-        let session = state
-            .store
-            .session(&token_hash(&token), now())
-            .await?
-            .ok_or(ApiError::Unauthorized)?;
+        let hash = token_hash(&token);
+        let at = now();
+        let session = match state.store.session(&hash, at).await? {
+            SessionLookup::Live(s) => s,
+            SessionLookup::Revoked => return Err(ApiError::SessionEnded { reason: "revoked" }),
+            SessionLookup::Expired => return Err(ApiError::SessionEnded { reason: "expired" }),
+            SessionLookup::Missing => return Err(ApiError::Unauthorized),
+        };
+        // "Last seen" for the devices list, written at most once a minute
+        // per session and off the request's path: reading a page must not
+        // wait for (or fail on) a write.
+        if session.device.is_empty() || at.0 - session.last_seen_at.0 >= SESSION_TOUCH_MS {
+            let store = state.store.clone();
+            let device = device_label(&parts.headers);
+            tokio::spawn(async move {
+                if let Err(e) = store.touch_session(&hash, at, &device).await {
+                    tracing::debug!(error = %e, "could not record a session's last use");
+                }
+            });
+        }
         Ok(Caller { session, by_cookie })
+    }
+}
+
+/// A coarse name for the device a request comes from: the platform and the
+/// browser family, nothing finer. Enough for an observer or coordinator to
+/// tell "my phone" from "the laptop", too little to fingerprint anyone.
+pub fn device_label(headers: &axum::http::HeaderMap) -> String {
+    let ua = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let platform = if ua.contains("Android") {
+        "Android"
+    } else if ua.contains("iPhone") || ua.contains("iPad") {
+        "iOS"
+    } else if ua.contains("Windows") {
+        "Windows"
+    } else if ua.contains("Mac OS") {
+        "macOS"
+    } else if ua.contains("Linux") {
+        "Linux"
+    } else {
+        ""
+    };
+    let browser = if ua.contains("Firefox/") {
+        "Firefox"
+    } else if ua.contains("Edg/") {
+        "Edge"
+    } else if ua.contains("Chrome/") || ua.contains("Chromium/") {
+        "Chrome"
+    } else if ua.contains("Safari/") {
+        "Safari"
+    } else if ua.is_empty() {
+        ""
+    } else {
+        "other client"
+    };
+    match (platform, browser) {
+        ("", "") => "unknown device".into(),
+        ("", b) => b.into(),
+        (p, "") => p.into(),
+        (p, b) => format!("{b} on {p}"),
     }
 }
 
@@ -220,7 +281,7 @@ impl FromRequestParts<AppState> for MaybeCaller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         match Caller::from_request_parts(parts, state).await {
             Ok(c) => Ok(Self(Some(c))),
-            Err(ApiError::Unauthorized) => Ok(Self(None)),
+            Err(ApiError::Unauthorized | ApiError::SessionEnded { .. }) => Ok(Self(None)),
             Err(e) => Err(e),
         }
     }
@@ -238,60 +299,128 @@ pub async fn start_session(
     };
     let at = now();
     let session = Session {
+        id: hex::encode(rand::random::<[u8; 16]>()),
         token_hash: token_hash(&token),
         principal,
         csrf_token: new_token(),
         expires_at: Timestamp(at.0 + ttl),
+        // Filled in from the first request the session makes.
+        device: String::new(),
+        created_at: at,
+        last_seen_at: at,
     };
     state.store.create_session(&session, at).await?;
     Ok((token, session))
 }
 
-/// Check a username and password. The same work is done for an unknown
-/// user, so timing does not tell which usernames exist.
+/// Why a login or enrolment was not let in.
+#[derive(Debug)]
+pub enum Refused {
+    /// Too many attempts, or no hashing thread free: 429 with `Retry-After`.
+    Throttled(Throttled),
+    /// Wrong credentials (401/422) or a server fault.
+    Api(ApiError),
+}
+
+impl From<ApiError> for Refused {
+    fn from(e: ApiError) -> Self {
+        Self::Api(e)
+    }
+}
+
+impl From<pollwatch_store::StoreError> for Refused {
+    fn from(e: pollwatch_store::StoreError) -> Self {
+        Self::Api(e.into())
+    }
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Throttled(t) => t.into_response(),
+            Self::Api(e) => e.into_response(),
+        }
+    }
+}
+
+/// Check a username and password from `client`, within the login limits
+/// (see [`crate::limits`]). The same work is done for an unknown user, and
+/// the same limits apply, so neither timing nor a 429 tells which usernames
+/// exist.
 pub async fn login(
     state: &AppState,
+    client: &ClientAddr,
     username: &str,
     password: &str,
-) -> Result<Principal, ApiError> {
-    let found = state.store.user_for_login(&username.to_lowercase()).await?;
-    let password = password.to_owned();
+) -> Result<Principal, Refused> {
+    let username = username.to_lowercase();
+    let ticket = state
+        .limits
+        .login_attempt(client.0, &username)
+        .map_err(Refused::Throttled)?;
+    let found = state.store.user_for_login(&username).await?;
     let (user, phc) = match found {
         Some((u, h)) => (Some(u), h),
         None => (None, state.dummy_hash.clone()),
     };
-    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &phc))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let ok = match state.hashing.verify(password, &phc).await {
+        Ok(ok) => ok,
+        Err(PoolError::Busy) => {
+            // Not the caller's fault: this attempt does not count.
+            state.limits.login_refund(&ticket);
+            return Err(Refused::Throttled(Throttled::new(
+                Duration::from_secs(1),
+                Door::Busy,
+            )));
+        }
+        Err(e @ PoolError::Gone) => return Err(ApiError::Internal(e.to_string()).into()),
+    };
     match user {
-        Some(u) if ok => Ok(Principal::Staff {
-            user_id: u.id,
-            group_id: u.group_id,
-            role: u.role,
-        }),
+        Some(u) if ok => {
+            state.limits.login_refund(&ticket);
+            Ok(Principal::Staff {
+                user_id: u.id,
+                group_id: u.group_id,
+                role: u.role,
+            })
+        }
         _ => Err(ApiError::Rejected {
             status: axum::http::StatusCode::UNAUTHORIZED,
             message: "wrong username or password".into(),
-        }),
+        }
+        .into()),
     }
 }
 
-/// Redeem an enrolment code into an observer principal.
-pub async fn enrol(state: &AppState, code: &str) -> Result<Principal, ApiError> {
+/// Redeem an enrolment code from `client` into an observer principal,
+/// within the enrolment limit.
+pub async fn enrol(
+    state: &AppState,
+    client: &ClientAddr,
+    code: &str,
+) -> Result<Principal, Refused> {
+    let ticket = state
+        .limits
+        .enrol_attempt(client.0)
+        .map_err(Refused::Throttled)?;
     match state
         .store
         .redeem_enrolment_code(&enrolment_code_hash(code), now())
         .await?
     {
-        Some((group_id, observer_id)) => Ok(Principal::Observer {
-            observer_id,
-            group_id,
-        }),
+        Some((group_id, observer_id)) => {
+            state.limits.enrol_refund(ticket);
+            Ok(Principal::Observer {
+                observer_id,
+                group_id,
+            })
+        }
         // Said in all three languages: we do not know the observer's yet.
         None => Err(ApiError::invalid(
             "code",
             "Код неверен, уже использован или истёк: попросите у координатора новый. · Код қате, қолданылған немесе мерзімі өткен: үйлестірушіден жаңасын сұраңыз. · This code is unknown, used or expired: ask your coordinator for a new one.",
-        )),
+        )
+        .into()),
     }
 }
 

@@ -28,7 +28,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes, HttpBody};
-use axum::extract::{DefaultBodyLimit, Path as UrlPath, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -41,6 +41,7 @@ use serde::{Deserialize, Serialize};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::extract::api::{Path as UrlPath, Query};
 
 /// The header in which a client sends the SHA-256 it computed.
 pub const SHA256_HEADER: &str = "x-content-sha256";
@@ -107,6 +108,42 @@ impl BlobStore {
         }
     }
 
+    /// Remove what interrupted uploads left: temporary files (named by
+    /// [`write_atomically`]) under the blob directories. Called when the
+    /// server starts, before any upload of its own can be under way; a
+    /// recorded blob is never a temporary file, so nothing of value goes.
+    /// Answers how many files and bytes were removed.
+    pub fn remove_stale_temporaries(&self) -> io::Result<(usize, u64)> {
+        let mut removed = (0, 0);
+        let shards = match std::fs::read_dir(&self.root) {
+            Ok(d) => d,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(removed),
+            Err(e) => return Err(e),
+        };
+        for shard in shards {
+            let shard = shard?;
+            if !shard.file_type()?.is_dir() {
+                continue;
+            }
+            for entry in std::fs::read_dir(shard.path())? {
+                let entry = entry?;
+                if !entry.file_type()?.is_file() || !is_temporary(&entry.file_name()) {
+                    continue;
+                }
+                let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
+                match std::fs::remove_file(entry.path()) {
+                    Ok(()) => {
+                        removed.0 += 1;
+                        removed.1 += size;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(removed)
+    }
+
     pub async fn exists(&self, hash: &BlobHash) -> bool {
         tokio::fs::try_exists(self.path(hash))
             .await
@@ -114,7 +151,27 @@ impl BlobStore {
     }
 }
 
-/// Temporary file in the final directory, written and synced, renamed over
+/// The name [`write_atomically`] gives a file while it is written:
+/// `.<sha256>.<16 hex digits>.tmp`.
+fn is_temporary(name: &std::ffi::OsStr) -> bool {
+    let Some(name) = name.to_str() else {
+        return false;
+    };
+    let Some(inner) = name.strip_prefix('.').and_then(|n| n.strip_suffix(".tmp")) else {
+        return false;
+    };
+    match inner.split_once('.') {
+        Some((hash, nonce)) => {
+            BlobHash::parse(hash).is_ok()
+                && nonce.len() == 16
+                && nonce.bytes().all(|b| b.is_ascii_hexdigit())
+        }
+        None => false,
+    }
+}
+
+/// Temporary file in the final directory, under a name of its own (so
+/// two uploads of one file never write into each other), written and synced, renamed over
 /// the final name (atomic on POSIX), then the directory synced so the
 /// rename itself survives a power cut. Directories created on the way are
 /// synced into their parents too. On any error the temporary file is

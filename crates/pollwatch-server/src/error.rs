@@ -28,6 +28,10 @@ pub enum ApiError {
     },
     #[error("log in or enrol first")]
     Unauthorized,
+    /// The token named a session that was revoked or has expired: the
+    /// phone must learn which (a revoked phone wipes what it holds).
+    #[error("{}", session_ended_message(reason))]
+    SessionEnded { reason: &'static str },
     #[error("{0}")]
     Forbidden(String),
     #[error("{0} not found")]
@@ -36,6 +40,15 @@ pub enum ApiError {
     Conflict(String),
     #[error("the service is shutting down")]
     Unavailable,
+    /// Nothing of the request was stored: the disk is full.
+    #[error(
+        "the server's storage is full: nothing was stored; keep the report and send it again later"
+    )]
+    StorageFull(String),
+    /// The database cannot be reached or the outcome of the write is
+    /// unknown: nothing is answered as stored; retry with the same ids.
+    #[error("the database is unavailable: nothing was stored; send it again in a few seconds")]
+    DatabaseUnavailable(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -52,11 +65,12 @@ impl ApiError {
         match self {
             Self::Rejected { status, .. } => *status,
             Self::Invalid { .. } | Self::Refused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Unauthorized | Self::SessionEnded { .. } => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
-            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable | Self::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::StorageFull(_) => StatusCode::INSUFFICIENT_STORAGE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -75,14 +89,40 @@ struct Detail<'a> {
     field: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     problems: Option<&'a [pollwatch_domain::report::PayloadError]>,
+    /// Why a session is refused: "revoked", "expired" or "missing".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
 }
+
+fn session_ended_message(reason: &str) -> &'static str {
+    match reason {
+        "revoked" => "this device's session was ended by your coordinator: enrol again",
+        _ => "this session has expired: log in or enrol again",
+    }
+}
+
+/// Seconds a client should wait before retrying a write the database
+/// could not take.
+pub const RETRY_AFTER_SECS: &str = "5";
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        if let Self::Internal(detail) = &self {
-            tracing::error!(%detail, "internal error");
+        match &self {
+            Self::Internal(detail) => tracing::error!(%detail, "internal error"),
+            Self::StorageFull(detail) => tracing::error!(%detail, "storage full"),
+            Self::DatabaseUnavailable(detail) => tracing::error!(%detail, "database unavailable"),
+            _ => {}
         }
+        let reason = match &self {
+            Self::Unauthorized => Some("missing"),
+            Self::SessionEnded { reason } => Some(*reason),
+            _ => None,
+        };
+        let retry = matches!(
+            self,
+            Self::StorageFull(_) | Self::DatabaseUnavailable(_) | Self::Unavailable
+        );
         let field = match &self {
             Self::Invalid { field, .. } | Self::Refused { field, .. } => Some(field.as_str()),
             _ => None,
@@ -101,9 +141,17 @@ impl IntoResponse for ApiError {
                 message,
                 field,
                 problems,
+                reason,
             },
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if retry {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static(RETRY_AFTER_SECS),
+            );
+        }
+        response
     }
 }
 
@@ -114,6 +162,9 @@ impl From<StoreError> for ApiError {
             e @ StoreError::ConflictingRetry(_) => Self::Conflict(e.to_string()),
             StoreError::NotFound(what) => Self::NotFound(what),
             StoreError::WriterGone => Self::Unavailable,
+            StoreError::Forbidden(why) => Self::Forbidden(why),
+            StoreError::StorageFull(detail) => Self::StorageFull(detail),
+            StoreError::Unavailable(detail) => Self::DatabaseUnavailable(detail),
             StoreError::Database(detail) => Self::Internal(detail),
         }
     }
@@ -137,8 +188,12 @@ impl From<StoreError> for PageError {
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         let status = self.0.status();
-        if let ApiError::Internal(detail) = &self.0 {
-            tracing::error!(%detail, "internal error");
+        match &self.0 {
+            ApiError::Internal(detail) => tracing::error!(%detail, "internal error"),
+            ApiError::StorageFull(detail) | ApiError::DatabaseUnavailable(detail) => {
+                tracing::error!(%detail, "storage failure")
+            }
+            _ => {}
         }
         let page = crate::pages::ErrorPage {
             status: status.as_u16(),

@@ -11,7 +11,11 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod blobs;
+pub mod devices;
 pub mod error;
+pub mod extract;
+pub mod hashing;
+pub mod limits;
 pub mod pages;
 
 use std::collections::HashMap;
@@ -61,6 +65,10 @@ pub struct AppState {
     /// The checklists, incident taxonomy and protocol template in force:
     /// served to the app and used to check every submitted answer.
     pub forms: Arc<pollwatch_domain::forms::FormSet>,
+    /// Rate limits on login and enrolment, and their buckets.
+    pub limits: Arc<limits::Limits>,
+    /// The threads that hash passwords (a fixed few, whatever arrives).
+    pub hashing: Arc<hashing::HashPool>,
 }
 
 impl AppState {
@@ -69,11 +77,25 @@ impl AppState {
         config: ServerConfig,
         election_id: Option<RowId>,
     ) -> Result<Self, auth::HashError> {
-        let dummy_hash =
-            tokio::task::spawn_blocking(|| auth::hash_password("pollwatch-timing-equaliser"))
-                .await
-                .map_err(|e| auth::HashError(e.to_string()))??;
+        let limits = limits::LimitConfig::default();
+        let hashing = Arc::new(hashing::HashPool::new(&limits.hashing)?);
+        let dummy_hash = hashing
+            .hash("pollwatch-timing-equaliser")
+            .await
+            .map_err(|e| auth::HashError(e.to_string()))??;
         let blobs = Arc::new(blobs::BlobStore::new(&config.data_dir));
+        // Uploads cut off by a crash leave their temporary files behind.
+        match blobs.remove_stale_temporaries() {
+            Ok((0, _)) => {}
+            Ok((files, bytes)) => {
+                tracing::info!(
+                    files,
+                    bytes,
+                    "removed temporary files of interrupted uploads"
+                )
+            }
+            Err(e) => tracing::warn!(error = %e, "could not clear interrupted uploads"),
+        }
         Ok(Self {
             store,
             config,
@@ -83,7 +105,17 @@ impl AppState {
             dummy_hash,
             reports: Arc::default(),
             forms: Arc::new(pollwatch_domain::forms::defaults()),
+            limits: Arc::new(limits::Limits::new(limits)),
+            hashing,
         })
+    }
+
+    /// Use other rate limits and hashing threads than the defaults (a
+    /// proxy's forwarded addresses, or short windows in tests).
+    pub fn with_limits(mut self, config: limits::LimitConfig) -> Result<Self, auth::HashError> {
+        self.hashing = Arc::new(hashing::HashPool::new(&config.hashing)?);
+        self.limits = Arc::new(limits::Limits::new(config));
+        Ok(self)
     }
 
     /// Use a group's own forms instead of the shipped ones.
@@ -116,12 +148,16 @@ impl AppState {
 /// The whole application as one router.
 pub fn router(state: AppState) -> Router {
     let api = api::routes()
+        .merge(devices::api_routes())
         .layer(DefaultBodyLimit::max(API_BODY_LIMIT))
-        .merge(blobs::routes());
+        .merge(blobs::routes())
+        .method_not_allowed_fallback(api::method_not_allowed);
     let pages = pages::routes()
         .merge(analysis::routes())
         .merge(app::routes())
-        .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT));
+        .merge(devices::page_routes())
+        .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT))
+        .method_not_allowed_fallback(pages::method_not_allowed);
     Router::new()
         .nest("/api/v1", api)
         .merge(pages)

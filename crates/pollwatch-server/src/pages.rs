@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use askama::Template;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -16,8 +16,10 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::api::format_time;
-use crate::auth::{self, Caller, LOGIN_CSRF_COOKIE, MaybeCaller, SESSION_COOKIE};
+use crate::auth::{self, Caller, LOGIN_CSRF_COOKIE, MaybeCaller, Refused, SESSION_COOKIE};
 use crate::error::{ApiError, PageError};
+use crate::extract::page::{Form, Path, Query};
+use crate::limits::ClientAddr;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -31,6 +33,39 @@ pub fn routes() -> Router<AppState> {
         .route("/stations", get(stations))
         .route("/stations/{number}", get(station))
         .fallback(|| async { PageError(ApiError::NotFound("this page".into())) })
+}
+
+/// A page asked with a method it does not answer: the error page. (Set in
+/// [`crate::router`] once all page routes are merged.)
+pub async fn method_not_allowed(method: axum::http::Method) -> PageError {
+    PageError(ApiError::Rejected {
+        status: StatusCode::METHOD_NOT_ALLOWED,
+        message: format!("this page does not answer {method}"),
+    })
+}
+
+/// Template filters.
+pub mod filters {
+    use std::fmt::Display;
+
+    /// Everything but the unreserved characters of RFC 3986: a station
+    /// numbered "12/3" must stay one path segment ("12%2F3"), and Cyrillic
+    /// or spaces must not break the link.
+    const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+
+    /// One percent-encoded path segment, for links: `/stations/{{ n|segment }}`.
+    pub fn segment(s: &str) -> String {
+        percent_encoding::utf8_percent_encode(s, SEGMENT).to_string()
+    }
+
+    /// [`segment`] as a template filter: `{{ number|path_segment }}`.
+    pub fn path_segment(value: impl Display, _: &dyn askama::Values) -> askama::Result<String> {
+        Ok(segment(&value.to_string()))
+    }
 }
 
 /// Render a template; a template error is a bug, shown as a plain 500.
@@ -51,16 +86,37 @@ async fn healthz() -> &'static str {
 /// Ready when the database answers: a load balancer should not send
 /// observers to a server that cannot store their reports.
 async fn readyz(State(state): State<AppState>) -> Response {
-    match state.store.ping().await {
+    // Not only "answers": a database on a full disk answers reads, but an
+    // observer's report would fail. The probe writes (and removes) a row,
+    // within the same deadline a report has.
+    let probe = async {
+        state.store.ping().await?;
+        state.store.probe_write().await
+    };
+    let outcome = match tokio::time::timeout(pollwatch_store::DATABASE_WAIT, probe).await {
+        Ok(r) => r,
+        Err(_) => Err(pollwatch_store::StoreError::Unavailable(
+            "the database did not answer in time".into(),
+        )),
+    };
+    match outcome {
         Ok(()) => Json(serde_json::json!({"status": "ready", "backend": state.store.backend()}))
             .into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "not ready");
+            let why = match e {
+                pollwatch_store::StoreError::StorageFull(_) => "storage full",
+                pollwatch_store::StoreError::Unavailable(_) => "database unreachable",
+                _ => "database failing",
+            };
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(
-                    serde_json::json!({"status": "unavailable", "backend": state.store.backend()}),
-                ),
+                [(header::RETRY_AFTER, crate::error::RETRY_AFTER_SECS)],
+                Json(serde_json::json!({
+                    "status": "unavailable",
+                    "reason": why,
+                    "backend": state.store.backend()
+                })),
             )
                 .into_response()
         }
@@ -92,6 +148,8 @@ pub struct Nav {
     pub csrf_token: String,
     /// Show the results menu.
     pub analyses: bool,
+    /// Show the observers' devices page.
+    pub manages_observers: bool,
 }
 
 impl Nav {
@@ -100,6 +158,7 @@ impl Nav {
             role: c.principal().role().as_str(),
             csrf_token: c.session.csrf_token.clone(),
             analyses: c.principal().role().may(Permission::Analyse),
+            manages_observers: c.principal().role().may(Permission::ManageObservers),
         }
     }
 }
@@ -168,6 +227,7 @@ struct LoginForm {
 
 async fn login(
     State(state): State<AppState>,
+    client: ClientAddr,
     jar: CookieJar,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, PageError> {
@@ -176,9 +236,9 @@ async fn login(
             ApiError::Forbidden("the form expired: reload the page and try again".into()).into(),
         );
     }
-    match auth::login(&state, &form.username, &form.password).await {
+    match auth::login(&state, &client, &form.username, &form.password).await {
         Ok(principal) => browser_session(&state, jar, principal).await,
-        Err(ApiError::Rejected { message, .. }) => {
+        Err(Refused::Api(ApiError::Rejected { message, .. })) => {
             let page = LoginPage {
                 csrf_token: form.csrf_token,
                 error: Some(message),
@@ -186,7 +246,15 @@ async fn login(
             };
             Ok((StatusCode::UNAUTHORIZED, render(&page)).into_response())
         }
-        Err(e) => Err(e.into()),
+        Err(Refused::Throttled(t)) => {
+            let page = LoginPage {
+                csrf_token: form.csrf_token,
+                error: Some(t.message()),
+                username: form.username,
+            };
+            Ok((StatusCode::TOO_MANY_REQUESTS, [t.header()], render(&page)).into_response())
+        }
+        Err(Refused::Api(e)) => Err(e.into()),
     }
 }
 
@@ -231,6 +299,7 @@ struct EnrolForm {
 
 async fn enrol(
     State(state): State<AppState>,
+    client: ClientAddr,
     jar: CookieJar,
     Form(form): Form<EnrolForm>,
 ) -> Result<Response, PageError> {
@@ -239,16 +308,23 @@ async fn enrol(
             ApiError::Forbidden("the form expired: reload the page and try again".into()).into(),
         );
     }
-    match auth::enrol(&state, &form.code).await {
+    match auth::enrol(&state, &client, &form.code).await {
         Ok(principal) => browser_session(&state, jar, principal).await,
-        Err(ApiError::Invalid { message, .. }) => {
+        Err(Refused::Api(ApiError::Invalid { message, .. })) => {
             let page = EnrolPage {
                 csrf_token: form.csrf_token,
                 error: Some(message),
             };
             Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
         }
-        Err(e) => Err(e.into()),
+        Err(Refused::Throttled(t)) => {
+            let page = EnrolPage {
+                csrf_token: form.csrf_token,
+                error: Some(t.message()),
+            };
+            Ok((StatusCode::TOO_MANY_REQUESTS, [t.header()], render(&page)).into_response())
+        }
+        Err(Refused::Api(e)) => Err(e.into()),
     }
 }
 

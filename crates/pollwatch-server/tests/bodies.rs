@@ -51,6 +51,10 @@ fn fixture(rt: &tokio::runtime::Runtime) -> Fixture {
         store
             .create_session(
                 &pollwatch_store::Session {
+                    id: "s1".into(),
+                    device: String::new(),
+                    created_at: now(),
+                    last_seen_at: now(),
                     token_hash: auth::token_hash(&token),
                     principal: Principal::Observer {
                         observer_id: o.id,
@@ -116,5 +120,42 @@ proptest! {
             f.router.clone().oneshot(req.body(Body::from(body)).unwrap()).await.unwrap().status()
         });
         prop_assert!(status != StatusCode::INTERNAL_SERVER_ERROR && !status.is_server_error(), "{status}");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Whatever query string or path segment a client sends, the API
+    /// answers in JSON, 2xx or 4xx: a parse error is the caller's, and
+    /// says so in the same shape as every other error.
+    #[test]
+    fn query_and_path_parse_errors_are_json(
+        query in prop_oneof![
+            "[a-z=&%0-9+-]{0,40}",
+            "(limit|after)=[-0-9a-z%.]{0,25}",
+            "limit=[0-9]{1,25}&after=[-0-9]{1,25}",
+        ],
+        segment in prop_oneof!["[a-zA-Z0-9%/._-]{1,30}", "(%[0-9A-F]{2}){1,6}"],
+    ) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let f = fixture(&rt);
+        for uri in [format!("/api/v1/events?{query}"), format!("/api/v1/stations/{segment}/events")] {
+            let Ok(req) = Request::get(uri.as_str())
+                .header("authorization", format!("Bearer {}", f.token))
+                .body(Body::empty())
+            else {
+                continue; // not a URI at all: no server would see it
+            };
+            let res = rt.block_on(f.router.clone().oneshot(req)).unwrap();
+            let status = res.status();
+            let json = res
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("application/json"));
+            prop_assert!(!status.is_server_error(), "{uri}: {status}");
+            prop_assert!(json, "{uri}: {status} is not JSON");
+        }
     }
 }

@@ -14,6 +14,18 @@ async fn make() -> Option<(Arc<dyn Store>, TestDatabase)> {
 
 pollwatch_store::store_suite!(make);
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_reports_survive_reopening() {
+    let Some((store, db)) = make().await else {
+        return;
+    };
+    let url = db.url.clone();
+    pollwatch_store::suite::acknowledged_reports_survive_reopening(store, async move {
+        Arc::new(PostgresStore::connect(&url).await.unwrap()) as Arc<dyn Store>
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn events_cannot_be_rewritten() {
     let Some(db) = TestDatabase::create().await else {
@@ -39,7 +51,12 @@ async fn events_cannot_be_rewritten() {
     .execute(&pool)
     .await
     .unwrap();
-    for sql in ["UPDATE events SET kind = 'alert'", "DELETE FROM events"] {
+    for sql in [
+        "UPDATE events SET kind = 'alert'",
+        "DELETE FROM events",
+        "TRUNCATE events",
+        "TRUNCATE events CASCADE",
+    ] {
         let err = sqlx::query(sql).execute(&pool).await.unwrap_err();
         assert!(err.to_string().contains("append-only"), "{sql}: {err}");
     }

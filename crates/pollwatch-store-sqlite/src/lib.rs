@@ -18,6 +18,44 @@ pub use pollwatch_store::Store;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
+fn options(url: &str) -> Result<SqliteConnectOptions> {
+    Ok(SqliteConnectOptions::from_str(url)
+        .map_err(|e| StoreError::Database(format!("bad SQLite location {url}: {e}")))?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .foreign_keys(true)
+        // Readers never wait in WAL mode; a writer waits for another
+        // writer this long at most before the caller hears "unavailable".
+        .busy_timeout(Duration::from_secs(5)))
+}
+
+/// Create the database file readable by its owner only (0600) before
+/// SQLite opens it: it holds who observes where. SQLite gives its `-wal`
+/// and `-shm` files the main file's permissions.
+fn create_private(path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => {
+                return Err(StoreError::Database(format!(
+                    "cannot create {}: {e}",
+                    path.display()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The store on one SQLite file.
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -35,21 +73,32 @@ impl SqliteStore {
     /// Open (creating if absent) the database file and bring its schema up
     /// to date. Must be called inside a tokio runtime.
     pub async fn open(path: &Path) -> Result<Self> {
+        create_private(path)?;
         let url = format!("sqlite://{}", path.display());
         Self::open_url(&url).await
     }
 
+    /// Open with extra pragmas applied to every connection: tests use
+    /// `max_page_count` to make a deterministic "disk full".
+    pub async fn open_with_pragmas(path: &Path, pragmas: &[(&str, String)]) -> Result<Self> {
+        create_private(path)?;
+        let url = format!("sqlite://{}", path.display());
+        let mut options = options(&url)?;
+        for (k, v) in pragmas {
+            options = options.pragma(k.to_string(), v.clone());
+        }
+        Self::open_options(options, &url).await
+    }
+
     /// Open from a `sqlite://` URL (or `sqlite::memory:` in tests).
     pub async fn open_url(url: &str) -> Result<Self> {
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(|e| StoreError::Database(format!("bad SQLite location {url}: {e}")))?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+        Self::open_options(options(url)?, url).await
+    }
+
+    async fn open_options(options: SqliteConnectOptions, url: &str) -> Result<Self> {
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
+            .acquire_timeout(pollwatch_store::DATABASE_WAIT)
             .connect_with(options)
             .await
             .map_err(|e| StoreError::Database(format!("cannot open {url}: {e}")))?;

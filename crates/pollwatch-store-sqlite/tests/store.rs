@@ -16,6 +16,30 @@ async fn make() -> Option<(Arc<dyn Store>, tempfile::TempDir)> {
 
 pollwatch_store::store_suite!(make);
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_reports_survive_reopening() {
+    let (store, dir) = make().await.unwrap();
+    let path = dir.path().join("pollwatch.db");
+    pollwatch_store::suite::acknowledged_reports_survive_reopening(store, async move {
+        Arc::new(SqliteStore::open(&path).await.unwrap()) as Arc<dyn Store>
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_file_is_private_to_its_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let (store, dir) = make().await.unwrap();
+    store.probe_write().await.unwrap();
+    for name in ["pollwatch.db", "pollwatch.db-wal", "pollwatch.db-shm"] {
+        let mode = std::fs::metadata(dir.path().join(name))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "{name} is readable by others: {mode:o}");
+    }
+}
+
 #[tokio::test]
 async fn events_cannot_be_rewritten() {
     let dir = tempfile::tempdir().unwrap();

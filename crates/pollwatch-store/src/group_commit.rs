@@ -46,6 +46,9 @@ impl Prepared {
     }
 }
 
+/// Longest a batch may take before its outcome counts as unknown.
+pub const BATCH_DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
+
 struct Job {
     event: Prepared,
     reply: oneshot::Sender<Result<Appended>>,
@@ -72,7 +75,23 @@ impl GroupCommit {
                 let (events, replies): (Vec<Prepared>, Vec<_>) =
                     jobs.drain(..).map(|j| (j.event, j.reply)).unzip();
                 let received_at = crate::now();
-                match log.append_batch(&events, received_at).await {
+                // A write that hangs (a blackholed connection) must not hold
+                // every observer's report hostage: past the deadline the
+                // outcome is unknown, so nobody is told "stored" and the
+                // phones retry with the same ids, which settles it.
+                let outcome = match tokio::time::timeout(
+                    BATCH_DEADLINE,
+                    log.append_batch(&events, received_at),
+                )
+                .await
+                {
+                    Ok(outcome) => outcome,
+                    Err(_) => Err(StoreError::Unavailable(format!(
+                        "the write did not finish within {} s; its outcome is unknown",
+                        BATCH_DEADLINE.as_secs()
+                    ))),
+                };
+                match outcome {
                     Ok(results) => {
                         for (reply, result) in replies.into_iter().zip(results) {
                             // The caller may have gone (client hung up);
@@ -81,10 +100,11 @@ impl GroupCommit {
                         }
                     }
                     Err(e) => {
+                        // Every caller of the batch hears the failure: none
+                        // of it was committed.
                         tracing::error!(error = %e, batch = events.len(), "event batch failed");
-                        let msg = e.to_string();
                         for reply in replies {
-                            let _ = reply.send(Err(StoreError::Database(msg.clone())));
+                            let _ = reply.send(Err(e.clone()));
                         }
                     }
                 }

@@ -26,10 +26,15 @@ use pollwatch_domain::{
 
 pub use async_trait::async_trait as store_async_trait;
 pub use group_commit::{EventLog, GroupCommit, Prepared};
+
+/// How long a caller waits for the database before hearing that it is
+/// unavailable: a phone must learn quickly that it should keep the report
+/// and retry, not hang.
+pub const DATABASE_WAIT: std::time::Duration = std::time::Duration::from_millis(1500);
 pub use pollwatch_domain as domain;
 
 /// Everything that can go wrong in the store, as the caller must tell it apart.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// A unique name is taken (group slug, username, code name).
     #[error("{0} already exists")]
@@ -41,7 +46,20 @@ pub enum StoreError {
     /// A reference to something that does not exist (or belongs to another group).
     #[error("{0} not found")]
     NotFound(String),
-    /// The database is unreachable, full, or failed.
+    /// The caller may not do this to this record (e.g. correct another
+    /// observer's report).
+    #[error("{0}")]
+    Forbidden(String),
+    /// The disk (or the database's quota) is full: nothing of this write
+    /// was stored. Writes succeed again as soon as space is freed.
+    #[error("the server's storage is full: {0}")]
+    StorageFull(String),
+    /// The database cannot be reached, or the connection broke before the
+    /// outcome of a write was known. Nothing is answered as stored; the
+    /// caller retries with the same client id, which settles it.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    /// Any other database failure.
     #[error("database error: {0}")]
     Database(String),
     /// The writer task has stopped (the server is shutting down).
@@ -94,11 +112,44 @@ impl Principal {
 /// stored, only its SHA-256, so a copy of the database opens no sessions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
+    /// A public handle for the session (listing and revoking devices); it
+    /// opens nothing, unlike the token.
+    pub id: String,
     pub token_hash: String,
     pub principal: Principal,
     /// The per-session secret that forms echo back (CSRF protection).
     pub csrf_token: String,
     pub expires_at: Timestamp,
+    /// A coarse description of the device ("Android phone", "Firefox on
+    /// Windows"), never the full user agent: enough to tell one's devices
+    /// apart, too little to fingerprint anyone.
+    pub device: String,
+    pub created_at: Timestamp,
+    /// Last request, to within [`SESSION_TOUCH_MS`].
+    pub last_seen_at: Timestamp,
+}
+
+/// How often a session's `last_seen_at` is written: at most once per this
+/// interval, so reading a page is not a database write.
+pub const SESSION_TOUCH_MS: i64 = 60 * 1000;
+
+/// What a token turned out to be. Revoked and expired sessions are told
+/// apart from unknown tokens so a phone can learn that it was revoked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionLookup {
+    Live(Session),
+    /// A coordinator or the owner ended it.
+    Revoked,
+    Expired,
+    /// No such session (never existed, logged out, or purged).
+    Missing,
+}
+
+/// Whose sessions a listing or a revocation is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionOwner {
+    Observer { group_id: RowId, observer_id: RowId },
+    User { user_id: RowId },
 }
 
 /// A new staff account.
@@ -216,6 +267,10 @@ pub trait Store: Send + Sync + 'static {
     fn backend(&self) -> &'static str;
     /// A cheap round trip, for readiness.
     async fn ping(&self) -> Result<()>;
+    /// A real durable write (allocating pages, then rolled out again), for
+    /// readiness: a database that answers reads may still be unable to
+    /// store a report (a full disk).
+    async fn probe_write(&self) -> Result<()>;
 
     // --- elections and the station registry ---
     /// Get the election with this slug, creating it if absent.
@@ -250,6 +305,13 @@ pub trait Store: Send + Sync + 'static {
     /// Idempotent: assigning twice stores one assignment.
     async fn assign(&self, group_id: RowId, observer_id: RowId, station_id: RowId) -> Result<()>;
     async fn assignments(&self, group_id: RowId) -> Result<Vec<Assignment>>;
+    /// Whether this observer is assigned to this station (one indexed read).
+    async fn is_assigned(
+        &self,
+        group_id: RowId,
+        observer_id: RowId,
+        station_id: RowId,
+    ) -> Result<bool>;
 
     // --- enrolment and sessions ---
     async fn create_enrolment_code(
@@ -268,14 +330,43 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
     ) -> Result<Option<(RowId, RowId)>>;
     async fn create_session(&self, session: &Session, at: Timestamp) -> Result<()>;
-    /// A live session (not expired at `now`).
-    async fn session(&self, token_hash: &str, now: Timestamp) -> Result<Option<Session>>;
+    /// What this token is at `now`: live, revoked, expired or unknown.
+    async fn session(&self, token_hash: &str, now: Timestamp) -> Result<SessionLookup>;
     async fn delete_session(&self, token_hash: &str) -> Result<()>;
+    /// Record that the session was used at `at` from `device` (a coarse
+    /// label, kept from the first use); callers throttle this.
+    async fn touch_session(&self, token_hash: &str, at: Timestamp, device: &str) -> Result<()>;
+    /// The owner's sessions that are neither revoked nor expired, newest first.
+    async fn sessions_of(&self, owner: SessionOwner, now: Timestamp) -> Result<Vec<Session>>;
+    /// Revoke the owner's sessions: one (by its public id) or all of them,
+    /// sparing `except` (the caller's own, for "end my other sessions").
+    /// Answers how many were revoked. A revoked token is refused at once.
+    async fn revoke_sessions(
+        &self,
+        owner: SessionOwner,
+        only: Option<&str>,
+        except: Option<&str>,
+        at: Timestamp,
+    ) -> Result<u64>;
+    /// Revoke one staff session by its public id (an admin ending it).
+    /// Observers' phones are their coordinators' business, so they cannot
+    /// be reached this way. Answers whether one was revoked.
+    async fn revoke_staff_session(&self, id: &str, at: Timestamp) -> Result<bool>;
+    /// Delete sessions that expired before `now` (revoked ones too, once
+    /// expired) and spent or expired enrolment codes; answers how many rows.
+    async fn purge_expired(&self, now: Timestamp) -> Result<u64>;
+    /// Every live staff session (for admins), newest first, at most `limit`.
+    async fn staff_sessions(&self, now: Timestamp, limit: i64) -> Result<Vec<Session>>;
 
     // --- the observation log ---
     /// Append one event; answers once it is durable. Idempotent by
     /// (group, client id).
     async fn append(&self, event: NewEvent) -> Result<Appended>;
+    /// Append several events in one transaction, in order: each answered
+    /// on its own (a refused one does not sink the rest), all durable
+    /// together or not at all. A later event may correct an earlier one of
+    /// the same call.
+    async fn append_many(&self, events: Vec<NewEvent>) -> Result<Vec<Result<Appended>>>;
     async fn events_for_station(&self, group_id: RowId, station_id: RowId) -> Result<Vec<Event>>;
     /// A page of the group's log in order, after `after_seq`.
     async fn events(&self, group_id: RowId, after_seq: i64, limit: i64) -> Result<Vec<Event>>;

@@ -28,17 +28,145 @@ macro_rules! sql_store {
             };
             use $crate::{
                 Appended, BlobInfo, ImportReport, NewBlob, NewObserver, NewUser, Prepared,
-                Principal, Result, ResultImport, ResultImportInfo, Session, StationImport,
-                StoreError,
+                Principal, Result, ResultImport, ResultImportInfo, Session, SessionLookup,
+                SessionOwner, StationImport, StoreError,
             };
 
             type Db = $db;
             type DbRow = <Db as ::sqlx::Database>::Row;
 
+            /// Map a driver error to what the caller must tell apart: a full
+            /// disk (507 upstream), an unreachable or broken database (503,
+            /// retry), or anything else.
             fn db(e: ::sqlx::Error) -> StoreError {
                 match e {
                     ::sqlx::Error::RowNotFound => StoreError::NotFound("row".into()),
+                    ::sqlx::Error::Database(d) => {
+                        let code = d.code().map(|c| c.into_owned()).unwrap_or_default();
+                        let message = d.message().to_owned();
+                        match classify(&code) {
+                            Fault::Full => StoreError::StorageFull(message),
+                            Fault::Unavailable => StoreError::Unavailable(message),
+                            Fault::Other => StoreError::Database(message),
+                        }
+                    }
+                    e @ (::sqlx::Error::Io(_)
+                    | ::sqlx::Error::Tls(_)
+                    | ::sqlx::Error::Protocol(_)
+                    | ::sqlx::Error::PoolTimedOut
+                    | ::sqlx::Error::PoolClosed
+                    | ::sqlx::Error::WorkerCrashed) => StoreError::Unavailable(e.to_string()),
                     other => StoreError::Database(other.to_string()),
+                }
+            }
+
+            enum Fault {
+                Full,
+                Unavailable,
+                Other,
+            }
+
+            /// SQLite reports extended result codes as decimal numbers,
+            /// PostgreSQL SQLSTATEs as five characters.
+            fn classify(code: &str) -> Fault {
+                if $backend == "sqlite" {
+                    // Primary code in the low byte: FULL 13; BUSY 5, LOCKED 6,
+                    // NOMEM 7, READONLY 8, IOERR 10, CANTOPEN 14, PROTOCOL 15.
+                    match code.parse::<i64>().map(|c| c & 0xff) {
+                        Ok(13) => Fault::Full,
+                        Ok(5 | 6 | 7 | 8 | 10 | 14 | 15) => Fault::Unavailable,
+                        _ => Fault::Other,
+                    }
+                } else if code == "53100" {
+                    Fault::Full
+                } else if code.starts_with("53")
+                    || code.starts_with("08")
+                    || code.starts_with("57P")
+                    || code == "40001"
+                    || code == "40P01"
+                {
+                    // Insufficient resources, connection failures, the
+                    // server shutting down, serialisation and deadlock:
+                    // all worth a retry.
+                    Fault::Unavailable
+                } else {
+                    Fault::Other
+                }
+            }
+
+            /// `BEGIN IMMEDIATE` on SQLite takes the write lock at once, so a
+            /// transaction never fails half-way on upgrading a read lock.
+            const BEGIN: &str = match $backend.as_bytes() {
+                b"sqlite" => "BEGIN IMMEDIATE",
+                _ => "BEGIN",
+            };
+
+            /// A write transaction on a pooled connection of its own.
+            ///
+            /// Not sqlx's `Transaction`: when COMMIT fails (SQLITE_FULL),
+            /// SQLite has already rolled back, sqlx's own rollback then
+            /// fails and its depth counter stays at 1, so every later
+            /// "transaction" on that pooled connection is a savepoint in a
+            /// transaction that never commits — reports answered 201 and
+            /// lost (compare sqlx issue 3742). Here BEGIN and COMMIT are
+            /// plain statements, and a connection whose transaction did not
+            /// commit — failed, timed out, dropped half-way — is closed,
+            /// never returned to the pool; the pool opens a fresh one.
+            struct Tx {
+                conn: ::sqlx::pool::PoolConnection<Db>,
+                settled: bool,
+            }
+
+            impl Tx {
+                async fn begin(pool: &::sqlx::Pool<Db>) -> Result<Self> {
+                    let conn = pool.acquire().await.map_err(db)?;
+                    let mut tx = Tx {
+                        conn,
+                        settled: false,
+                    };
+                    ::sqlx::query(BEGIN).execute(&mut *tx.conn).await.map_err(db)?;
+                    Ok(tx)
+                }
+
+                async fn commit(mut self) -> Result<()> {
+                    ::sqlx::query("COMMIT")
+                        .execute(&mut *self.conn)
+                        .await
+                        .map_err(db)?;
+                    self.settled = true;
+                    Ok(())
+                }
+
+                /// Undo on purpose (a dry run); a connection that cannot
+                /// roll back is closed like any other failure.
+                async fn rollback(mut self) -> Result<()> {
+                    ::sqlx::query("ROLLBACK")
+                        .execute(&mut *self.conn)
+                        .await
+                        .map_err(db)?;
+                    self.settled = true;
+                    Ok(())
+                }
+            }
+
+            impl Drop for Tx {
+                fn drop(&mut self) {
+                    if !self.settled {
+                        self.conn.close_on_drop();
+                    }
+                }
+            }
+
+            impl std::ops::Deref for Tx {
+                type Target = <Db as ::sqlx::Database>::Connection;
+                fn deref(&self) -> &Self::Target {
+                    &self.conn
+                }
+            }
+
+            impl std::ops::DerefMut for Tx {
+                fn deref_mut(&mut self) -> &mut Self::Target {
+                    &mut self.conn
                 }
             }
 
@@ -155,7 +283,7 @@ macro_rules! sql_store {
                 })
             }
 
-            const EVENT_COLUMNS: &str = "seq, group_id, client_id, observer_id, station_id, \
+            const EVENT_COLUMNS: &str = "group_seq AS seq, group_id, client_id, observer_id, station_id, \
                 kind, payload, observed_at, received_at, supersedes, content_hash";
 
             fn event(row: &DbRow) -> Result<Event> {
@@ -254,15 +382,34 @@ macro_rules! sql_store {
                     _ => return Err(corrupt("session", "inconsistent principal")),
                 };
                 Ok(Session {
+                    id: get(row, "id")?,
                     token_hash: get(row, "token_hash")?,
                     principal,
                     csrf_token: get(row, "csrf_token")?,
                     expires_at: Timestamp(get(row, "expires_at")?),
+                    device: get(row, "device")?,
+                    created_at: Timestamp(get(row, "created_at")?),
+                    last_seen_at: Timestamp(get(row, "last_seen_at")?),
                 })
             }
 
+            const SESSION_COLUMNS: &str = "id, token_hash, user_id, observer_id, group_id, role, \
+                csrf_token, expires_at, device, created_at, last_seen_at";
+
+            /// The WHERE clause naming an owner's sessions, with its two
+            /// parameters ($1, $2; the second is unused for staff but bound
+            /// so every statement has the same numbering).
+            fn owner_clause(owner: SessionOwner) -> (&'static str, RowId, RowId) {
+                match owner {
+                    SessionOwner::Observer { group_id, observer_id } => {
+                        ("observer_id = $1 AND group_id = $2", observer_id, group_id)
+                    }
+                    SessionOwner::User { user_id } => ("user_id = $1 AND $2 = $2", user_id, 0),
+                }
+            }
+
             async fn district_id(
-                tx: &mut ::sqlx::Transaction<'_, Db>,
+                tx: &mut Tx,
                 election_id: RowId,
                 name: &str,
             ) -> Result<RowId> {
@@ -298,50 +445,147 @@ macro_rules! sql_store {
                     prepared: &[Prepared],
                     received_at: Timestamp,
                 ) -> Result<Vec<Result<Appended>>> {
-                    let mut tx = self.pool.begin().await.map_err(db)?;
-                    let batch: Vec<&NewEvent> = prepared.iter().map(|p| &p.event).collect();
+                    use std::collections::HashMap;
+                    let mut tx = Tx::begin(&self.pool).await?;
 
-                    // An event may only correct one of its own group's
-                    // events: stored, or earlier in this very batch.
-                    let mut refused: Vec<Option<StoreError>> = Vec::with_capacity(batch.len());
-                    for (i, e) in batch.iter().enumerate() {
-                        let mut err = None;
-                        if let Some(target) = &e.supersedes {
-                            let in_batch = batch[..i].iter().any(|p| {
-                                p.group_id == e.group_id && &p.client_id == target
-                            });
-                            if !in_batch {
-                                let found = ::sqlx::query(
-                                    "SELECT 1 AS one FROM events WHERE group_id = $1 AND client_id = $2",
-                                )
-                                .bind(e.group_id)
-                                .bind(target.as_str())
-                                .fetch_optional(&mut *tx)
-                                .await
-                                .map_err(db)?;
-                                if found.is_none() {
-                                    err = Some(StoreError::NotFound(format!(
-                                        "superseded event {target}"
-                                    )));
-                                }
-                            }
+                    // Each group's log is numbered 1, 2, 3… of its own, so no
+                    // group can count another's reports. Taking the counter
+                    // row's lock first (in id order: two servers never
+                    // deadlock) serialises writers of one group across
+                    // servers, so the numbers are gap-free and the "already
+                    // stored?" read below cannot race another server.
+                    let mut groups: Vec<RowId> = prepared.iter().map(|p| p.event.group_id).collect();
+                    groups.sort_unstable();
+                    groups.dedup();
+                    let mut last_seq: HashMap<RowId, i64> = HashMap::new();
+                    for g in &groups {
+                        let row = ::sqlx::query(
+                            "UPDATE observer_groups SET last_seq = last_seq WHERE id = $1 RETURNING last_seq",
+                        )
+                        .bind(*g)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                        if let Some(row) = row {
+                            last_seq.insert(*g, get(&row, "last_seq")?);
                         }
-                        refused.push(err);
                     }
 
-                    let mut inserted = std::collections::HashMap::new();
-                    let accepted: Vec<usize> =
-                        (0..batch.len()).filter(|i| refused[*i].is_none()).collect();
+                    // Everything this batch names that is stored already: its
+                    // own ids (retries) and the reports it corrects.
+                    let mut stored: HashMap<(RowId, String), Event> = HashMap::new();
+                    for g in &groups {
+                        let mut ids: Vec<&str> = Vec::new();
+                        for p in prepared.iter().filter(|p| p.event.group_id == *g) {
+                            ids.push(p.event.client_id.as_str());
+                            if let Some(t) = &p.event.supersedes {
+                                ids.push(t.as_str());
+                            }
+                        }
+                        ids.sort_unstable();
+                        ids.dedup();
+                        for chunk in ids.chunks(500) {
+                            let mut q = ::sqlx::QueryBuilder::<Db>::new(format!(
+                                "SELECT {EVENT_COLUMNS} FROM events WHERE group_id = "
+                            ));
+                            q.push_bind(*g).push(" AND client_id IN (");
+                            let mut list = q.separated(", ");
+                            for id in chunk {
+                                list.push_bind(id.to_string());
+                            }
+                            q.push(")");
+                            for row in q.build().fetch_all(&mut *tx).await.map_err(db)? {
+                                let e = event(&row)?;
+                                stored.insert((e.event.group_id, e.event.client_id.as_str().to_owned()), e);
+                            }
+                        }
+                    }
+
+                    let mut out: Vec<Result<Appended>> = Vec::with_capacity(prepared.len());
+                    // New in this batch: key -> (index in batch, its number).
+                    let mut fresh: HashMap<(RowId, String), (usize, i64)> = HashMap::new();
+                    let mut to_insert: Vec<(usize, i64)> = Vec::new();
+                    for (i, p) in prepared.iter().enumerate() {
+                        let e = &p.event;
+                        let key = (e.group_id, e.client_id.as_str().to_owned());
+                        if let Some(st) = stored.get(&key) {
+                            out.push(if st.content_hash == p.content_hash {
+                                Ok(Appended { event: st.clone(), created: false })
+                            } else {
+                                Err(StoreError::ConflictingRetry(e.client_id.clone()))
+                            });
+                            continue;
+                        }
+                        if let Some(&(j, seq)) = fresh.get(&key) {
+                            // A second copy of one id in the batch is a retry.
+                            out.push(if prepared[j].content_hash == p.content_hash {
+                                Ok(Appended {
+                                    event: Event {
+                                        seq,
+                                        event: prepared[j].event.clone(),
+                                        received_at,
+                                        content_hash: prepared[j].content_hash.clone(),
+                                    },
+                                    created: false,
+                                })
+                            } else {
+                                Err(StoreError::ConflictingRetry(e.client_id.clone()))
+                            });
+                            continue;
+                        }
+                        let Some(last) = last_seq.get_mut(&e.group_id) else {
+                            out.push(Err(StoreError::NotFound(format!("group {}", e.group_id))));
+                            continue;
+                        };
+                        // An event may only correct its own author's event of
+                        // its own group: stored, or earlier in this very batch.
+                        if let Some(target) = &e.supersedes {
+                            let tkey = (e.group_id, target.as_str().to_owned());
+                            let author = match stored.get(&tkey) {
+                                Some(t) => Some(t.event.observer_id),
+                                None => fresh.get(&tkey).map(|&(j, _)| prepared[j].event.observer_id),
+                            };
+                            match author {
+                                None => {
+                                    out.push(Err(StoreError::NotFound(format!(
+                                        "superseded event {target}"
+                                    ))));
+                                    continue;
+                                }
+                                Some(author) if author != e.observer_id => {
+                                    out.push(Err(StoreError::Forbidden(format!(
+                                        "report {target} was sent by someone else: only its author can correct it"
+                                    ))));
+                                    continue;
+                                }
+                                Some(_) => {}
+                            }
+                        }
+                        *last += 1;
+                        fresh.insert(key, (i, *last));
+                        to_insert.push((i, *last));
+                        out.push(Ok(Appended {
+                            event: Event {
+                                seq: *last,
+                                event: e.clone(),
+                                received_at,
+                                content_hash: p.content_hash.clone(),
+                            },
+                            created: true,
+                        }));
+                    }
+
                     // Well under both databases' limits on bound parameters.
-                    for chunk in accepted.chunks(500) {
+                    for chunk in to_insert.chunks(500) {
                         let mut q = ::sqlx::QueryBuilder::<Db>::new(
-                            "INSERT INTO events (group_id, client_id, observer_id, station_id, \
+                            "INSERT INTO events (group_id, group_seq, client_id, observer_id, station_id, \
                              kind, payload, observed_at, received_at, supersedes, content_hash) ",
                         );
-                        q.push_values(chunk, |mut b, &i| {
+                        q.push_values(chunk, |mut b, &(i, seq)| {
                             let p = &prepared[i];
                             let e = &p.event;
                             b.push_bind(e.group_id)
+                                .push_bind(seq)
                                 .push_bind(e.client_id.as_str().to_owned())
                                 .push_bind(e.observer_id)
                                 .push_bind(e.station_id)
@@ -352,55 +596,17 @@ macro_rules! sql_store {
                                 .push_bind(e.supersedes.as_ref().map(|s| s.as_str().to_owned()))
                                 .push_bind(p.content_hash.clone());
                         });
-                        q.push(" ON CONFLICT (group_id, client_id) DO NOTHING RETURNING seq, group_id, client_id");
-                        let rows = q.build().fetch_all(&mut *tx).await.map_err(db)?;
-                        for row in rows {
-                            let g: RowId = get(&row, "group_id")?;
-                            let c: String = get(&row, "client_id")?;
-                            let s: i64 = get(&row, "seq")?;
-                            inserted.insert((g, c), s);
-                        }
+                        q.build().execute(&mut *tx).await.map_err(db)?;
                     }
-
-                    let mut out = Vec::with_capacity(batch.len());
-                    for (i, e) in batch.iter().enumerate() {
-                        if let Some(err) = refused[i].take() {
-                            out.push(Err(err));
-                            continue;
-                        }
-                        // `remove`: a second copy of one id in the batch is a retry.
-                        let key = (e.group_id, e.client_id.as_str().to_owned());
-                        if let Some(seq) = inserted.remove(&key) {
-                            out.push(Ok(Appended {
-                                event: Event {
-                                    seq,
-                                    event: (*e).clone(),
-                                    received_at,
-                                    content_hash: prepared[i].content_hash.clone(),
-                                },
-                                created: true,
-                            }));
-                            continue;
-                        }
-                        let row = ::sqlx::query(&format!(
-                            "SELECT {EVENT_COLUMNS} FROM events WHERE group_id = $1 AND client_id = $2"
-                        ))
-                        .bind(e.group_id)
-                        .bind(e.client_id.as_str())
-                        .fetch_one(&mut *tx)
-                        .await
-                        .map_err(db)?;
-                        let stored = event(&row)?;
-                        if stored.content_hash == prepared[i].content_hash {
-                            out.push(Ok(Appended {
-                                event: stored,
-                                created: false,
-                            }));
-                        } else {
-                            out.push(Err(StoreError::ConflictingRetry(e.client_id.clone())));
-                        }
+                    for (g, last) in &last_seq {
+                        ::sqlx::query("UPDATE observer_groups SET last_seq = $1 WHERE id = $2")
+                            .bind(*last)
+                            .bind(*g)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db)?;
                     }
-                    tx.commit().await.map_err(db)?;
+                    tx.commit().await?;
                     Ok(out)
                 }
             }
@@ -414,6 +620,24 @@ macro_rules! sql_store {
                 async fn ping(&self) -> Result<()> {
                     ::sqlx::query("SELECT 1").execute(&self.pool).await.map_err(db)?;
                     Ok(())
+                }
+
+                async fn probe_write(&self) -> Result<()> {
+                    // 64 KiB needs fresh pages (and WAL space) on any page
+                    // size, so a full disk or quota shows here as it would
+                    // for a report; removed before the commit, so the table
+                    // stays empty.
+                    let mut tx = Tx::begin(&self.pool).await?;
+                    ::sqlx::query("INSERT INTO write_probe (id, filler) VALUES (1, $1)")
+                        .bind(vec![0x5au8; 64 * 1024])
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                    ::sqlx::query("DELETE FROM write_probe")
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                    tx.commit().await
                 }
 
                 async fn ensure_election(
@@ -478,7 +702,7 @@ macro_rules! sql_store {
                 }
 
                 async fn import_stations(&self, import: StationImport) -> Result<ImportReport> {
-                    let mut tx = self.pool.begin().await.map_err(db)?;
+                    let mut tx = Tx::begin(&self.pool).await?;
                     let rows = ::sqlx::query(&format!(
                         "SELECT {STATION_COLUMNS} FROM stations s JOIN districts d ON d.id = s.district_id \
                          WHERE s.election_id = $1"
@@ -508,7 +732,7 @@ macro_rules! sql_store {
                         import_id: None,
                     };
                     if import.dry_run || (report.created == 0 && report.updated == 0) {
-                        tx.rollback().await.map_err(db)?;
+                        tx.rollback().await?;
                         return Ok(report);
                     }
                     let import_row = ::sqlx::query(
@@ -602,7 +826,7 @@ macro_rules! sql_store {
                             .map_err(db)?;
                         }
                     }
-                    tx.commit().await.map_err(db)?;
+                    tx.commit().await?;
                     report.import_id = Some(import_id);
                     Ok(report)
                 }
@@ -819,6 +1043,25 @@ macro_rules! sql_store {
                     Ok(())
                 }
 
+                async fn is_assigned(
+                    &self,
+                    group_id: RowId,
+                    observer_id: RowId,
+                    station_id: RowId,
+                ) -> Result<bool> {
+                    let row = ::sqlx::query(
+                        "SELECT 1 AS one FROM assignments \
+                         WHERE observer_id = $1 AND station_id = $2 AND group_id = $3",
+                    )
+                    .bind(observer_id)
+                    .bind(station_id)
+                    .bind(group_id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)?;
+                    Ok(row.is_some())
+                }
+
                 async fn assignments(&self, group_id: RowId) -> Result<Vec<Assignment>> {
                     let rows = ::sqlx::query(
                         "SELECT observer_id, station_id FROM assignments WHERE group_id = $1 \
@@ -890,9 +1133,11 @@ macro_rules! sql_store {
                         Principal::Observer { observer_id, .. } => (None, Some(*observer_id)),
                     };
                     ::sqlx::query(
-                        "INSERT INTO sessions (token_hash, user_id, observer_id, group_id, role, \
-                         csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                        "INSERT INTO sessions (id, token_hash, user_id, observer_id, group_id, role, \
+                         csrf_token, created_at, expires_at, device, last_seen_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $8)",
                     )
+                    .bind(&s.id)
                     .bind(&s.token_hash)
                     .bind(user_id)
                     .bind(observer_id)
@@ -901,25 +1146,33 @@ macro_rules! sql_store {
                     .bind(&s.csrf_token)
                     .bind(at.0)
                     .bind(s.expires_at.0)
+                    .bind(&s.device)
                     .execute(&self.pool)
                     .await
                     .map_err(db)?;
                     Ok(())
                 }
 
-                async fn session(&self, token_hash: &str, now: Timestamp) -> Result<Option<Session>> {
-                    ::sqlx::query(
-                        "SELECT token_hash, user_id, observer_id, group_id, role, csrf_token, expires_at \
-                         FROM sessions WHERE token_hash = $1 AND expires_at > $2",
-                    )
+                async fn session(&self, token_hash: &str, now: Timestamp) -> Result<SessionLookup> {
+                    let row = ::sqlx::query(&format!(
+                        "SELECT {SESSION_COLUMNS}, revoked_at FROM sessions WHERE token_hash = $1"
+                    ))
                     .bind(token_hash)
-                    .bind(now.0)
                     .fetch_optional(&self.pool)
                     .await
-                    .map_err(db)?
-                    .as_ref()
-                    .map(session)
-                    .transpose()
+                    .map_err(db)?;
+                    let Some(row) = row else {
+                        return Ok(SessionLookup::Missing);
+                    };
+                    let revoked: Option<i64> = get(&row, "revoked_at")?;
+                    let s = session(&row)?;
+                    Ok(if revoked.is_some() {
+                        SessionLookup::Revoked
+                    } else if s.expires_at <= now {
+                        SessionLookup::Expired
+                    } else {
+                        SessionLookup::Live(s)
+                    })
                 }
 
                 async fn delete_session(&self, token_hash: &str) -> Result<()> {
@@ -931,8 +1184,121 @@ macro_rules! sql_store {
                     Ok(())
                 }
 
+                async fn touch_session(&self, token_hash: &str, at: Timestamp, device: &str) -> Result<()> {
+                    ::sqlx::query(
+                        "UPDATE sessions SET last_seen_at = $1, \
+                         device = CASE WHEN device = '' THEN $3 ELSE device END \
+                         WHERE token_hash = $2 AND (last_seen_at < $1 OR device = '')",
+                    )
+                    .bind(at.0)
+                    .bind(token_hash)
+                    .bind(device)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                    Ok(())
+                }
+
+                async fn sessions_of(&self, owner: SessionOwner, now: Timestamp) -> Result<Vec<Session>> {
+                    let (clause, id, group) = owner_clause(owner);
+                    ::sqlx::query(&format!(
+                        "SELECT {SESSION_COLUMNS} FROM sessions WHERE {clause} \
+                         AND revoked_at IS NULL AND expires_at > $3 ORDER BY created_at DESC, id LIMIT 1000"
+                    ))
+                    .bind(id)
+                    .bind(group)
+                    .bind(now.0)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .iter()
+                    .map(session)
+                    .collect()
+                }
+
+                async fn revoke_sessions(
+                    &self,
+                    owner: SessionOwner,
+                    only: Option<&str>,
+                    except: Option<&str>,
+                    at: Timestamp,
+                ) -> Result<u64> {
+                    let (clause, id, group) = owner_clause(owner);
+                    let done = ::sqlx::query(&format!(
+                        "UPDATE sessions SET revoked_at = $3 WHERE {clause} AND revoked_at IS NULL \
+                         AND ($4 IS NULL OR id = $4) AND ($5 IS NULL OR id <> $5)"
+                    ))
+                    .bind(id)
+                    .bind(group)
+                    .bind(at.0)
+                    .bind(only)
+                    .bind(except)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                    Ok(done.rows_affected())
+                }
+
+                async fn revoke_staff_session(&self, id: &str, at: Timestamp) -> Result<bool> {
+                    let done = ::sqlx::query(
+                        "UPDATE sessions SET revoked_at = $1 \
+                         WHERE id = $2 AND revoked_at IS NULL AND user_id IS NOT NULL",
+                    )
+                    .bind(at.0)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                    Ok(done.rows_affected() > 0)
+                }
+
+                async fn purge_expired(&self, now: Timestamp) -> Result<u64> {
+                    let sessions = ::sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+                        .bind(now.0)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(db)?;
+                    let codes = ::sqlx::query(
+                        "DELETE FROM enrolment_codes WHERE expires_at <= $1 \
+                         OR (used_at IS NOT NULL AND used_at <= $2)",
+                    )
+                    .bind(now.0)
+                    // A used code is kept a day, so "this code was used" can
+                    // still be told apart from a mistyped one meanwhile.
+                    .bind(now.0 - 24 * 3600 * 1000)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                    Ok(sessions.rows_affected() + codes.rows_affected())
+                }
+
+                async fn staff_sessions(&self, now: Timestamp, limit: i64) -> Result<Vec<Session>> {
+                    ::sqlx::query(&format!(
+                        "SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id IS NOT NULL \
+                         AND revoked_at IS NULL AND expires_at > $1 ORDER BY created_at DESC, id LIMIT $2"
+                    ))
+                    .bind(now.0)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .iter()
+                    .map(session)
+                    .collect()
+                }
+
                 async fn append(&self, e: NewEvent) -> Result<Appended> {
                     self.writer.append(e).await
+                }
+
+                async fn append_many(&self, events: Vec<NewEvent>) -> Result<Vec<Result<Appended>>> {
+                    use $crate::EventLog as _;
+                    let prepared: Vec<Prepared> = events.into_iter().map(Prepared::new).collect();
+                    // Beside the writer, not through it: the counter-row lock
+                    // in `append_batch` orders the two.
+                    $log { pool: self.pool.clone() }
+                        .append_batch(&prepared, $crate::now())
+                        .await
                 }
 
                 async fn events_for_station(
@@ -942,7 +1308,7 @@ macro_rules! sql_store {
                 ) -> Result<Vec<Event>> {
                     ::sqlx::query(&format!(
                         "SELECT {EVENT_COLUMNS} FROM events WHERE group_id = $1 AND station_id = $2 \
-                         ORDER BY seq"
+                         ORDER BY group_seq"
                     ))
                     .bind(group_id)
                     .bind(station_id)
@@ -956,8 +1322,8 @@ macro_rules! sql_store {
 
                 async fn events(&self, group_id: RowId, after_seq: i64, limit: i64) -> Result<Vec<Event>> {
                     ::sqlx::query(&format!(
-                        "SELECT {EVENT_COLUMNS} FROM events WHERE group_id = $1 AND seq > $2 \
-                         ORDER BY seq LIMIT $3"
+                        "SELECT {EVENT_COLUMNS} FROM events WHERE group_id = $1 AND group_seq > $2 \
+                         ORDER BY group_seq LIMIT $3"
                     ))
                     .bind(group_id)
                     .bind(after_seq)
@@ -1001,7 +1367,7 @@ macro_rules! sql_store {
                     &self,
                     import: ResultImport<'_>,
                 ) -> Result<(ResultImportInfo, bool)> {
-                    let mut tx = self.pool.begin().await.map_err(db)?;
+                    let mut tx = Tx::begin(&self.pool).await?;
                     let existing = ::sqlx::query(&format!(
                         "SELECT {IMPORT_COLUMNS} FROM result_imports WHERE sha256 = $1 AND mapping = $2"
                     ))
@@ -1011,7 +1377,7 @@ macro_rules! sql_store {
                     .await
                     .map_err(db)?;
                     if let Some(row) = existing {
-                        tx.rollback().await.map_err(db)?;
+                        tx.rollback().await?;
                         return Ok((import_info(&row)?, false));
                     }
                     let candidates = ::serde_json::to_string(&import.set.candidates)
@@ -1090,7 +1456,7 @@ macro_rules! sql_store {
                         });
                         q.build().execute(&mut *tx).await.map_err(db)?;
                     }
-                    tx.commit().await.map_err(db)?;
+                    tx.commit().await?;
                     Ok((info, true))
                 }
 

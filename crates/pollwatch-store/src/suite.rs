@@ -12,7 +12,8 @@ use pollwatch_domain::{
 };
 
 use crate::{
-    BlobInfo, NewBlob, NewObserver, NewUser, Principal, Session, StationImport, Store, StoreError,
+    BlobInfo, NewBlob, NewObserver, NewUser, Principal, Session, SessionLookup, SessionOwner,
+    StationImport, Store, StoreError,
 };
 
 /// Expand to one `#[tokio::test]` per suite function. `$make` is an async fn
@@ -35,6 +36,13 @@ macro_rules! store_suite {
             supersedes_must_name_own_group_event,
             assignments_are_idempotent_and_group_bound,
             many_appends_all_durable_in_order,
+            each_group_numbers_its_own_log,
+            a_batch_may_correct_its_own_reports,
+            one_refused_report_does_not_sink_its_batch,
+            only_the_author_corrects_a_report,
+            a_failed_import_stores_nothing,
+            sessions_are_listed_revoked_and_purged,
+            the_write_probe_leaves_nothing,
             official_results_round_trip_once,
             evidence_blobs_are_recorded_once_per_group
         );
@@ -288,25 +296,160 @@ pub async fn enrolment_codes_work_once(store: Arc<dyn Store>) {
     assert_eq!(store.redeem_enrolment_code("nope", T0).await.unwrap(), None);
 }
 
+fn session(id: &str, principal: Principal, expires_at: i64) -> Session {
+    Session {
+        id: id.into(),
+        token_hash: format!("tok-{id}"),
+        principal,
+        csrf_token: "csrf".into(),
+        expires_at: Timestamp(expires_at),
+        device: String::new(),
+        created_at: T0,
+        last_seen_at: T0,
+    }
+}
+
 pub async fn sessions_expire_and_end(store: Arc<dyn Store>) {
     let f = fixture(&*store).await;
-    let session = Session {
-        token_hash: "tok".into(),
-        principal: Principal::Observer {
+    let s = session(
+        "a",
+        Principal::Observer {
             observer_id: f.observer_a,
             group_id: f.group_a,
         },
-        csrf_token: "csrf".into(),
-        expires_at: Timestamp(T0.0 + 1000),
-    };
-    store.create_session(&session, T0).await.unwrap();
-    assert_eq!(store.session("tok", T0).await.unwrap(), Some(session));
-    assert_eq!(
-        store.session("tok", Timestamp(T0.0 + 1000)).await.unwrap(),
-        None
+        T0.0 + 1000,
     );
-    store.delete_session("tok").await.unwrap();
-    assert_eq!(store.session("tok", T0).await.unwrap(), None);
+    store.create_session(&s, T0).await.unwrap();
+    assert_eq!(
+        store.session("tok-a", T0).await.unwrap(),
+        SessionLookup::Live(s)
+    );
+    assert_eq!(
+        store
+            .session("tok-a", Timestamp(T0.0 + 1000))
+            .await
+            .unwrap(),
+        SessionLookup::Expired
+    );
+    store.delete_session("tok-a").await.unwrap();
+    assert_eq!(
+        store.session("tok-a", T0).await.unwrap(),
+        SessionLookup::Missing
+    );
+}
+
+pub async fn sessions_are_listed_revoked_and_purged(store: Arc<dyn Store>) {
+    let f = fixture(&*store).await;
+    let phone = |id: &str, observer_id, group_id| {
+        session(
+            id,
+            Principal::Observer {
+                observer_id,
+                group_id,
+            },
+            T0.0 + 10_000,
+        )
+    };
+    let owner_a = SessionOwner::Observer {
+        group_id: f.group_a,
+        observer_id: f.observer_a,
+    };
+    for s in [
+        phone("p1", f.observer_a, f.group_a),
+        phone("p2", f.observer_a, f.group_a),
+        phone("p3", f.observer_a, f.group_a),
+        phone("q1", f.observer_b, f.group_b),
+    ] {
+        store.create_session(&s, T0).await.unwrap();
+    }
+    let listed = store.sessions_of(owner_a, T0).await.unwrap();
+    assert_eq!(listed.len(), 3);
+    // Another group's coordinator naming our observer reaches nothing.
+    let wrong_group = SessionOwner::Observer {
+        group_id: f.group_b,
+        observer_id: f.observer_a,
+    };
+    assert!(store.sessions_of(wrong_group, T0).await.unwrap().is_empty());
+    assert_eq!(
+        store
+            .revoke_sessions(wrong_group, None, None, T0)
+            .await
+            .unwrap(),
+        0
+    );
+
+    // The last use is recorded, and the device label kept from the first.
+    store
+        .touch_session("tok-p1", Timestamp(T0.0 + 500), "Chrome on Android")
+        .await
+        .unwrap();
+    store
+        .touch_session("tok-p1", Timestamp(T0.0 + 600), "Firefox on Linux")
+        .await
+        .unwrap();
+    let SessionLookup::Live(p1) = store.session("tok-p1", T0).await.unwrap() else {
+        panic!("p1 is live")
+    };
+    assert_eq!(p1.device, "Chrome on Android");
+    assert_eq!(p1.last_seen_at, Timestamp(T0.0 + 600));
+
+    // One device, then all but one, then all.
+    assert_eq!(
+        store
+            .revoke_sessions(owner_a, Some("p2"), None, T0)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store.session("tok-p2", T0).await.unwrap(),
+        SessionLookup::Revoked
+    );
+    assert_eq!(
+        store
+            .revoke_sessions(owner_a, None, Some("p1"), T0)
+            .await
+            .unwrap(),
+        1,
+        "p3 revoked, p1 spared, p2 already revoked"
+    );
+    assert!(matches!(
+        store.session("tok-p1", T0).await.unwrap(),
+        SessionLookup::Live(_)
+    ));
+    assert_eq!(store.sessions_of(owner_a, T0).await.unwrap().len(), 1);
+    assert!(
+        !store.revoke_staff_session("p1", T0).await.unwrap(),
+        "an observer's phone is not a staff session"
+    );
+    assert_eq!(
+        store
+            .revoke_sessions(owner_a, Some("p1"), None, T0)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store.session("tok-p1", T0).await.unwrap(),
+        SessionLookup::Revoked
+    );
+    // Group b's phone is untouched by all of it.
+    assert!(matches!(
+        store.session("tok-q1", T0).await.unwrap(),
+        SessionLookup::Live(_)
+    ));
+
+    // Expired sessions, revoked or not, are deleted.
+    let purged = store.purge_expired(Timestamp(T0.0 + 10_000)).await.unwrap();
+    assert!(purged >= 4, "{purged}");
+    assert_eq!(
+        store.session("tok-q1", T0).await.unwrap(),
+        SessionLookup::Missing
+    );
+    assert_eq!(
+        store.session("tok-p2", T0).await.unwrap(),
+        SessionLookup::Missing
+    );
 }
 
 pub async fn events_append_and_read_back(store: Arc<dyn Store>) {
@@ -465,6 +608,224 @@ pub async fn many_appends_all_durable_in_order(store: Arc<dyn Store>) {
     let stored = store.events(f.group_a, 0, i64::from(n) + 10).await.unwrap();
     assert_eq!(stored.len(), n as usize);
     assert!(stored.windows(2).all(|w| w[0].seq < w[1].seq));
+}
+
+pub async fn each_group_numbers_its_own_log(store: Arc<dyn Store>) {
+    let f = fixture(&*store).await;
+    for i in 0..3 {
+        store.append(headcount(&f, client_id(i), 1)).await.unwrap();
+    }
+    let mut theirs = headcount(&f, client_id(50), 1);
+    theirs.group_id = f.group_b;
+    theirs.observer_id = Some(f.observer_b);
+    let stored = store.append(theirs).await.unwrap();
+    assert_eq!(
+        stored.event.seq, 1,
+        "group b's log starts at 1, whatever a has"
+    );
+    let ours: Vec<i64> = store
+        .events(f.group_a, 0, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(ours, [1, 2, 3]);
+    // A retry keeps its number and takes none.
+    let again = store.append(headcount(&f, client_id(1), 1)).await.unwrap();
+    assert_eq!((again.created, again.event.seq), (false, 2));
+    let next = store.append(headcount(&f, client_id(9), 1)).await.unwrap();
+    assert_eq!(next.event.seq, 4);
+    assert_eq!(store.events(f.group_a, 2, 10).await.unwrap().len(), 2);
+}
+
+pub async fn a_batch_may_correct_its_own_reports(store: Arc<dyn Store>) {
+    let f = fixture(&*store).await;
+    let first = headcount(&f, client_id(1), 100);
+    let mut fix = headcount(&f, client_id(2), 110);
+    fix.supersedes = Some(client_id(1));
+    let mut fix_of_fix = headcount(&f, client_id(3), 111);
+    fix_of_fix.supersedes = Some(client_id(2));
+    let out = store
+        .append_many(vec![first, fix, fix_of_fix])
+        .await
+        .unwrap();
+    let seqs: Vec<i64> = out.iter().map(|r| r.as_ref().unwrap().event.seq).collect();
+    assert_eq!(seqs, [1, 2, 3]);
+    // Correcting something neither stored nor earlier in the batch fails.
+    let mut dangling = headcount(&f, client_id(5), 1);
+    dangling.supersedes = Some(client_id(4));
+    let later = headcount(&f, client_id(4), 1);
+    let out = store.append_many(vec![dangling, later]).await.unwrap();
+    assert!(
+        matches!(out[0], Err(StoreError::NotFound(_))),
+        "a correction must come after what it corrects: {:?}",
+        out[0]
+    );
+    assert!(out[1].as_ref().unwrap().created);
+}
+
+pub async fn one_refused_report_does_not_sink_its_batch(store: Arc<dyn Store>) {
+    let f = fixture(&*store).await;
+    store
+        .append(headcount(&f, client_id(1), 100))
+        .await
+        .unwrap();
+    let mut conflicting = headcount(&f, client_id(1), 999);
+    conflicting.payload = serde_json::json!({ "counted": 999 });
+    let mut dangling = headcount(&f, client_id(3), 1);
+    dangling.supersedes = Some(client_id(77));
+    let mut not_yours = headcount(&f, client_id(4), 1);
+    not_yours.observer_id = Some(f.observer_a + 1000);
+    not_yours.supersedes = Some(client_id(1));
+    let out = store
+        .append_many(vec![
+            headcount(&f, client_id(2), 200),
+            conflicting,
+            dangling,
+            not_yours,
+            headcount(&f, client_id(5), 500),
+            headcount(&f, client_id(5), 500),
+        ])
+        .await
+        .unwrap();
+    assert!(out[0].as_ref().unwrap().created);
+    assert!(matches!(out[1], Err(StoreError::ConflictingRetry(_))));
+    assert!(matches!(out[2], Err(StoreError::NotFound(_))));
+    assert!(matches!(out[3], Err(StoreError::Forbidden(_))));
+    assert!(out[4].as_ref().unwrap().created);
+    let dup = out[5].as_ref().unwrap();
+    assert!(!dup.created, "a second copy in one batch is a retry");
+    assert_eq!(dup.event.seq, out[4].as_ref().unwrap().event.seq);
+    let stored: Vec<u64> = store
+        .events(f.group_a, 0, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.event.payload["counted"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        stored,
+        [100, 200, 500],
+        "gap-free: refused reports take no number"
+    );
+}
+
+pub async fn only_the_author_corrects_a_report(store: Arc<dyn Store>) {
+    let f = fixture(&*store).await;
+    let other = store
+        .create_observer(
+            NewObserver {
+                group_id: f.group_a,
+                code_name: CodeName::parse("Sokol-7").unwrap(),
+                language: Language::Ru,
+                contact: None,
+            },
+            T0,
+        )
+        .await
+        .unwrap();
+    store
+        .append(headcount(&f, client_id(1), 100))
+        .await
+        .unwrap();
+    let mut hijack = headcount(&f, client_id(2), 1);
+    hijack.observer_id = Some(other.id);
+    hijack.supersedes = Some(client_id(1));
+    let err = store.append(hijack).await.unwrap_err();
+    assert!(matches!(err, StoreError::Forbidden(_)), "{err}");
+    // Staff (no observer) cannot quietly overwrite an observer's report either.
+    let mut staff = headcount(&f, client_id(3), 1);
+    staff.observer_id = None;
+    staff.supersedes = Some(client_id(1));
+    assert!(matches!(
+        store.append(staff).await.unwrap_err(),
+        StoreError::Forbidden(_)
+    ));
+    let mut own = headcount(&f, client_id(4), 101);
+    own.supersedes = Some(client_id(1));
+    assert!(store.append(own).await.unwrap().created);
+    assert_eq!(store.event_count(f.group_a).await.unwrap(), 2);
+}
+
+pub async fn a_failed_import_stores_nothing(store: Arc<dyn Store>) {
+    let f = fixture(&*store).await;
+    let election = store
+        .election(&Slug::parse("test-2026").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let before = store.stations(election.id).await.unwrap();
+    // A new district and a new station are written first; the duplicate
+    // number then fails inside the same transaction.
+    let mut records: Vec<StationRecord> = f.stations.iter().map(|s| s.record.clone()).collect();
+    records[0].name = "Changed".into();
+    records.push(record("40", "Новый район", 10));
+    records.push(record("41", "Новый район", 10));
+    records.push(record("41", "Новый район", 11));
+    let err = store
+        .import_stations(StationImport {
+            election_id: election.id,
+            source: "broken".into(),
+            sha256: "ff".into(),
+            records,
+            dry_run: false,
+            at: T0,
+        })
+        .await;
+    assert!(
+        err.is_err(),
+        "a duplicate station number must fail the import"
+    );
+    assert_eq!(store.stations(election.id).await.unwrap(), before);
+    assert_eq!(store.districts(election.id).await.unwrap().len(), 2);
+    // And the store still writes afterwards (the connection was not left
+    // inside a dead transaction).
+    assert!(
+        store
+            .append(headcount(&f, client_id(1), 1))
+            .await
+            .unwrap()
+            .created
+    );
+    assert_eq!(store.events(f.group_a, 0, 10).await.unwrap().len(), 1);
+}
+
+pub async fn the_write_probe_leaves_nothing(store: Arc<dyn Store>) {
+    let f = fixture(&*store).await;
+    for _ in 0..3 {
+        store.probe_write().await.unwrap();
+    }
+    assert_eq!(store.event_count(f.group_a).await.unwrap(), 0);
+}
+
+/// Everything acknowledged is there for another connection after the store
+/// that wrote it is gone. `reopen` opens the same database afresh.
+pub async fn acknowledged_reports_survive_reopening(
+    store: Arc<dyn Store>,
+    reopen: impl std::future::Future<Output = Arc<dyn Store>>,
+) {
+    let f = fixture(&*store).await;
+    let n = 500u32;
+    let appends = (0..n).map(|i| {
+        let mut bytes = [0u8; 16];
+        bytes[..4].copy_from_slice(&i.to_be_bytes());
+        store.append(headcount(&f, ClientId::from_bytes(bytes), i))
+    });
+    let acked = join_all(appends)
+        .await
+        .into_iter()
+        .filter(|r| r.is_ok())
+        .count();
+    assert_eq!(acked, n as usize);
+    drop(store);
+    let again = reopen.await;
+    let stored = again.events(f.group_a, 0, 10_000).await.unwrap();
+    assert_eq!(
+        stored.len(),
+        acked,
+        "every acknowledged report is in the file"
+    );
 }
 
 pub async fn official_results_round_trip_once(store: Arc<dyn Store>) {

@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use pollwatch_domain::{CodeName, Language, Role, Slug, StationNumber, Timestamp, parse_username};
 use pollwatch_server::auth;
-use pollwatch_store::{NewObserver, NewUser, Store, now};
+use pollwatch_store::{NewObserver, NewUser, SessionOwner, Store, now};
 
 #[derive(Subcommand)]
 pub enum AdminCommand {
@@ -45,6 +45,26 @@ pub enum AdminCommand {
         #[arg(long)]
         election: Option<String>,
     },
+    /// List an observer's enrolled devices (live sessions) and when each
+    /// was last seen.
+    Devices {
+        #[arg(long)]
+        group: String,
+        #[arg(long)]
+        observer: String,
+    },
+    /// Revoke an observer's devices: one (`--device ID`, from `devices`) or
+    /// all. A revoked phone is refused at once and wipes what it holds.
+    RevokeDevices {
+        #[arg(long)]
+        group: String,
+        #[arg(long)]
+        observer: String,
+        #[arg(long)]
+        device: Option<String>,
+    },
+    /// End every session of a staff account (a lost laptop, a leaver).
+    EndSessions { username: String },
 }
 
 #[derive(Args)]
@@ -171,8 +191,89 @@ pub async fn run(database: &str, cmd: AdminCommand) -> anyhow::Result<ExitCode> 
                 .await?;
             println!("{code_name} covers station {number}");
         }
+        AdminCommand::Devices { group, observer } => {
+            let (_, o) = find_observer(&*store, &group, &observer).await?;
+            let owner = SessionOwner::Observer {
+                group_id: o.group_id,
+                observer_id: o.id,
+            };
+            let list = store.sessions_of(owner, at).await?;
+            if list.is_empty() {
+                println!("{} has no enrolled device", o.code_name);
+            }
+            for s in list {
+                println!(
+                    "{}  {}  enrolled {}  last seen {}",
+                    s.id,
+                    if s.device.is_empty() {
+                        "not used yet"
+                    } else {
+                        &s.device
+                    },
+                    pollwatch_server::api::format_time(s.created_at),
+                    pollwatch_server::api::format_time(s.last_seen_at),
+                );
+            }
+        }
+        AdminCommand::RevokeDevices {
+            group,
+            observer,
+            device,
+        } => {
+            let (_, o) = find_observer(&*store, &group, &observer).await?;
+            let owner = SessionOwner::Observer {
+                group_id: o.group_id,
+                observer_id: o.id,
+            };
+            let n = store
+                .revoke_sessions(owner, device.as_deref(), None, at)
+                .await?;
+            if device.is_some() && n == 0 {
+                bail!(
+                    "{} has no live device {}: see `pollwatch admin devices`",
+                    o.code_name,
+                    device.unwrap_or_default()
+                );
+            }
+            store
+                .audit(
+                    "cli",
+                    "revoke-devices",
+                    &format!("{}: {n} device(s)", o.code_name),
+                    at,
+                )
+                .await?;
+            println!("revoked {n} device(s) of {}", o.code_name);
+        }
+        AdminCommand::EndSessions { username } => {
+            let (user, _) = store
+                .user_for_login(&username.to_lowercase())
+                .await?
+                .with_context(|| format!("no staff account {username}"))?;
+            let n = store
+                .revoke_sessions(SessionOwner::User { user_id: user.id }, None, None, at)
+                .await?;
+            store
+                .audit("cli", "end-sessions", &format!("{username}: {n}"), at)
+                .await?;
+            println!("ended {n} session(s) of {username}");
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn find_observer(
+    store: &dyn Store,
+    group: &str,
+    observer: &str,
+) -> anyhow::Result<(pollwatch_domain::Group, pollwatch_domain::Observer)> {
+    let group = find_group(store, group).await?;
+    let code_name = CodeName::parse(observer).context("observer")?;
+    let o = store
+        .observer_by_code_name(group.id, &code_name)
+        .await?
+        .with_context(|| format!("no observer {code_name} in group {}", group.slug))?;
+    Ok((group, o))
 }
 
 async fn find_group(store: &dyn Store, slug: &str) -> anyhow::Result<pollwatch_domain::Group> {

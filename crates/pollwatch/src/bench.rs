@@ -64,17 +64,15 @@ async fn append(
     postgres: String,
 ) -> anyhow::Result<ExitCode> {
     let dir = tempfile::tempdir()?;
-    let _pg_guard;
+    let mut scratch = None;
     let store: Arc<dyn Store> = match backend {
         "sqlite" => {
             Arc::new(pollwatch_store_sqlite::SqliteStore::open(&dir.path().join("bench.db")).await?)
         }
         "postgres" => {
-            let db = pollwatch_store_postgres::TestDatabase::create_on(postgres)
-                .await
-                .context("no PostgreSQL server: run scripts/postgres-up")?;
+            let db = ScratchDatabase::create(&postgres).await?;
             let store = pollwatch_store_postgres::PostgresStore::connect(&db.url).await?;
-            _pg_guard = db;
+            scratch = Some(db);
             Arc::new(store)
         }
         other => anyhow::bail!("unknown backend {other}: sqlite or postgres"),
@@ -162,6 +160,10 @@ async fn append(
         "{backend}: {stored} events appended by {concurrency} tasks in {secs:.2} s: {:.0} events/s (each batch committed durably before its callers were answered)",
         stored as f64 / secs
     );
+    drop(store);
+    if let Some(db) = scratch {
+        db.drop_now().await;
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -219,4 +221,46 @@ fn forensics(results: crate::results::ResultsFile, repeat: usize) -> anyhow::Res
         println!("peak memory of this process: {mib:.0} MiB (includes the file as read)");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A database of the benchmark's own on the given server, dropped after the
+/// run (the server's own databases are never touched).
+struct ScratchDatabase {
+    url: String,
+    admin_url: String,
+    name: String,
+}
+
+impl ScratchDatabase {
+    async fn create(admin_url: &str) -> anyhow::Result<Self> {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(admin_url)
+            .await
+            .context("no PostgreSQL server: run scripts/postgres-up")?;
+        let name = format!("pollwatch_bench_{}_{}", std::process::id(), now().0);
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .with_context(|| format!("creating {name}"))?;
+        let (server, _) = admin_url
+            .rsplit_once('/')
+            .context("the PostgreSQL URL must end in /database")?;
+        Ok(Self {
+            url: format!("{server}/{name}"),
+            admin_url: admin_url.to_owned(),
+            name,
+        })
+    }
+
+    async fn drop_now(self) {
+        use sqlx::Connection;
+        if let Ok(mut c) = sqlx::PgConnection::connect(&self.admin_url).await {
+            let _ = sqlx::query(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .execute(&mut c)
+            .await;
+        }
+    }
 }

@@ -4,7 +4,8 @@
 //!
 //! Idempotent: stations are imported through the registry diff, names
 //! that exist are reused, and events carry seeded client ids, so a second
-//! run stores nothing new.
+//! run stores nothing new but a fresh enrolment code per group (the one
+//! printed before may have been used).
 
 use std::collections::HashMap;
 use std::process::ExitCode;
@@ -78,7 +79,10 @@ fn print_logins(addr: Option<std::net::SocketAddr>, logins: &Logins) {
     for (user, what) in &logins.staff {
         println!("  {user:<22} password {DEMO_PASSWORD}   {what}");
     }
-    println!("Observers enrol a phone at /enrol with a one-time code:");
+    println!(
+        "Observers enrol a phone at /enrol with a one-time code (new on every run; \
+         unused codes of earlier runs still work until they expire):"
+    );
     for (group, code_name, code) in &logins.codes {
         println!("  {code}  for {code_name} ({group})");
     }
@@ -104,6 +108,38 @@ async fn ensure_user(
         Ok(_) | Err(StoreError::AlreadyExists(_)) => Ok(()),
         Err(e) => Err(e.into()),
     }
+}
+
+/// The next code of the group's seeded sequence that was never issued,
+/// stored for `observer_id`. The store refuses a code it holds already
+/// (used or not), which is how an issued code is recognised.
+async fn fresh_code(
+    store: &Arc<dyn Store>,
+    code_rng: &mut rand_chacha::ChaCha8Rng,
+    group_id: RowId,
+    observer_id: RowId,
+    at: Timestamp,
+) -> anyhow::Result<String> {
+    // Each run takes one code: a thousand runs is more than a demo sees.
+    for _ in 0..1000 {
+        let code = auth::enrolment_code_from(code_rng.random());
+        let expires = Timestamp(at.0 + auth::ENROLMENT_CODE_MS);
+        match store
+            .create_enrolment_code(
+                &auth::enrolment_code_hash(&code),
+                group_id,
+                observer_id,
+                expires,
+                at,
+            )
+            .await
+        {
+            Ok(()) => return Ok(code),
+            Err(StoreError::AlreadyExists(_)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    anyhow::bail!("no fresh enrolment code in 1000 tries: start the demo on a new database")
 }
 
 pub async fn build(store: &Arc<dyn Store>, seed: u64) -> anyhow::Result<Logins> {
@@ -142,10 +178,10 @@ pub async fn build(store: &Arc<dyn Store>, seed: u64) -> anyhow::Result<Logins> 
         codes: vec![],
     };
     ensure_user(store, "admin", Role::Admin, None).await?;
-    let mut code_rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_c0de);
     let mut group_ids = HashMap::new();
     let mut observer_ids = HashMap::new();
-    for g in &city.groups {
+    for (i, g) in city.groups.iter().enumerate() {
+        let mut code_rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_c0de ^ i as u64);
         let group = match store.group(&g.slug).await? {
             Some(group) => group,
             None => store.create_group(&g.slug, &g.name, at).await?,
@@ -184,24 +220,14 @@ pub async fn build(store: &Arc<dyn Store>, seed: u64) -> anyhow::Result<Logins> 
                 store.assign(group.id, observer.id, station).await?;
             }
         }
-        // A seeded code per group, so a second run prints the same code and
-        // stores nothing new.
+        // A fresh code on every run: a code printed by an earlier run may
+        // have been used already (the store cannot tell us), and printing it
+        // again would send a newcomer into "this code was already used".
+        // The codes come from a seeded sequence per group, so a fresh
+        // database always prints the same first codes.
         if let Some(first) = g.observers.first() {
-            let code = auth::enrolment_code_from(code_rng.random());
-            let expires = Timestamp(at.0 + auth::ENROLMENT_CODE_MS);
-            match store
-                .create_enrolment_code(
-                    &auth::enrolment_code_hash(&code),
-                    group.id,
-                    observer_ids[&(g.slug.clone(), first.code_name.clone())],
-                    expires,
-                    at,
-                )
-                .await
-            {
-                Ok(()) | Err(StoreError::AlreadyExists(_)) => {}
-                Err(e) => return Err(e.into()),
-            }
+            let observer_id = observer_ids[&(g.slug.clone(), first.code_name.clone())];
+            let code = fresh_code(store, &mut code_rng, group.id, observer_id, at).await?;
             logins
                 .codes
                 .push((g.slug.to_string(), first.code_name.to_string(), code));

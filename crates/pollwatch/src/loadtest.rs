@@ -1,7 +1,8 @@
 //! `pollwatch loadtest`: many simulated observers submitting reports over
 //! real HTTP, as at 20:00 on election day. Reports events/s and latency
 //! percentiles. Bounded by a count and a time, and loopback only: it is a
-//! measuring tool, not a way to flood someone else's server.
+//! measuring tool, not a way to flood someone else's server. With
+//! `--login-flood`, wrong passwords instead (see `loadtest/flood.rs`).
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -17,6 +18,8 @@ use pollwatch_store::{NewObserver, Store, StoreError, now};
 use serde::Serialize;
 
 use crate::serve::ServeArgs;
+
+mod flood;
 
 #[derive(Args)]
 pub struct LoadtestArgs {
@@ -40,6 +43,30 @@ pub struct LoadtestArgs {
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Instead of reports: flood one staff account with wrong passwords
+    /// while measuring /healthz and observers' reports, the server's
+    /// memory, and how soon the rightful user gets in afterwards.
+    #[arg(long)]
+    pub login_flood: bool,
+    /// With --login-flood: wrong logins in all.
+    #[arg(long, default_value_t = 2048)]
+    pub logins: u64,
+    /// With --login-flood: wrong logins in flight at once.
+    #[arg(long, default_value_t = 256)]
+    pub at_once: usize,
+    /// With --login-flood: spread the flood over this many loopback source
+    /// addresses (127.0.0.2, 127.0.0.3, ...), as from many machines.
+    #[arg(long, default_value_t = 1)]
+    pub from_addresses: u8,
+    /// With --login-flood: a new random username for every wrong login
+    /// (so that the per-account limits do not stop the flood, only the
+    /// per-address ones and the hashing threads' queue).
+    #[arg(long)]
+    pub random_usernames: bool,
+    /// With --url: the server's process id, to sample its resident memory
+    /// from /proc (the in-process server samples this process).
+    #[arg(long)]
+    pub server_pid: Option<u32>,
 }
 
 #[derive(Serialize)]
@@ -62,7 +89,7 @@ struct Latency {
     max: f64,
 }
 
-fn loopback_only(url: &str) -> anyhow::Result<()> {
+pub(crate) fn loopback_only(url: &str) -> anyhow::Result<()> {
     let parsed = reqwest::Url::parse(url).with_context(|| format!("bad --url {url}"))?;
     match parsed.host_str() {
         Some("127.0.0.1" | "localhost" | "[::1]" | "::1") => Ok(()),
@@ -77,9 +104,25 @@ pub async fn run(database: &str, args: LoadtestArgs) -> anyhow::Result<ExitCode>
     if args.clients == 0 || args.clients > 10_000 {
         bail!("--clients must be between 1 and 10000");
     }
+    if args.login_flood {
+        return flood::run(database, args).await;
+    }
     let store = crate::open_store(database).await?;
+    let stations = station_numbers(&store).await?;
+    let codes = enrolment_codes(&store, &args.group, args.clients).await?;
+    let base = server(database, &store, args.url.as_deref()).await?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.clients)
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    let tokens = enrol_all(&http, &base, &codes).await?;
+    run_reports(store, base, http, stations, tokens, args).await
+}
+
+/// The numbers of the latest election's stations.
+pub(crate) async fn station_numbers(store: &Arc<dyn Store>) -> anyhow::Result<Vec<String>> {
     let stations: Vec<String> = {
-        let election = crate::pick_election(&*store, None)
+        let election = crate::pick_election(&**store, None)
             .await?
             .context("no stations: run `pollwatch demo --no-serve` or import a registry first")?;
         store
@@ -92,9 +135,17 @@ pub async fn run(database: &str, args: LoadtestArgs) -> anyhow::Result<ExitCode>
     if stations.is_empty() {
         bail!("the election has no stations: import a registry first");
     }
-    let codes = enrolment_codes(&store, &args.group, args.clients).await?;
+    Ok(stations)
+}
 
-    let base = match &args.url {
+/// The server to drive: `url` (loopback only), or one started in this
+/// process on a free loopback port.
+pub(crate) async fn server(
+    database: &str,
+    store: &Arc<dyn Store>,
+    url: Option<&str>,
+) -> anyhow::Result<String> {
+    Ok(match url {
         Some(url) => {
             loopback_only(url)?;
             url.trim_end_matches('/').to_owned()
@@ -107,6 +158,7 @@ pub async fn run(database: &str, args: LoadtestArgs) -> anyhow::Result<ExitCode>
                 secure_cookies: false,
                 data_dir: Some(crate::serve::default_data_dir(database)),
                 forms: None,
+                trust_forwarded_for: false,
             };
             let server_store = store.clone();
             tokio::spawn(async move {
@@ -123,14 +175,17 @@ pub async fn run(database: &str, args: LoadtestArgs) -> anyhow::Result<ExitCode>
                 rx.await.context("the in-process server did not start")?
             )
         }
-    };
+    })
+}
 
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(args.clients)
-        .timeout(Duration::from_secs(30))
-        .build()?;
+/// Enrol a phone per code; answers their bearer tokens.
+pub(crate) async fn enrol_all(
+    http: &reqwest::Client,
+    base: &str,
+    codes: &[String],
+) -> anyhow::Result<Vec<String>> {
     let mut tokens = Vec::with_capacity(codes.len());
-    for code in &codes {
+    for code in codes {
         let res = http
             .post(format!("{base}/api/v1/enrol"))
             .json(&serde_json::json!({ "code": code }))
@@ -152,7 +207,17 @@ pub async fn run(database: &str, args: LoadtestArgs) -> anyhow::Result<ExitCode>
                 .to_owned(),
         );
     }
+    Ok(tokens)
+}
 
+async fn run_reports(
+    store: Arc<dyn Store>,
+    base: String,
+    http: reqwest::Client,
+    stations: Vec<String>,
+    tokens: Vec<String>,
+    args: LoadtestArgs,
+) -> anyhow::Result<ExitCode> {
     let issued = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
@@ -253,7 +318,7 @@ pub async fn run(database: &str, args: LoadtestArgs) -> anyhow::Result<ExitCode>
 }
 
 /// Fresh one-time codes for `n` simulated observers of the load-test group.
-async fn enrolment_codes(
+pub(crate) async fn enrolment_codes(
     store: &Arc<dyn Store>,
     group: &str,
     n: usize,
@@ -263,6 +328,12 @@ async fn enrolment_codes(
     let group = match store.group(&slug).await? {
         Some(g) => g,
         None => store.create_group(&slug, "Load test", at).await?,
+    };
+    // Client i reports for station i (mod the count), in the order
+    // `station_numbers` gives: observers report only where assigned.
+    let station_ids: Vec<_> = match crate::pick_election(&**store, None).await? {
+        Some(e) => store.stations(e.id).await?.iter().map(|s| s.id).collect(),
+        None => vec![],
     };
     let mut codes = Vec::with_capacity(n);
     for i in 0..n {
@@ -286,6 +357,11 @@ async fn enrolment_codes(
                 .context("observer vanished")?,
             Err(e) => return Err(e.into()),
         };
+        if !station_ids.is_empty() {
+            store
+                .assign(group.id, observer.id, station_ids[i % station_ids.len()])
+                .await?;
+        }
         let code = auth::new_enrolment_code();
         store
             .create_enrolment_code(

@@ -30,6 +30,11 @@ pub struct ServeArgs {
     /// for PostgreSQL.
     #[arg(long, env = "POLLWATCH_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Behind a reverse proxy: rate-limit logins by the client address the
+    /// proxy appends to X-Forwarded-For. Leave off without a proxy, or
+    /// anyone can claim any address.
+    #[arg(long, env = "POLLWATCH_TRUST_FORWARDED_FOR")]
+    pub trust_forwarded_for: bool,
 }
 
 /// `pollwatch-data` beside a SQLite database file; in the working directory
@@ -81,7 +86,11 @@ pub async fn serve(
     let forms = crate::forms::load(args.forms.as_deref())?;
     let state = AppState::new(store.clone(), config, election.as_ref().map(|e| e.id))
         .await?
-        .with_forms(forms);
+        .with_forms(forms)
+        .with_limits(pollwatch_server::limits::LimitConfig {
+            trust_forwarded_for: args.trust_forwarded_for,
+            ..Default::default()
+        })?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -94,10 +103,14 @@ pub async fn serve(
     );
     println!("pollwatch is serving on http://{addr}/");
     ready(addr);
-    axum::serve(listener, pollwatch_server::router(state))
+    let purge = pollwatch_server::devices::spawn_purge(store.clone());
+    // The peer's address is what the login and enrolment limits count by.
+    let app = pollwatch_server::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("server failed")?;
+    purge.abort();
     tracing::info!("stopped");
     Ok(())
 }

@@ -480,3 +480,31 @@ async fn public_copy_has_no_location(backend: Backend) {
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["content-type"], "application/pdf");
 }
+
+/// An upload cut off by a crash leaves its temporary file; the next start
+/// of the server removes it, and nothing else.
+#[tokio::test]
+async fn stale_temporary_files_are_removed_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("pollwatch.db");
+    let data = dir.path().join("data");
+    let hash = sha256_hex(&jpeg());
+    let shard = data.join("blobs").join(&hash[..2]);
+    std::fs::create_dir_all(&shard).unwrap();
+    let stale = shard.join(format!(".{hash}.0123456789abcdef.tmp"));
+    std::fs::write(&stale, vec![0u8; 4096]).unwrap();
+    let kept = [
+        shard.join(&hash),             // a whole blob
+        shard.join(".notes.tmp"),      // not a name the server gives
+        data.join(".{hash}.0123.tmp"), // not under a shard
+    ];
+    for f in &kept {
+        std::fs::write(f, b"keep").unwrap();
+    }
+    let (_server, _addr) =
+        common::spawn_server_with(&db, "serve", &["--data-dir".as_ref(), data.as_os_str()]);
+    assert!(!stale.exists(), "the interrupted upload's file is gone");
+    for f in &kept {
+        assert!(f.exists(), "{} was kept", f.display());
+    }
+}

@@ -197,6 +197,8 @@ async fn prepare(store: &Arc<dyn Store>) -> String {
         )
         .await
         .unwrap();
+    let station = store.stations(e.id).await.unwrap().remove(0);
+    store.assign(g.id, o.id, station.id).await.unwrap();
     let code = auth::new_enrolment_code();
     store
         .create_enrolment_code(
@@ -218,7 +220,7 @@ async fn acknowledged_reports_survive_a_crash(backend: Backend) {
     };
     let code = prepare(&store).await;
     let (mut child, addr) = spawn_server(&db, "serve");
-    let http = reqwest::Client::new();
+    let http = common::http_client();
     let res = http
         .post(format!("{addr}/api/v1/enrol"))
         .json(&serde_json::json!({ "code": code }))
@@ -264,15 +266,22 @@ async fn acknowledged_reports_survive_a_crash(backend: Backend) {
             }
         }));
     }
-    // Let a few hundred reports through, then pull the plug.
-    while acked.lock().unwrap().len() < 300 {
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
-    child.kill().unwrap(); // SIGKILL: no shutdown, no flush
-    child.wait().unwrap();
+    // Let a few hundred reports through, then pull the plug. (A sender
+    // that stops early, on any answer but 201, ends the wait in failure
+    // at the deadline instead of hanging the suite.)
+    common::wait_until(
+        "300 acknowledged reports",
+        std::time::Duration::from_secs(120),
+        || acked.lock().unwrap().len() >= 300,
+    )
+    .await;
+    child.kill(); // SIGKILL: no shutdown, no flush
     stop.store(true, Ordering::Relaxed);
     for s in senders {
-        s.await.unwrap();
+        tokio::time::timeout(common::REQUEST_DEADLINE, s)
+            .await
+            .expect("a sender outlived its request deadline")
+            .unwrap();
     }
     let acked = acked.lock().unwrap().clone();
     drop(store);
@@ -323,9 +332,15 @@ async fn demo_twice_duplicates_nothing_and_serves() {
         "{second}"
     );
     assert!(second.contains(", 0 new,"), "{second}");
-    // The same logins and codes are printed both times.
-    let tail = |s: &str| s.split("Demo logins").nth(1).unwrap_or_default().to_owned();
-    assert_eq!(tail(&first), tail(&second));
+    // The same logins are printed both times.
+    let logins = |s: &str| {
+        s.lines()
+            .filter(|l| l.contains("password pollwatch-demo"))
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    assert!(!logins(&first).is_empty(), "{first}");
+    assert_eq!(logins(&first), logins(&second));
 
     let store = pollwatch_store_sqlite::SqliteStore::open(Path::new(&db))
         .await
@@ -348,10 +363,10 @@ async fn demo_twice_duplicates_nothing_and_serves() {
     drop(store);
 
     // Served: a coordinator logs in and sees a station with reports.
-    let (mut child, addr) = spawn_server(&db, "demo");
+    let (_child, addr) = spawn_server(&db, "demo");
     let city = pollwatch_demo::city(pollwatch_demo::DEFAULT_SEED);
     let group = &city.groups[0];
-    let http = reqwest::Client::new();
+    let http = common::http_client();
     let res = http
         .post(format!("{addr}/api/v1/login"))
         .json(&serde_json::json!({"username": group.coordinator, "password": "pollwatch-demo"}))
@@ -376,8 +391,64 @@ async fn demo_twice_duplicates_nothing_and_serves() {
         html.contains("headcount"),
         "the station page shows the group's reports"
     );
-    child.kill().unwrap();
-    child.wait().unwrap();
+}
+
+/// The enrolment codes `pollwatch demo` printed, by group.
+fn demo_codes(out: &str) -> Vec<(String, String)> {
+    out.lines()
+        .filter_map(|l| {
+            let (code, rest) = l.trim().split_once("  for ")?;
+            let group = rest.rsplit_once('(')?.1.trim_end_matches(')');
+            Some((group.to_owned(), code.to_owned()))
+        })
+        .collect()
+}
+
+/// A rerun of the demo never prints a code that was used: a newcomer who
+/// enrolled a phone and runs the demo again can enrol the next one.
+#[tokio::test]
+async fn demo_rerun_prints_a_fresh_enrolment_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("pollwatch.db").display().to_string();
+    let (code, first, err) = run(pollwatch(&db).args(["demo", "--no-serve"]));
+    assert_eq!(code, 0, "{err}");
+    let first_codes = demo_codes(&first);
+    assert_eq!(first_codes.len(), 3, "one code per group: {first}");
+    // A phone enrols with the first group's code.
+    let store = pollwatch_store_sqlite::SqliteStore::open(Path::new(&db))
+        .await
+        .unwrap();
+    let used = auth::enrolment_code_hash(&first_codes[0].1);
+    assert!(
+        store
+            .redeem_enrolment_code(&used, now())
+            .await
+            .unwrap()
+            .is_some()
+    );
+    drop(store);
+
+    let (code, second, err) = run(pollwatch(&db).args(["demo", "--no-serve"]));
+    assert_eq!(code, 0, "{err}");
+    let second_codes = demo_codes(&second);
+    assert_eq!(second_codes.len(), 3, "{second}");
+    let store = pollwatch_store_sqlite::SqliteStore::open(Path::new(&db))
+        .await
+        .unwrap();
+    for ((group, before), (again, after)) in first_codes.iter().zip(&second_codes) {
+        assert_eq!(group, again);
+        assert_ne!(before, after, "{group}: the rerun printed the same code");
+        // Every code printed now works.
+        let hash = auth::enrolment_code_hash(after);
+        assert!(
+            store
+                .redeem_enrolment_code(&hash, now())
+                .await
+                .unwrap()
+                .is_some(),
+            "{group}: the printed code {after} does not enrol"
+        );
+    }
 }
 
 #[test]

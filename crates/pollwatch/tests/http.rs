@@ -13,6 +13,12 @@ both_backends!(
     enrolment_codes_are_one_time,
     staff_pages_need_login_and_csrf,
     roles_limit_what_callers_do,
+    the_log_names_each_events_station,
+    station_numbers_with_a_slash_link_and_route,
+    parse_errors_answer_json_naming_the_parameter,
+    limit_outside_its_range_is_refused,
+    duplicate_keys_and_unsafe_numbers_are_refused,
+    figures_beyond_the_register_are_refused,
 );
 
 async fn health_and_readiness(backend: Backend) {
@@ -72,13 +78,23 @@ async fn groups_cannot_read_each_others_events(backend: Backend) {
     );
     // A client id of alpha's, sent by beta, is beta's own new event.
     let res = app
-        .post_event(&beta_obs, &headcount(&uuid(1), "102", 3))
+        .post_event(&beta_obs, &headcount(&uuid(1), "101", 3))
         .await;
     assert_eq!(res.status(), 201);
     let (_, alpha_view) = app
         .get_json(&alpha_coord, "/api/v1/stations/101/events")
         .await;
     assert_eq!(alpha_view[0]["payload"]["counted"], 120);
+    assert_eq!(
+        alpha_view.as_array().unwrap().len(),
+        1,
+        "beta's report is beta's"
+    );
+    assert_eq!(
+        alpha_view.as_array().unwrap().len(),
+        1,
+        "beta's report is beta's"
+    );
 
     // Each group's coordinators see their own observers, never the other's.
     let (status, alpha_obs_list) = app.get_json(&alpha_coord, "/api/v1/observers").await;
@@ -487,9 +503,375 @@ async fn roles_limit_what_callers_do(backend: Backend) {
     assert_eq!(one["district"], "Алмалинский");
 }
 
-/// The OpenAPI document describes the API as it is: every documented path
-/// answers (with anything but "no such endpoint"), and every route the API
-/// has is documented.
+async fn the_log_names_each_events_station(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let token = app.observer_token("alpha").await;
+    app.assign("alpha", "102").await;
+    for (n, station) in [(1, "101"), (2, "102"), (3, "101")] {
+        let res = app
+            .post_event(&token, &headcount(&uuid(n), station, 5))
+            .await;
+        assert_eq!(res.status(), 201);
+    }
+    let mut note = headcount(&uuid(4), "101", 0);
+    note["kind"] = "note".into();
+    note["station"] = serde_json::Value::Null;
+    note["payload"] = serde_json::json!({"text": "no station"});
+    assert_eq!(app.post_event(&token, &note).await.status(), 201);
+    let coord = app.staff_token("coord-alpha").await;
+    let (status, log) = app.get_json(&coord, "/api/v1/events").await;
+    assert_eq!(status, 200);
+    let stations: Vec<_> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["station"].clone())
+        .collect();
+    assert_eq!(
+        stations,
+        [
+            serde_json::json!("101"),
+            serde_json::json!("102"),
+            serde_json::json!("101"),
+            serde_json::Value::Null
+        ]
+    );
+}
+
+/// Russian-style numbers like "12/3": every link is percent-encoded and
+/// every route decodes it.
+async fn station_numbers_with_a_slash_link_and_route(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let election = app.store.elections().await.unwrap()[0].id;
+    app.store
+        .import_stations(pollwatch_store::StationImport {
+            election_id: election,
+            source: "test".into(),
+            sha256: String::new(),
+            records: vec![
+                common::station("101", "Медеуский"),
+                common::station("102", "Алмалинский"),
+                common::station("12/3", "Медеуский"),
+            ],
+            dry_run: false,
+            at: pollwatch_store::now(),
+        })
+        .await
+        .unwrap();
+    let coord = app.staff_token("coord-alpha").await;
+    let list = app
+        .http
+        .get(app.url("/stations"))
+        .bearer_auth(&coord)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(list.contains("href=\"/stations/12%2F3\""), "{list}");
+    assert!(!list.contains("href=\"/stations/12/3\""));
+    let page = app
+        .http
+        .get(app.url("/stations/12%2F3"))
+        .bearer_auth(&coord)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("Station 12/3"));
+
+    let observer = app.observer_token("alpha").await;
+    app.assign("alpha", "12/3").await;
+    let res = app
+        .post_event(&observer, &headcount(&uuid(1), "12/3", 40))
+        .await;
+    assert_eq!(res.status(), 201);
+    let (status, one) = app.get_json(&coord, "/api/v1/stations/12%2F3").await;
+    assert_eq!(status, 200);
+    assert_eq!(one["number"], "12/3");
+    let (status, events) = app.get_json(&coord, "/api/v1/stations/12%2F3/events").await;
+    assert_eq!(status, 200);
+    assert_eq!(events[0]["station"], "12/3");
+    assert_eq!(events[0]["payload"]["counted"], 40);
+}
+
+async fn parse_errors_answer_json_naming_the_parameter(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let coord = app.staff_token("coord-alpha").await;
+    for (path, status, field) in [
+        ("/api/v1/events?limit=lots", 422, "limit"),
+        ("/api/v1/events?after=yesterday", 422, "after"),
+        ("/api/v1/events?limit=1&limit=2", 422, "limit"),
+        ("/api/v1/stations/%FF%FE", 400, "number"),
+    ] {
+        let res = app
+            .http
+            .get(app.url(path))
+            .bearer_auth(&coord)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), status, "{path}");
+        assert!(
+            res.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("application/json"),
+            "{path}"
+        );
+        let v: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(v["error"]["status"], status, "{path}: {v}");
+        let message = v["error"]["message"].as_str().unwrap();
+        assert!(message.contains(field), "{path}: {v}");
+        if status == 422 {
+            assert_eq!(v["error"]["field"], field, "{path}: {v}");
+        }
+    }
+    // A method an endpoint does not answer: JSON too.
+    let res = app
+        .http
+        .delete(app.url("/api/v1/events"))
+        .bearer_auth(&coord)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 405);
+    let v: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(v["error"]["status"], 405);
+
+    // Pages answer the HTML error page, saying which parameter.
+    let analyst = app.staff_token("analyst-alpha").await;
+    for (path, status, needle) in [
+        ("/results/seven", 422, "id"),
+        ("/results/1/compare?source=a&source=b", 422, "source"),
+        ("/stations?q=a&q=b", 422, "q"),
+    ] {
+        let res = app
+            .http
+            .get(app.url(path))
+            .bearer_auth(&analyst)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), status, "{path}");
+        assert!(
+            res.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html"),
+            "{path}"
+        );
+        let html = res.text().await.unwrap();
+        assert!(html.contains(needle), "{path}: {html}");
+    }
+    // Pages (the stations' and the analysts' alike) answer a method they
+    // do not serve with the error page too.
+    for path in ["/stations", "/results/1"] {
+        let res = app
+            .http
+            .put(app.url(path))
+            .bearer_auth(&analyst)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 405, "{path}");
+        let html = res.text().await.unwrap();
+        assert!(html.contains("does not answer PUT"), "{path}: {html}");
+    }
+    // A form that is not a form.
+    let res = app
+        .http
+        .post(app.url("/logout"))
+        .bearer_auth(&coord)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("nothing=here")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("csrf_token"), "{html}");
+}
+
+async fn limit_outside_its_range_is_refused(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let coord = app.staff_token("coord-alpha").await;
+    for limit in ["0", "-1", "5001", "1000000"] {
+        let (status, v) = app
+            .get_json(&coord, &format!("/api/v1/events?limit={limit}"))
+            .await;
+        assert_eq!(status, 422, "limit={limit}");
+        assert_eq!(v["error"]["field"], "limit");
+        let message = v["error"]["message"].as_str().unwrap();
+        assert!(message.contains("1 to 5000"), "{message}");
+    }
+    for limit in ["1", "5000"] {
+        let (status, _) = app
+            .get_json(&coord, &format!("/api/v1/events?limit={limit}"))
+            .await;
+        assert_eq!(status, 200, "limit={limit}");
+    }
+}
+
+async fn duplicate_keys_and_unsafe_numbers_are_refused(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let token = app.observer_token("alpha").await;
+    let send = |body: String| {
+        app.http
+            .post(app.url("/api/v1/events"))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    let envelope = |id: u8, kind: &str, payload: &str| {
+        format!(
+            r#"{{"client_id":"{}","station":"101","kind":"{kind}","payload":{payload},"observed_at":"2026-03-15T20:00:00+05:00"}}"#,
+            uuid(id)
+        )
+    };
+    let cases = [
+        (
+            envelope(
+                1,
+                "protocol",
+                r#"{"status":"posted","figures":{"L1":100,"L1":999}}"#,
+            ),
+            "payload.figures.L1",
+        ),
+        (
+            envelope(
+                2,
+                "headcount",
+                r#"{"counted":9007199254740993,"announced":null}"#,
+            ),
+            "payload.counted",
+        ),
+        (
+            envelope(3, "note", r#"{"n":123456789012345678901234567890}"#),
+            "payload.n",
+        ),
+        (
+            format!(
+                r#"{{"client_id":"{}","kind":"note","kind":"alert","payload":{{}},"observed_at":"2026-03-15T20:00:00+05:00"}}"#,
+                uuid(4)
+            ),
+            "kind",
+        ),
+    ];
+    for (body, field) in cases {
+        let res = send(body.clone()).await.unwrap();
+        assert_eq!(res.status(), 422, "{body}");
+        let v: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(v["error"]["field"], field, "{body}: {v}");
+    }
+    let coord = app.staff_token("coord-alpha").await;
+    let (_, log) = app.get_json(&coord, "/api/v1/events").await;
+    assert_eq!(log.as_array().unwrap().len(), 0, "nothing stored");
+
+    // The largest safe integer and a fraction come back exactly as sent.
+    let res = send(envelope(
+        5,
+        "note",
+        r#"{"n":9007199254740991,"m":-9007199254740991,"f":0.1,"text":"ок"}"#,
+    ))
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 201);
+    let (_, log) = app.get_json(&coord, "/api/v1/events").await;
+    assert_eq!(
+        log[0]["payload"],
+        serde_json::json!({"n": 9_007_199_254_740_991_u64, "m": -9_007_199_254_740_991_i64, "f": 0.1, "text": "ок"})
+    );
+}
+
+/// Station 101 has 1,500 registered voters (a regular station): a headcount
+/// may reach 1,500 × 1.5 + 500 = 2,750, a protocol figure 6,000.
+async fn figures_beyond_the_register_are_refused(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let token = app.observer_token("alpha").await;
+    let mut announced = headcount(&uuid(1), "101", 900);
+    announced["payload"]["announced"] = 10_000_000.into();
+    let res = app.post_event(&token, &announced).await;
+    assert_eq!(res.status(), 422);
+    let v: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(v["error"]["field"], "payload.announced", "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("2750"),
+        "{v}"
+    );
+    let res = app
+        .post_event(&token, &headcount(&uuid(2), "101", 2751))
+        .await;
+    assert_eq!(res.status(), 422);
+    let res = app
+        .post_event(&token, &headcount(&uuid(3), "101", 2750))
+        .await;
+    assert_eq!(res.status(), 201);
+
+    let protocol = |id: u8, c1: u64| {
+        serde_json::json!({
+            "client_id": uuid(id), "station": "101", "kind": "protocol",
+            "payload": {"status": "posted", "figures": {"L1": 1500, "candidates": {"C1": c1}}},
+            "observed_at": "2026-03-15T20:00:00+05:00",
+        })
+    };
+    let res = app.post_event(&token, &protocol(4, 60_000)).await;
+    assert_eq!(res.status(), 422);
+    let v: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(v["error"]["field"], "payload.figures.candidates.C1", "{v}");
+    let res = app.post_event(&token, &protocol(5, 700)).await;
+    assert_eq!(res.status(), 201, "stored (and flagged): it is evidence");
+}
+
+/// Every path the router has under /api/v1, read from the router itself:
+/// axum has no public list of routes, but its `Debug` output holds each
+/// path. Answers paths as the OpenAPI document writes them (without the
+/// /api/v1 prefix).
+async fn router_api_paths(app: &TestApp) -> std::collections::BTreeSet<String> {
+    let state = pollwatch_server::AppState::new(
+        app.store.clone(),
+        pollwatch_server::ServerConfig {
+            secure_cookies: false,
+            data_dir: app.data_dir.path().to_owned(),
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    let debug = format!("{:?}", pollwatch_server::router(state));
+    let paths: std::collections::BTreeSet<String> = debug
+        .split('"')
+        .filter_map(|s| s.strip_prefix("/api/v1"))
+        .filter(|p| p.starts_with('/') && !p.contains("__private__"))
+        .map(str::to_owned)
+        .collect();
+    // If axum ever stops showing its paths, say so instead of passing.
+    assert!(
+        paths.contains("/events") && paths.len() > 5,
+        "no routes found in the router's Debug output: {debug:.500}"
+    );
+    paths
+}
+
+/// The OpenAPI document describes the API as it is: every route the router
+/// has is documented with each method it answers, every documented
+/// operation is served (not 404, not 405), and every status a set of
+/// representative bad requests gets is among the operation's documented
+/// responses.
 #[tokio::test]
 async fn openapi_document_matches_the_api() {
     let Some(app) = TestApp::spawn(Backend::Sqlite).await else {
@@ -505,45 +887,171 @@ async fn openapi_document_matches_the_api() {
         .await
         .unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
-    let token = app.staff_token("coord-alpha").await;
     let paths = doc["paths"].as_object().unwrap();
-    for (path, ops) in paths {
-        let concrete = path
-            .replace("{number}", "101")
-            .replace("{sha256}", &"0".repeat(64));
-        for method in ops.as_object().unwrap().keys() {
-            let url = app.url(&format!("/api/v1{concrete}"));
-            let req = match method.as_str() {
-                "get" => app.http.get(&url),
-                "post" => app.http.post(&url),
-                other => panic!("unexpected method {other}"),
-            };
-            let res = req.bearer_auth(&token).send().await.unwrap();
+    let coord = app.staff_token("coord-alpha").await;
+    let analyst = app.staff_token("analyst-alpha").await;
+    let observer = app.observer_token("alpha").await;
+    let concrete = |path: &str| {
+        assert!(
+            path.matches('{').count()
+                == path.matches("{number}").count()
+                    + path.matches("{sha256}").count()
+                    + path.matches("{code_name}").count()
+                    + path.matches("{id}").count(),
+            "{path}: give this test a sample value for its parameter"
+        );
+        path.replace("{number}", "101")
+            .replace("{sha256}", &"0".repeat(64))
+            .replace("{code_name}", "Obs-alpha")
+            .replace("{id}", &"0".repeat(32))
+    };
+    let documented = |path: &str, method: &str| -> Option<Vec<u16>> {
+        let op = paths.get(path)?.get(method)?;
+        Some(
+            op["responses"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(|k| k.parse().unwrap())
+                .collect(),
+        )
+    };
+
+    // Routes <-> document, both ways, the methods found by asking.
+    let routed = router_api_paths(&app).await;
+    for path in paths.keys() {
+        assert!(routed.contains(path), "{path} is documented but not routed");
+    }
+    let methods = [
+        reqwest::Method::GET,
+        reqwest::Method::POST,
+        reqwest::Method::PUT,
+        reqwest::Method::PATCH,
+        reqwest::Method::DELETE,
+    ];
+    for path in &routed {
+        for method in &methods {
+            let m = method.as_str().to_lowercase();
+            let token = if path == "/logout" { &observer } else { &coord };
+            if path == "/logout" && m == "post" {
+                continue; // asked last: it ends the session
+            }
+            let res = app
+                .http
+                .request(
+                    method.clone(),
+                    app.url(&format!("/api/v1{}", concrete(path))),
+                )
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            let status = res.status().as_u16();
             let body = res.text().await.unwrap_or_default();
-            assert!(
-                !body.contains("no such API endpoint"),
-                "{method} {path} is documented but not served"
-            );
+            match documented(path, &m) {
+                None => {
+                    assert_eq!(
+                        status, 405,
+                        "{m} {path} answers {status} but is not documented: {body}"
+                    );
+                    let v: serde_json::Value = serde_json::from_str(&body)
+                        .unwrap_or_else(|_| panic!("{m} {path}: 405 without JSON: {body:?}"));
+                    assert_eq!(v["error"]["status"], 405, "{m} {path}");
+                }
+                Some(statuses) => {
+                    assert!(
+                        status != 405 && !body.contains("no such API endpoint"),
+                        "{m} {path} is documented but answers {status}: {body}"
+                    );
+                    assert!(
+                        statuses.contains(&status),
+                        "{m} {path} answered {status}, not among {statuses:?}: {body}"
+                    );
+                }
+            }
         }
     }
-    for route in [
-        "/login",
-        "/enrol",
-        "/logout",
-        "/me",
-        "/me/stations",
-        "/forms",
-        "/observers",
-        "/stations",
-        "/stations/{number}",
-        "/stations/{number}/events",
-        "/events",
-        "/blobs",
-        "/blobs/{sha256}",
-    ] {
+
+    // Representative bad requests of every operation.
+    let big = "x".repeat(300 * 1024);
+    for (path, ops) in paths {
+        for method in ops.as_object().unwrap().keys() {
+            let statuses = documented(path, method).unwrap();
+            let url = app.url(&format!("/api/v1{}", concrete(path)));
+            let bad_param = app.url(&format!(
+                "/api/v1{}",
+                path.replace("{number}", "no-such")
+                    .replace("{sha256}", "not-a-hash")
+                    .replace("{code_name}", "no%20such")
+                    .replace("{id}", "nope")
+            ));
+            let mut probes: Vec<reqwest::RequestBuilder> = vec![];
+            let post = method == "post";
+            let tokens: Vec<Option<&String>> = if path == "/logout" {
+                vec![None]
+            } else {
+                vec![None, Some(&observer), Some(&analyst), Some(&coord)]
+            };
+            for token in tokens {
+                let with = |r: reqwest::RequestBuilder| match token {
+                    Some(t) => r.bearer_auth(t),
+                    None => r,
+                };
+                if post {
+                    probes.push(with(app.http.post(&url)));
+                    probes.push(with(app.http.post(&url).json(&serde_json::json!({}))));
+                    probes.push(with(
+                        app.http
+                            .post(&url)
+                            .header("content-type", "application/json")
+                            .body("{\"broken\": "),
+                    ));
+                    probes.push(with(
+                        app.http
+                            .post(&url)
+                            .header("content-type", "text/plain")
+                            .body("hello"),
+                    ));
+                    probes.push(with(
+                        app.http
+                            .post(&url)
+                            .header("content-type", "application/json")
+                            .body(big.clone()),
+                    ));
+                } else {
+                    probes.push(with(app.http.get(&url)));
+                    probes.push(with(app.http.get(format!("{url}?limit=0&after=x"))));
+                    if path.contains('{') {
+                        probes.push(with(app.http.get(&bad_param)));
+                        probes.push(with(app.http.get(url.replace("101", "999"))));
+                    }
+                }
+            }
+            for probe in probes {
+                let res = probe.send().await.unwrap();
+                let status = res.status().as_u16();
+                let body = res.text().await.unwrap_or_default();
+                assert!(
+                    statuses.contains(&status),
+                    "{method} {path} answered {status}, not among {statuses:?}: {body}"
+                );
+            }
+        }
+    }
+    // Last, the one that ends a session.
+    let statuses = documented("/logout", "post").unwrap();
+    for token in [&observer, &coord] {
+        let res = app
+            .http
+            .post(app.url("/api/v1/logout"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
         assert!(
-            paths.contains_key(route),
-            "{route} is served but not documented"
+            statuses.contains(&res.status().as_u16()),
+            "{}",
+            res.status()
         );
     }
 }

@@ -199,7 +199,12 @@ fn quickcount_json_gives_estimates_with_margins() {
 
 #[test]
 fn belarus_photos_against_protocols() {
-    let data = workspace().join("../shared/data/belarus-2020-voice-photos-vs-official.csv.gz");
+    let Some(data) = common::shared_data(
+        "belarus_photos_against_protocols",
+        "belarus-2020-voice-photos-vs-official.csv.gz",
+    ) else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let (code, out, err) = run(pollwatch(dir.path().join("x.db"))
         .arg("compare")
@@ -236,13 +241,10 @@ fn belarus_photos_against_protocols() {
 async fn analysts_see_forensics_comparison_and_quick_count_pages() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("pollwatch.db");
-    let (mut child, addr) = spawn_server(&db, "demo");
+    let (_child, addr) = spawn_server(&db, "demo");
     let city = pollwatch_demo::city(pollwatch_demo::DEFAULT_SEED);
     let group = &city.groups[0];
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let http = common::http_client();
     let login = |user: String| {
         let http = http.clone();
         let addr = addr.clone();
@@ -292,7 +294,112 @@ async fn analysts_see_forensics_comparison_and_quick_count_pages() {
     let admin = login("admin".into()).await;
     let res = page("/results/1", &admin).await.unwrap();
     assert_eq!(res.status(), 403);
+}
 
-    child.kill().unwrap();
-    child.wait().unwrap();
+fn gunzip(path: &Path) -> Vec<u8> {
+    let mut text = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap()),
+        &mut text,
+    )
+    .unwrap();
+    text
+}
+
+/// Read a Russian file through its shipped mapping, and check the parsed
+/// figures against the file's own columns, station by station: the mapping
+/// must point each figure at the right column. Answers the stations read.
+fn russian_file_reads_through_its_mapping(
+    file: &Path,
+    mapping_file: &str,
+    leader_column: &str,
+) -> pollwatch_domain::results::ResultSet {
+    use pollwatch_domain::results::{Mapping, parse_results};
+    let text = std::fs::read_to_string(mapping(mapping_file)).unwrap();
+    let m = Mapping::parse(mapping_file, &text).unwrap();
+    let bytes = gunzip(file);
+    let (set, _) = parse_results(&file.display().to_string(), &bytes, &m)
+        .unwrap_or_else(|e| panic!("{mapping_file}: {:?}", &e[..e.len().min(5)]));
+    let mut rows = csv::Reader::from_reader(bytes.as_slice());
+    let headers = rows.headers().unwrap().clone();
+    let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let (region, uik, registered, valid, leader) = (
+        col("region"),
+        col("uik"),
+        col("registered_voters"),
+        col("valid_ballots"),
+        col(leader_column),
+    );
+    let by_line: std::collections::HashMap<usize, _> =
+        set.stations.iter().map(|s| (s.line, s)).collect();
+    let mut checked = 0;
+    for row in rows.records() {
+        let row = row.unwrap();
+        let line = row.position().unwrap().line() as usize;
+        // Absent: a protocol with an empty figure, counted as skipped.
+        let Some(s) = by_line.get(&line) else {
+            continue;
+        };
+        assert_eq!(
+            s.station,
+            format!("{} / {}", row[region].trim(), row[uik].trim()),
+            "line {line}"
+        );
+        let n = |i: usize| row[i].parse::<u64>().unwrap();
+        assert_eq!(s.registered, n(registered), "{}", s.station);
+        assert_eq!(s.valid, n(valid), "{}", s.station);
+        assert_eq!(s.votes[set.leader], n(leader), "{}", s.station);
+        checked += 1;
+    }
+    assert_eq!(checked, set.stations.len());
+    set
+}
+
+/// The two shipped Russian mappings read an excerpt of their real files
+/// (committed under tests/data: 400 stations at home, 100 abroad).
+#[test]
+fn russian_mappings_read_their_files() {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let duma = russian_file_reads_through_its_mapping(
+        &data.join("russia-2011-duma-excerpt.csv.gz"),
+        "russia-2011-duma.toml",
+        "United_Russia",
+    );
+    assert_eq!(duma.stations.len() + duma.skipped_incomplete, 500);
+    assert_eq!(duma.candidates.len(), 7);
+    let president = russian_file_reads_through_its_mapping(
+        &data.join("russia-2012-president-excerpt.csv.gz"),
+        "russia-2012-president.toml",
+        "Putin",
+    );
+    assert_eq!(president.stations.len() + president.skipped_incomplete, 500);
+    assert_eq!(president.candidates.len(), 5);
+}
+
+/// ...and the whole national files in ../shared/data, against the totals
+/// their README gives.
+#[test]
+fn russian_mappings_read_the_national_files() {
+    let Some(duma) = common::shared_data(
+        "russian_mappings_read_the_national_files",
+        "russia-2011-duma-stations.csv.gz",
+    ) else {
+        return;
+    };
+    let Some(president) = common::shared_data(
+        "russian_mappings_read_the_national_files",
+        "russia-2012-president-stations.csv.gz",
+    ) else {
+        return;
+    };
+    let set =
+        russian_file_reads_through_its_mapping(&duma, "russia-2011-duma.toml", "United_Russia");
+    assert_eq!(set.stations.len() + set.skipped_incomplete, 95_225);
+    let leader: u64 = set.stations.iter().map(|s| s.votes[set.leader]).sum();
+    assert_eq!(leader, 32_371_737, "United Russia's votes");
+    let set =
+        russian_file_reads_through_its_mapping(&president, "russia-2012-president.toml", "Putin");
+    assert_eq!(set.stations.len() + set.skipped_incomplete, 95_415);
+    let leader: u64 = set.stations.iter().map(|s| s.votes[set.leader]).sum();
+    assert_eq!(leader, 45_602_075, "Putin's votes");
 }

@@ -47,6 +47,7 @@ pub mod integer;
 pub mod klimek;
 pub mod outliers;
 pub mod shpilkin;
+pub mod synthetic;
 
 #[cfg(test)]
 mod tests;

@@ -32,7 +32,7 @@
 //! than n: on the demo (8 districts, n = 100) ν averages 45, and the
 //! normal z covers the truth in only 94.5% of samples. With t(ν) the
 //! coverage is 95.0% to 95.4% for n = 50 to 150 (100,000 draws each,
-//! `stratified_coverage_survey`) — the nominal level within sampling
+//! [`super::coverage::stratified_coverage`]) — the nominal level within sampling
 //! error, not more. What stratification buys is precision: on the demo
 //! the leader's 95% margin at n = 100 is 0.72 points against 1.15 for a
 //! simple random sample of the same size.
@@ -422,8 +422,7 @@ pub fn estimate_stratified(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::super::tests::{
-        Coverage, KEY_MAX_HITS, KEY_MIN_HITS, coverage, demo_population, demo_strata, set, station,
-        stratified_coverage, subset, synthetic_population, synthetic_strata,
+        demo_population, demo_strata, set, station, subset, synthetic_population, synthetic_strata,
     };
     use super::super::{Z95, estimate, t_for};
     use super::*;
@@ -691,7 +690,7 @@ mod tests {
     /// Stratifying the demo by district narrows the margin by more than a
     /// third at the same sample size (mean moe95 of the leader, n = 100:
     /// 0.72 points against 1.15 for a simple random sample, over 100,000
-    /// draws each in `stratified_coverage_survey`): the districts differ,
+    /// draws each with [`super::super::coverage`]): the districts differ,
     /// the falsified ones most, and a stratified sample has each in its
     /// share. On the synthetic control, whose blocks are alike, it does
     /// not.
@@ -720,110 +719,5 @@ mod tests {
         let synthetic = synthetic_population(7);
         let control = mean_moe(&synthetic, &synthetic_strata(&synthetic));
         assert!((0.95..1.1).contains(&control), "{control}");
-    }
-
-    /// Not a test: the coverage of the stratified quick count over many
-    /// draws. Run with `cargo test -p pollwatch-analysis --release --
-    /// --ignored --nocapture stratified_coverage_survey`.
-    #[test]
-    #[ignore]
-    fn stratified_coverage_survey() {
-        let demo = demo_population();
-        let synthetic = synthetic_population(7);
-        let populations = [
-            ("demo", &demo, demo_strata()),
-            ("synthetic", &synthetic, synthetic_strata(&synthetic)),
-        ];
-        let seeds = 1..=5u64;
-        let per_seed = 20_000;
-        for (name, population, strata) in &populations {
-            println!("{name}: strata {:?}", stratum_sizes(population, strata));
-            for n in [50, 100, 150] {
-                let big_n = population.stations.len();
-                println!(
-                    "  n = {n}: allocation {:?}",
-                    allocate_proportional(&stratum_sizes(population, strata), n)
-                );
-                let mut per = Vec::new();
-                let mut all = Coverage::default();
-                for seed in seeds.clone() {
-                    let c = stratified_coverage(population, strata, n, per_seed, seed);
-                    per.push(format!("{:.2}/{:.2}", c.pct(c.leader), c.pct(c.turnout)));
-                    all.draws += c.draws;
-                    all.leader += c.leader;
-                    all.turnout += c.turnout;
-                    all.leader_z += c.leader_z;
-                    all.turnout_z += c.turnout_z;
-                    all.below += c.below;
-                    all.above += c.above;
-                    all.moe_sum += c.moe_sum;
-                    all.df_sum += c.df_sum;
-                }
-                let (mut srs_leader, mut srs_turnout) = (0, 0);
-                let mut srs_moe = 0.0;
-                for seed in seeds.clone() {
-                    let (l, t) = coverage(population, n, per_seed, seed);
-                    srs_leader += l;
-                    srs_turnout += t;
-                    let mut rng = <rand_chacha::ChaCha8Rng as SeedableRng>::seed_from_u64(seed);
-                    for _ in 0..200 {
-                        let idx = rand::seq::index::sample(&mut rng, big_n, n).into_vec();
-                        let q = super::super::estimate(
-                            &super::super::tests::subset(population, &idx),
-                            Some(big_n),
-                            None,
-                        );
-                        srs_moe += q.candidates[population.leader].moe95.unwrap();
-                    }
-                }
-                let d = all.draws as f64;
-                println!(
-                    "    stratified, t(Satterthwaite ν, mean {:.1}): leader {:.2}% (true share below the interval {:.2}%, above {:.2}%), turnout {:.2}% of {} draws (seeds {seeds:?}: leader/turnout {})",
-                    all.df_sum / d,
-                    all.pct(all.leader),
-                    all.pct(all.below),
-                    all.pct(all.above),
-                    all.pct(all.turnout),
-                    all.draws,
-                    per.join(" "),
-                );
-                println!(
-                    "    stratified, z: leader {:.2}%, turnout {:.2}%",
-                    all.pct(all.leader_z),
-                    all.pct(all.turnout_z)
-                );
-                println!(
-                    "    simple random sample, z ([`estimate`]): leader {:.2}%, turnout {:.2}%",
-                    srs_leader as f64 * 100.0 / d,
-                    srs_turnout as f64 * 100.0 / d
-                );
-                println!(
-                    "    mean leader moe95: stratified (t) {:.3} points, simple random sample (z) {:.3}",
-                    all.moe_sum / d,
-                    srs_moe / (200.0 * 5.0)
-                );
-            }
-        }
-        // The key test's criterion over many seeds.
-        let strata = demo_strata();
-        let (mut lowest, mut highest, mut outside) = (100.0f64, 0.0f64, 0);
-        for seed in 0..200 {
-            let c = stratified_coverage(&demo, &strata, 100, 4_000, seed);
-            for hits in [c.leader, c.turnout] {
-                lowest = lowest.min(c.pct(hits));
-                highest = highest.max(c.pct(hits));
-                outside += usize::from(!(KEY_MIN_HITS..=KEY_MAX_HITS).contains(&hits));
-            }
-        }
-        println!(
-            "key test, seeds 0..200 × 4,000 draws: leader and turnout {lowest:.2}% to {highest:.2}%; {outside} outside {KEY_MIN_HITS}..={KEY_MAX_HITS}"
-        );
-        // The old criterion, at least 190 of 200, with stratified samples.
-        let mut fails = 0;
-        for seed in 0..1000 {
-            let c = stratified_coverage(&demo, &strata, 100, 200, seed);
-            fails += usize::from(c.leader < 190);
-        }
-        println!("stratified: seeds 0..1000 with fewer than 190 of 200 (leader): {fails}");
     }
 }

@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use pollwatch_domain::{CodeName, Language, Role, Slug, StationRecord, Timestamp};
 use pollwatch_server::{AppState, ServerConfig, auth};
@@ -13,6 +14,8 @@ use pollwatch_store::{NewObserver, NewUser, StationImport, Store, now};
 pub enum Guard {
     Sqlite(tempfile::TempDir),
     Postgres(pollwatch_store_postgres::TestDatabase),
+    /// Whatever else the test must keep alive (a mount, a proxy).
+    Other(Box<dyn std::any::Any + Send + Sync>),
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -76,7 +79,28 @@ impl TestApp {
     /// A server with two stations, and groups "alpha" and "beta" each with a
     /// coordinator ("coord-alpha") and an observer ("Obs-alpha").
     pub async fn spawn(backend: Backend) -> Option<Self> {
+        Self::spawn_configured(backend, |state| state).await
+    }
+
+    /// As [`TestApp::spawn`], with the state adjusted first (e.g. limits).
+    pub async fn spawn_configured(
+        backend: Backend,
+        configure: impl FnOnce(AppState) -> AppState,
+    ) -> Option<Self> {
         let (store, guard, _) = store(backend).await?;
+        Some(Self::spawn_on_configured(store, guard, configure).await)
+    }
+
+    /// The same, over a store the caller opened (a fault-injected one).
+    pub async fn spawn_on(store: Arc<dyn Store>, guard: Guard) -> Self {
+        Self::spawn_on_configured(store, guard, |state| state).await
+    }
+
+    async fn spawn_on_configured(
+        store: Arc<dyn Store>,
+        guard: Guard,
+        configure: impl FnOnce(AppState) -> AppState,
+    ) -> Self {
         let at = now();
         let election = store
             .ensure_election(&Slug::parse("test").unwrap(), "Test", "2026-03-15")
@@ -116,7 +140,7 @@ impl TestApp {
                     .await
                     .unwrap();
             }
-            store
+            let observer = store
                 .create_observer(
                     NewObserver {
                         group_id: g.id,
@@ -128,6 +152,10 @@ impl TestApp {
                 )
                 .await
                 .unwrap();
+            // Observers report only for the stations they are assigned:
+            // each group's observer covers station 101.
+            let first = store.stations(election.id).await.unwrap().remove(0);
+            store.assign(g.id, observer.id, first.id).await.unwrap();
         }
         let data_dir = tempfile::tempdir().unwrap();
         let state = AppState::new(
@@ -140,28 +168,53 @@ impl TestApp {
         )
         .await
         .unwrap();
+        let state = configure(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
-            axum::serve(listener, pollwatch_server::router(state))
-                .await
-                .unwrap();
+            let app =
+                pollwatch_server::router(state).into_make_service_with_connect_info::<SocketAddr>();
+            axum::serve(listener, app).await.unwrap();
         });
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        Some(Self {
+        let http = http_client();
+        Self {
             addr,
             store,
             http,
             data_dir,
             _guard: guard,
-        })
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
+    }
+
+    /// Assign the group's observer ("Obs-GROUP") to one more station.
+    pub async fn assign(&self, group: &str, station: &str) {
+        let g = self
+            .store
+            .group(&Slug::parse(group).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let o = self
+            .store
+            .observer_by_code_name(g.id, &CodeName::parse(&format!("Obs-{group}")).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let election = self.store.elections().await.unwrap().remove(0);
+        let s = self
+            .store
+            .station(
+                election.id,
+                &pollwatch_domain::StationNumber::parse(station).unwrap(),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        self.store.assign(g.id, o.id, s.id).await.unwrap();
     }
 
     /// A one-time code for the group's observer.
@@ -254,40 +307,182 @@ pub fn pollwatch(db: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
     c
 }
 
-/// Run to the end: exit code, stdout, stderr.
+/// How long a command of the binary may run before the test gives up on
+/// it: the slowest (the demo's election day, a national results file) take
+/// seconds; this is for a hang, not a measure of speed.
+pub const COMMAND_DEADLINE: Duration = Duration::from_secs(300);
+/// How long a server may take to say it serves.
+pub const START_DEADLINE: Duration = Duration::from_secs(120);
+/// How long one HTTP request of a test may take.
+pub const REQUEST_DEADLINE: Duration = Duration::from_secs(60);
+
+/// An HTTP client whose every request has a deadline.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(REQUEST_DEADLINE)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// A process a test started: killed and reaped when dropped, whatever the
+/// test's outcome, so a failed assert leaves no server running.
+pub struct ChildGuard(Option<std::process::Child>);
+
+impl ChildGuard {
+    pub fn new(child: std::process::Child) -> Self {
+        Self(Some(child))
+    }
+
+    /// SIGKILL now, and wait for the process to be gone.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn id(&self) -> Option<u32> {
+        self.0.as_ref().map(std::process::Child::id)
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Run to the end, within [`COMMAND_DEADLINE`]: exit code, stdout, stderr.
 pub fn run(cmd: &mut std::process::Command) -> (i32, String, String) {
-    let out = cmd.output().unwrap();
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read both pipes while waiting, so a chatty process never blocks on a
+    // full pipe.
+    let drain = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = Vec::new();
+            let _ = r.read_to_end(&mut text);
+            String::from_utf8_lossy(&text).into_owned()
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().unwrap()));
+    let err = drain(Box::new(child.stderr.take().unwrap()));
+    let mut guard = ChildGuard::new(child);
+    let deadline = Instant::now() + COMMAND_DEADLINE;
+    let status = loop {
+        let child = guard.0.as_mut().unwrap();
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            guard.kill();
+            panic!(
+                "{cmd:?} did not finish within {} s; stderr: {}",
+                COMMAND_DEADLINE.as_secs(),
+                err.join().unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    guard.0 = None;
     (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
+        status.code().unwrap_or(-1),
+        out.join().unwrap(),
+        err.join().unwrap(),
     )
 }
 
-/// Start `pollwatch serve` (or `demo`) on a free port; answers the child
-/// and its address once it serves.
-pub fn spawn_server(
+/// Start `pollwatch serve` (or `demo`) on a free port; answers the guarded
+/// child and its address once it serves (within [`START_DEADLINE`]).
+pub fn spawn_server(db: impl AsRef<std::ffi::OsStr>, command: &str) -> (ChildGuard, String) {
+    spawn_server_with(db, command, &[])
+}
+
+/// [`spawn_server`] with more arguments for the command.
+pub fn spawn_server_with(
     db: impl AsRef<std::ffi::OsStr>,
     command: &str,
-) -> (std::process::Child, String) {
+    args: &[&std::ffi::OsStr],
+) -> (ChildGuard, String) {
     use std::io::{BufRead, BufReader};
     let mut child = pollwatch(db)
         .args([command, "--listen", "127.0.0.1:0"])
+        .args(args)
+        .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let addr = loop {
-        let line = lines.next().expect("server exited before serving").unwrap();
-        if let Some(rest) = line.strip_prefix("pollwatch is serving on ") {
-            break rest.trim_end_matches('/').to_owned();
+    let guard = ChildGuard::new(child);
+    let (tx, rx) = std::sync::mpsc::channel();
+    // Keep reading after the address, so the server's later prints never
+    // meet a closed pipe.
+    std::thread::spawn(move || {
+        let mut sent = false;
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if !sent && let Some(rest) = line.strip_prefix("pollwatch is serving on ") {
+                let _ = tx.send(rest.trim_end_matches('/').to_owned());
+                sent = true;
+            }
         }
-    };
-    // Keep reading, so the server's later prints never meet a closed pipe.
-    std::thread::spawn(move || lines.for_each(drop));
-    (child, addr)
+    });
+    match rx.recv_timeout(START_DEADLINE) {
+        Ok(addr) => (guard, addr),
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!(
+            "pollwatch {command} did not serve within {} s",
+            START_DEADLINE.as_secs()
+        ),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            panic!("pollwatch {command} exited before serving")
+        }
+    }
+}
+
+/// Wait until `done` holds, checking every few milliseconds, for at most
+/// `deadline`; panics with `what` when it does not.
+pub async fn wait_until(what: &str, deadline: Duration, mut done: impl FnMut() -> bool) {
+    let until = Instant::now() + deadline;
+    while !done() {
+        assert!(
+            Instant::now() < until,
+            "gave up after {} s waiting for {what}",
+            deadline.as_secs()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// A file of `../shared/data/` (the real election data beside the
+/// repository, which CI provides), or `None` when it is missing. Missing
+/// is said on the terminal, straight to stderr (libtest swallows
+/// `eprintln!` of passing tests), and fails the test under `CI=true`.
+pub fn shared_data(test: &str, name: &str) -> Option<std::path::PathBuf> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data")
+        .join(name);
+    if path.is_file() {
+        return Some(path);
+    }
+    let needs = format!(
+        "{test} needs {} (../shared/data/{name} beside the repository)",
+        path.display()
+    );
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{needs}, which CI must provide"
+    );
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {needs}");
+    None
 }
 
 pub fn headcount(client_id: &str, station: &str, counted: u32) -> serde_json::Value {
