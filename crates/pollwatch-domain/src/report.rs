@@ -9,16 +9,25 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::event::EventKind;
-use crate::forms::{FormSet, ProtocolFigures};
+use crate::forms::{AnswerError, FormSet, ProtocolFigures, RESERVED_INCIDENT_KEYS, Rule};
 
 mod register;
 pub use register::{check_against_register, headcount_bound, protocol_bound};
 
 /// One thing wrong with a payload; `field` is a path like `answers.O6`.
+/// Serialized as the API's `problems` entries: `field`, `question` (the
+/// question's id when the field is an answer), `message` (English) and the
+/// [`Rule`] broken (`rule` and its parameters), from which the app words
+/// the problem in the observer's language.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PayloadError {
     pub field: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub question: Option<String>,
+    #[serde(rename = "message")]
     pub reason: String,
+    #[serde(flatten)]
+    pub rule: Rule,
 }
 
 /// The outcome of the control relations on a protocol report.
@@ -40,25 +49,70 @@ pub struct Accepted {
     pub protocol: Option<ProtocolFlags>,
 }
 
-/// Largest count an observer may report at one station.
+/// Largest count an observer may report at one station (the default of
+/// [`Limits::headcount`](crate::forms::Limits::headcount), which is what
+/// the check uses).
 pub const MAX_HEADCOUNT: u64 = 100_000;
 
-fn err(field: &str, reason: impl Into<String>) -> Vec<PayloadError> {
+fn err(field: &str, reason: impl Into<String>, rule: Rule) -> Vec<PayloadError> {
     vec![PayloadError {
         field: field.into(),
+        question: None,
         reason: reason.into(),
+        rule,
     }]
 }
 
-fn count(v: Option<&Value>, field: &str, required: bool) -> Result<Option<u64>, Vec<PayloadError>> {
+fn count(
+    v: Option<&Value>,
+    field: &str,
+    required: bool,
+    max: u64,
+) -> Result<Option<u64>, Vec<PayloadError>> {
+    let range = || Rule::Range {
+        min: 0,
+        max: i64::try_from(max).unwrap_or(i64::MAX),
+    };
     match v {
         None | Some(Value::Null) if !required => Ok(None),
-        None | Some(Value::Null) => Err(err(field, "is missing")),
+        None | Some(Value::Null) => Err(err(field, "is missing", Rule::Required)),
         Some(v) => match v.as_u64() {
-            Some(n) if n <= MAX_HEADCOUNT * 100 => Ok(Some(n)),
-            _ => Err(err(field, format!("{v} is not a whole number from 0 up"))),
+            Some(n) if n <= max => Ok(Some(n)),
+            Some(n) => Err(err(field, format!("{n} is more than {max}"), range())),
+            None if v.as_i64().is_some() => Err(err(
+                field,
+                format!("{v} is not a whole number from 0 up"),
+                range(),
+            )),
+            None => Err(err(
+                field,
+                format!("{v} is not a whole number from 0 up"),
+                Rule::of_type("count"),
+            )),
         },
     }
+}
+
+/// Answer errors of a form as payload errors under `scope` ("answers." for
+/// a checklist, "" for an incident, whose details say "details." already).
+fn answer_errors(errors: Vec<AnswerError>, scope: &str) -> Vec<PayloadError> {
+    errors
+        .into_iter()
+        .map(|e| {
+            // An incident's reserved keys (category, severity, details,
+            // alert) are fields, not questions.
+            let question = e.question.strip_prefix("details.").unwrap_or(&e.question);
+            let question = (!scope.is_empty()
+                || !RESERVED_INCIDENT_KEYS.contains(&e.question.as_str()))
+            .then(|| question.to_owned());
+            PayloadError {
+                field: format!("{scope}{}", e.question),
+                question,
+                reason: e.reason,
+                rule: e.rule,
+            }
+        })
+        .collect()
 }
 
 /// Check a payload of `kind` against `forms`.
@@ -67,15 +121,24 @@ pub fn check(
     kind: EventKind,
     payload: &Map<String, Value>,
 ) -> Result<Accepted, Vec<PayloadError>> {
+    let limits = forms.limits;
     match kind {
         EventKind::Checklist => {
-            let id = payload
-                .get("checklist")
-                .and_then(Value::as_str)
-                .ok_or_else(|| err("checklist", "names no checklist"))?;
-            let form = forms
-                .checklist(id)
-                .ok_or_else(|| err("checklist", format!("there is no checklist {id:?}")))?;
+            let id = match payload.get("checklist") {
+                None | Some(Value::Null) => {
+                    return Err(err("checklist", "names no checklist", Rule::Required));
+                }
+                Some(v) => v
+                    .as_str()
+                    .ok_or_else(|| err("checklist", "names no checklist", Rule::of_type("text")))?,
+            };
+            let form = forms.checklist(id).ok_or_else(|| {
+                err(
+                    "checklist",
+                    format!("there is no checklist {id:?}"),
+                    Rule::Unknown,
+                )
+            })?;
             let version = payload.get("form_version").and_then(Value::as_u64);
             if version != Some(u64::from(form.version)) {
                 return Err(err(
@@ -87,36 +150,34 @@ pub fn check(
                             .map(|v| v.to_string())
                             .unwrap_or_else(|| "no version".into())
                     ),
+                    Rule::Version {
+                        current: form.version,
+                    },
                 ));
             }
             let answers = payload
                 .get("answers")
                 .and_then(Value::as_object)
-                .ok_or_else(|| err("answers", "must be an object of answers by question id"))?;
-            let validated = form.validate(answers).map_err(|errors| {
-                errors
-                    .into_iter()
-                    .map(|e| PayloadError {
-                        field: format!("answers.{}", e.question),
-                        reason: e.reason,
-                    })
-                    .collect::<Vec<_>>()
-            })?;
+                .ok_or_else(|| {
+                    err(
+                        "answers",
+                        "must be an object of answers by question id",
+                        Rule::of_type("object"),
+                    )
+                })?;
+            let validated = form
+                .validate(answers)
+                .map_err(|errors| answer_errors(errors, "answers."))?;
             Ok(Accepted {
                 problems: validated.problems,
                 protocol: None,
             })
         }
         EventKind::Incident => {
-            forms.incidents.validate(payload).map_err(|errors| {
-                errors
-                    .into_iter()
-                    .map(|e| PayloadError {
-                        field: e.question,
-                        reason: e.reason,
-                    })
-                    .collect::<Vec<_>>()
-            })?;
+            forms
+                .incidents
+                .validate(payload)
+                .map_err(|errors| answer_errors(errors, ""))?;
             Ok(Accepted::default())
         }
         EventKind::Protocol => {
@@ -124,7 +185,7 @@ pub fn check(
             let status = payload
                 .get("status")
                 .and_then(Value::as_str)
-                .ok_or_else(|| err("status", "is missing"))?;
+                .ok_or_else(|| err("status", "is missing", Rule::Required))?;
             if !template.statuses.iter().any(|s| s.id == status) {
                 let known: Vec<_> = template.statuses.iter().map(|s| s.id.as_str()).collect();
                 return Err(err(
@@ -133,42 +194,57 @@ pub fn check(
                         "unknown status {status:?}: expected one of {}",
                         known.join(", ")
                     ),
+                    Rule::Unknown,
                 ));
             }
             let figures = match payload.get("figures") {
                 None | Some(Value::Null) => return Ok(Accepted::default()),
                 Some(Value::Object(f)) => f,
-                Some(_) => return Err(err("figures", "must be an object or null")),
+                Some(_) => {
+                    return Err(err(
+                        "figures",
+                        "must be an object or null",
+                        Rule::of_type("object"),
+                    ));
+                }
             };
             let mut parsed = ProtocolFigures::default();
             for (key, value) in figures {
                 match key.as_str() {
                     "candidates" => {
-                        let cands = value
-                            .as_object()
-                            .ok_or_else(|| err("figures.candidates", "must be an object"))?;
+                        let cands = value.as_object().ok_or_else(|| {
+                            err(
+                                "figures.candidates",
+                                "must be an object",
+                                Rule::of_type("object"),
+                            )
+                        })?;
                         for (c, v) in cands {
+                            let field = format!("figures.candidates.{c}");
                             if !template.candidates.iter().any(|t| &t.id == c) {
                                 return Err(err(
-                                    &format!("figures.candidates.{c}"),
+                                    &field,
                                     "is not a candidate of this protocol",
+                                    Rule::Unknown,
                                 ));
                             }
-                            let n = count(Some(v), &format!("figures.candidates.{c}"), true)?;
+                            let n = count(Some(v), &field, true, limits.figure)?;
                             parsed.candidates.insert(c.clone(), n.unwrap_or(0));
                         }
                     }
                     "A" => {
-                        parsed.against_all = count(Some(value), "figures.A", false)?;
+                        parsed.against_all = count(Some(value), "figures.A", false, limits.figure)?;
                     }
                     line => {
+                        let field = format!("figures.{line}");
                         if !template.lines.iter().any(|l| l.id == line) {
                             return Err(err(
-                                &format!("figures.{line}"),
+                                &field,
                                 "is not a line of this protocol",
+                                Rule::Unknown,
                             ));
                         }
-                        if let Some(n) = count(Some(value), &format!("figures.{line}"), false)? {
+                        if let Some(n) = count(Some(value), &field, false, limits.figure)? {
                             parsed.lines.insert(line.to_owned(), n);
                         }
                     }
@@ -184,14 +260,8 @@ pub fn check(
             })
         }
         EventKind::Headcount => {
-            let counted = count(payload.get("counted"), "counted", true)?.unwrap_or(0);
-            if counted > MAX_HEADCOUNT {
-                return Err(err(
-                    "counted",
-                    format!("{counted} is more than {MAX_HEADCOUNT} voters at one station"),
-                ));
-            }
-            count(payload.get("announced"), "announced", false)?;
+            count(payload.get("counted"), "counted", true, limits.headcount)?;
+            count(payload.get("announced"), "announced", false, limits.figure)?;
             Ok(Accepted::default())
         }
         EventKind::Alert | EventKind::CheckIn | EventKind::Note => Ok(Accepted::default()),
@@ -282,6 +352,86 @@ mod tests {
             .is_err()
         );
         assert!(check(&f, EventKind::Headcount, &obj(json!({}))).is_err());
+    }
+
+    #[test]
+    fn problems_name_their_rule_for_the_app() {
+        let f = forms();
+        let version = f.checklist("opening").unwrap().version;
+        let p = obj(
+            json!({"checklist": "opening", "form_version": version, "answers": {
+            "O1": "06:40", "O2": "yes", "O4": "yes", "O5": "yes", "O6": 1200, "O7": "yes",
+            "O8": 3, "O9": 5, "O10": "yes", "O11": "no"}}),
+        );
+        let errors = check(&f, EventKind::Checklist, &p).unwrap_err();
+        assert_eq!(
+            serde_json::to_value(&errors).unwrap(),
+            json!([{"field": "answers.O9", "question": "O9", "rule": "at_most", "other": "O8",
+                "message": "must be at most the answer to O8 (3), is 5"}])
+        );
+        let errors =
+            check(&f, EventKind::Headcount, &obj(json!({"counted": 100_001}))).unwrap_err();
+        assert_eq!(
+            serde_json::to_value(&errors[0]).unwrap(),
+            json!({"field": "counted", "rule": "range", "min": 0, "max": 100_000,
+                "message": "100001 is more than 100000"})
+        );
+        let errors = check(
+            &f,
+            EventKind::Incident,
+            &obj(json!({"category": "OBS-DETAINED", "severity": "grave",
+                "details": {"where_taken": 5}, "witnesses": -1})),
+        )
+        .unwrap_err();
+        let got: Vec<(String, Option<String>, &str)> = errors
+            .iter()
+            .map(|e| (e.field.clone(), e.question.clone(), e.rule.name()))
+            .collect();
+        for want in [
+            ("severity".to_owned(), None, "choice"),
+            (
+                "details.where_taken".to_owned(),
+                Some("where_taken".to_owned()),
+                "type",
+            ),
+            (
+                "witnesses".to_owned(),
+                Some("witnesses".to_owned()),
+                "range",
+            ),
+            (
+                "description".to_owned(),
+                Some("description".to_owned()),
+                "required",
+            ),
+        ] {
+            assert!(got.contains(&want), "{want:?} in {got:?}");
+        }
+    }
+
+    #[test]
+    fn every_rule_has_its_listed_name() {
+        let one_of_each = [
+            Rule::Required,
+            Rule::UnknownQuestion,
+            Rule::NotAsked {
+                when: "O2".into(),
+                values: vec!["no".into()],
+            },
+            Rule::of_type("number"),
+            Rule::Range { min: 0, max: 1 },
+            Rule::Choice,
+            Rule::TooLong { max_length: 1 },
+            Rule::AtMost { other: "O8".into() },
+            Rule::AtLeast { other: "O8".into() },
+            Rule::Version { current: 2 },
+            Rule::Unknown,
+        ];
+        let names: Vec<&str> = one_of_each.iter().map(Rule::name).collect();
+        assert_eq!(names, Rule::NAMES);
+        for r in &one_of_each {
+            assert_eq!(serde_json::to_value(r).unwrap()["rule"], r.name());
+        }
     }
 
     fn any_json() -> impl Strategy<Value = Value> {

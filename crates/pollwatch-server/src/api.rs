@@ -392,7 +392,11 @@ async fn submit_event(
                     .map(|e| format!("{}: {}", e.field, e.reason))
                     .collect::<Vec<_>>()
                     .join("; ");
-                ApiError::Invalid { field, message }
+                ApiError::Refused {
+                    field,
+                    message,
+                    problems: errors,
+                }
             })?
         }
         None => return Err(ApiError::invalid("payload", "must be a JSON object")),
@@ -442,7 +446,11 @@ async fn check_against_station(
                 .map(|e| format!("{}: {}", e.field, e.reason))
                 .collect::<Vec<_>>()
                 .join("; ");
-            ApiError::Invalid { field, message }
+            ApiError::Refused {
+                field,
+                message,
+                problems: errors,
+            }
         },
     )
 }

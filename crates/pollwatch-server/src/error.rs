@@ -16,6 +16,16 @@ pub enum ApiError {
     /// A field's value is not valid; `field` names it.
     #[error("{field}: {message}")]
     Invalid { field: String, message: String },
+    /// A report whose payload breaks the forms' rules: 422 like `Invalid`
+    /// (`field` is the first problem's), with every problem listed, each
+    /// with its rule, so that the app can word it in the observer's
+    /// language and mark the field.
+    #[error("{field}: {message}")]
+    Refused {
+        field: String,
+        message: String,
+        problems: Vec<pollwatch_domain::report::PayloadError>,
+    },
     #[error("log in or enrol first")]
     Unauthorized,
     /// The token named a session that was revoked or has expired: the
@@ -54,7 +64,7 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Rejected { status, .. } => *status,
-            Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Invalid { .. } | Self::Refused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthorized | Self::SessionEnded { .. } => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
@@ -77,6 +87,8 @@ struct Detail<'a> {
     message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    problems: Option<&'a [pollwatch_domain::report::PayloadError]>,
     /// Why a session is refused: "revoked", "expired" or "missing".
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<&'a str>,
@@ -112,18 +124,23 @@ impl IntoResponse for ApiError {
             Self::StorageFull(_) | Self::DatabaseUnavailable(_) | Self::Unavailable
         );
         let field = match &self {
-            Self::Invalid { field, .. } => Some(field.as_str()),
+            Self::Invalid { field, .. } | Self::Refused { field, .. } => Some(field.as_str()),
             _ => None,
         };
         let message = match &self {
-            Self::Invalid { message, .. } => message.clone(),
+            Self::Invalid { message, .. } | Self::Refused { message, .. } => message.clone(),
             other => other.to_string(),
+        };
+        let problems = match &self {
+            Self::Refused { problems, .. } => Some(problems.as_slice()),
+            _ => None,
         };
         let body = Body {
             error: Detail {
                 status: status.as_u16(),
                 message,
                 field,
+                problems,
                 reason,
             },
         };

@@ -1,9 +1,12 @@
 //! The observer app in real headless Chromium, driven through chromedriver:
 //! enrol, fill the opening checklist, go offline, fill a headcount, an
-//! incident with a photo and a protocol, come back online, and find each
-//! report stored exactly once, with the photo's hash matching. Screenshots
-//! of every observer page at 360 px, in Russian, go to
-//! `target/screenshots/observer-ru/`.
+//! incident with a photo and a protocol with its photo, come back online,
+//! and find each report stored exactly once, as typed, with the photos'
+//! hashes matching. Then: the app refuses what the server would refuse,
+//! by the same rules from the same forms, marking the fields; a report the
+//! server still refuses stays on the phone, is corrected and resent; a
+//! revoked phone wipes what it keeps. Screenshots of every observer page at
+//! 360 px, in Russian, go to `target/screenshots/observer-ru/`.
 //!
 //! Needs Debian's chromium and chromium-driver (`.ci/run` installs them).
 //! Without them the test is skipped with a reason, except under CI=true,
@@ -12,24 +15,33 @@
 
 mod common;
 
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{Backend, TestApp};
-use pollwatch_domain::{CodeName, Slug};
+use pollwatch_domain::forms::{Comparison, Constraint, FormSet, Question, QuestionKind, Rule};
+use pollwatch_domain::{CodeName, EventKind, Slug};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
-/// The few W3C WebDriver commands the test needs.
+/// The few W3C WebDriver commands the test needs. On drop, whatever the
+/// test's outcome, the session is ended (chromedriver closes the browser)
+/// and then chromedriver's whole process group and any process still
+/// using this browser's profile are killed.
 struct Browser {
     http: reqwest::Client,
     base: String,
+    driver_addr: String,
+    session: Option<String>,
     driver: Child,
-    _profile: tempfile::TempDir,
+    profile: tempfile::TempDir,
 }
 
 impl Browser {
@@ -49,16 +61,32 @@ impl Browser {
             .local_addr()
             .unwrap()
             .port();
+        // Its own process group, so that drop can end it and everything
+        // it started at once.
         let driver = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            .process_group(0)
             .spawn()
             .unwrap();
-        let http = reqwest::Client::new();
-        let driver_url = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(90))
+            .build()
+            .unwrap();
+        let driver_addr = format!("127.0.0.1:{port}");
+        let mut browser = Self {
+            http,
+            base: String::new(),
+            driver_addr,
+            session: None,
+            driver,
+            profile: tempfile::tempdir().unwrap(),
+        };
+        let driver_url = format!("http://{}", browser.driver_addr);
         let started = Instant::now();
-        while http
+        while browser
+            .http
             .get(format!("{driver_url}/status"))
             .send()
             .await
@@ -70,7 +98,6 @@ impl Browser {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let profile = tempfile::tempdir().unwrap();
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {
@@ -82,11 +109,12 @@ impl Browser {
                     "--no-first-run", "--disable-background-networking",
                     "--disable-component-update", "--disable-sync",
                     "--window-size=360,780", "--lang=ru",
-                    format!("--user-data-dir={}", profile.path().display()),
+                    format!("--user-data-dir={}", browser.profile.path().display()),
                 ],
             },
         }}});
-        let res: Value = http
+        let res: Value = browser
+            .http
             .post(format!("{driver_url}/session"))
             .json(&caps)
             .send()
@@ -99,12 +127,9 @@ impl Browser {
             .as_str()
             .unwrap_or_else(|| panic!("no browser session: {res}"))
             .to_owned();
-        Some(Self {
-            http,
-            base: format!("{driver_url}/session/{session}"),
-            driver,
-            _profile: profile,
-        })
+        browser.base = format!("{driver_url}/session/{session}");
+        browser.session = Some(session);
+        Some(browser)
     }
 
     async fn cmd(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
@@ -133,11 +158,35 @@ impl Browser {
 
     /// Run a script; it gets `done` as its last argument.
     async fn run(&self, body: &str) -> Value {
-        self.js(
-            &format!("const done = arguments[arguments.length - 1]; (async () => {{ {body} }})().then(done, e => done('ERR ' + e));"),
-            json!([]),
-        )
-        .await
+        self.run_with(body, json!([])).await
+    }
+
+    /// Run a script with arguments (`arguments[0]`, ...).
+    async fn run_with(&self, body: &str, args: Value) -> Value {
+        let res = self
+            .js(
+                &format!("const args = arguments; const done = arguments[arguments.length - 1]; (async () => {{ {body} }})().then(done, e => done('ERR ' + e + ' ' + (e && e.stack)));"),
+                args,
+            )
+            .await;
+        if let Some(s) = res.as_str() {
+            assert!(!s.starts_with("ERR "), "script failed: {s}");
+        }
+        res
+    }
+
+    /// Wait until a script answers true.
+    async fn wait_for(&self, what: &str, script: &str) {
+        let started = Instant::now();
+        while self.run(script).await != json!(true) {
+            if started.elapsed() > Duration::from_secs(30) {
+                let page = self
+                    .run("return location.href + ' | ' + document.body.innerText.slice(0, 600);")
+                    .await;
+                panic!("{what}: not within 30 s, on {page}");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     async fn find(&self, css: &str) -> String {
@@ -189,6 +238,30 @@ impl Browser {
         .await;
     }
 
+    /// Replace an input's value, as an observer correcting it would.
+    async fn set_value(&self, css: &str, text: &str) {
+        let id = self.find(css).await;
+        self.cmd(
+            reqwest::Method::POST,
+            &format!("/element/{id}/clear"),
+            json!({}),
+        )
+        .await;
+        self.type_into(css, text).await;
+    }
+
+    async fn text(&self, css: &str) -> String {
+        self.find(css).await;
+        self.run_with(
+            "return document.querySelector(args[0]).innerText;",
+            json!([css]),
+        )
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+    }
+
     async fn screenshot(&self, dir: &Path, name: &str) {
         let png = self
             .cmd(reqwest::Method::GET, "/screenshot", Value::Null)
@@ -205,12 +278,20 @@ impl Browser {
             .unwrap_or(u64::MAX)
     }
 
+    /// How many refused reports the page says it keeps.
+    async fn refused(&self) -> u64 {
+        self.run("return Number(document.querySelector('#pending').dataset.refused || 0);")
+            .await
+            .as_u64()
+            .unwrap_or(u64::MAX)
+    }
+
     async fn wait_pending(&self, n: u64) {
         let started = Instant::now();
         while self.pending().await != n {
             if started.elapsed() > Duration::from_secs(30) {
                 let outbox = self
-                    .run("const items = await Promise.race([outboxAll(), new Promise(r => setTimeout(() => r([]), 2000))]); return JSON.stringify(items.map(i => i.body || i.sha)) + ' refused: ' + localStorage.getItem('pw:failed');")
+                    .run("const t = (p) => Promise.race([p, new Promise(r => setTimeout(() => r([]), 2000))]); const items = await t(outboxAll()); const refused = await t(refusedAll()); return JSON.stringify(items.map(i => i.body || i.sha)) + ' refused: ' + JSON.stringify(refused);")
                     .await;
                 panic!(
                     "still {} waiting, expected {n}: {outbox}",
@@ -220,35 +301,100 @@ impl Browser {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
+
+    /// Enrol with a one-time code, as on a phone, and wait for the home page.
+    async fn enrol(&self, app: &TestApp, net: &Network) {
+        let code = app.enrolment_code("alpha").await;
+        self.go(&net.url("/enrol")).await;
+        self.type_into("input[name=code]", &code).await;
+        self.click("form button[type=submit]").await;
+        self.find("a[href='#checklist/opening']").await;
+    }
+}
+
+/// `DELETE /session/{id}` over a plain socket: drop cannot wait on async
+/// code, and this must run whatever state the runtime is in.
+fn end_session(driver: &str, session: &str) {
+    let Ok(addr) = driver.parse::<SocketAddr>() else {
+        return;
+    };
+    let Ok(mut stream) = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)) else {
+        return;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(2)));
+    let request = format!(
+        "DELETE /session/{session} HTTP/1.1\r\nHost: {driver}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+    );
+    if stream.write_all(request.as_bytes()).is_ok() {
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer);
+    }
+}
+
+/// Processes whose command line names this browser's profile directory:
+/// only the ones this test started.
+fn profile_processes(profile: &Path) -> Vec<u32> {
+    let needle = format!("--user-data-dir={}", profile.display());
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return vec![];
+    };
+    dir.filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).contains(&needle))
+                .unwrap_or(false)
+        })
+        .collect()
 }
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        if let Some(session) = self.session.take() {
+            end_session(&self.driver_addr, &session);
+        }
+        let group = format!("-{}", self.driver.id());
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
+        // A browser process that left the group still names the profile.
+        for pid in profile_processes(self.profile.path()) {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .stderr(Stdio::null())
+                .status();
+        }
     }
 }
 
-/// The phone's network: a TCP proxy between the browser and the server.
+/// The phone's network: a TCP proxy between the browser and a server.
 /// Offline, it drops every connection, open or new, as a dead mobile
-/// network does; the browser sees network errors, not HTTP answers.
+/// network does; the browser sees network errors, not HTTP answers. It can
+/// also be pointed at another server on the same address, as when the
+/// group's server is restarted with other forms: the browser's origin (and
+/// so its storage) stays the same.
 struct Network {
-    addr: std::net::SocketAddr,
-    offline: tokio::sync::watch::Sender<bool>,
+    addr: SocketAddr,
+    state: tokio::sync::watch::Sender<(bool, SocketAddr)>,
 }
 
 impl Network {
-    async fn start(upstream: std::net::SocketAddr) -> Self {
+    async fn start(upstream: SocketAddr) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let (offline, watch) = tokio::sync::watch::channel(false);
+        let (state, watch) = tokio::sync::watch::channel((false, upstream));
         tokio::spawn(async move {
             loop {
                 let Ok((mut inbound, _)) = listener.accept().await else {
                     return;
                 };
                 let mut watch = watch.clone();
-                if *watch.borrow() {
+                let (offline, upstream) = *watch.borrow_and_update();
+                if offline {
                     drop(inbound);
                     continue;
                 }
@@ -256,22 +402,106 @@ impl Network {
                     let Ok(mut outbound) = tokio::net::TcpStream::connect(upstream).await else {
                         return;
                     };
+                    // Any change (offline, another server) ends the connection.
                     tokio::select! {
                         _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                        _ = watch.wait_for(|off| *off) => {}
+                        _ = watch.changed() => {}
                     }
                 });
             }
         });
-        Self { addr, offline }
+        Self { addr, state }
     }
 
     fn set_offline(&self, off: bool) {
-        self.offline.send_replace(off);
+        self.state.send_modify(|s| s.0 = off);
+    }
+
+    fn switch_to(&self, upstream: SocketAddr) {
+        self.state.send_modify(|s| s.1 = upstream);
     }
 
     fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
+    }
+}
+
+/// Another server on the test app's store and evidence directory, with
+/// other forms.
+async fn spawn_with_forms(app: &TestApp, forms: FormSet) -> SocketAddr {
+    let election = app.store.elections().await.unwrap().remove(0);
+    let state = pollwatch_server::AppState::new(
+        app.store.clone(),
+        pollwatch_server::ServerConfig {
+            secure_cookies: false,
+            data_dir: app.data_dir.path().to_owned(),
+        },
+        Some(election.id),
+    )
+    .await
+    .unwrap()
+    .with_forms(forms);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, pollwatch_server::router(state))
+            .await
+            .unwrap();
+    });
+    addr
+}
+
+/// The group "alpha", its observer, who covers station 101.
+async fn observer_at_101(app: &TestApp) -> (i64, i64, i64) {
+    let group = app
+        .store
+        .group(&Slug::parse("alpha").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let observer = app
+        .store
+        .observer_by_code_name(group.id, &CodeName::parse("Obs-alpha").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let election = app.store.elections().await.unwrap().remove(0);
+    let station = app
+        .store
+        .station(
+            election.id,
+            &pollwatch_domain::StationNumber::parse("101").unwrap(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    app.store
+        .assign(group.id, observer.id, station.id)
+        .await
+        .unwrap();
+    (group.id, observer.id, station.id)
+}
+
+/// A JPEG from the browser's own encoder, as a phone camera gives.
+async fn jpeg(browser: &Browser, colour: &str) -> (Vec<u8>, tempfile::NamedTempFile) {
+    let b64 = browser
+        .run_with("const c = document.createElement('canvas'); c.width = 64; c.height = 48; const g = c.getContext('2d'); g.fillStyle = args[0]; g.fillRect(0, 0, 64, 48); g.fillStyle = '#fff'; g.fillText('УИК 101', 4, 28); return c.toDataURL('image/jpeg', 0.9).split(',')[1];", json!([colour]))
+        .await;
+    let bytes = base64_decode(b64.as_str().unwrap());
+    assert!(bytes.starts_with(&[0xFF, 0xD8]));
+    let file = tempfile::Builder::new().suffix(".jpg").tempfile().unwrap();
+    std::fs::write(file.path(), &bytes).unwrap();
+    (bytes, file)
+}
+
+async fn wait_events(app: &TestApp, group: i64, n: i64, what: &str) {
+    let started = Instant::now();
+    while app.store.event_count(group).await.unwrap() < n {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{what} never arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
@@ -330,34 +560,7 @@ async fn an_observer_reports_offline_and_everything_arrives_once() {
     };
     let net = Network::start(app.addr).await;
     let shots = screenshots_dir();
-
-    // The observer covers station 101.
-    let group = app
-        .store
-        .group(&Slug::parse("alpha").unwrap())
-        .await
-        .unwrap()
-        .unwrap();
-    let observer = app
-        .store
-        .observer_by_code_name(group.id, &CodeName::parse("Obs-alpha").unwrap())
-        .await
-        .unwrap()
-        .unwrap();
-    let election = app.store.elections().await.unwrap().remove(0);
-    let station = app
-        .store
-        .station(
-            election.id,
-            &pollwatch_domain::StationNumber::parse("101").unwrap(),
-        )
-        .await
-        .unwrap()
-        .unwrap();
-    app.store
-        .assign(group.id, observer.id, station.id)
-        .await
-        .unwrap();
+    let (group, observer, station) = observer_at_101(&app).await;
 
     // Enrol with the one-time code, as on a phone.
     let code = app.enrolment_code("alpha").await;
@@ -376,14 +579,7 @@ async fn an_observer_reports_offline_and_everything_arrives_once() {
     browser.run(FILL).await;
     browser.screenshot(&shots, "03-opening-checklist").await;
     browser.click("form.q button[type=submit]").await;
-    let started = Instant::now();
-    while app.store.event_count(group.id).await.unwrap() < 1 {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "the checklist never arrived"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_events(&app, group, 1, "the checklist").await;
     browser.wait_pending(0).await;
 
     // Offline from here. Even a reload finds the app: the service worker
@@ -418,14 +614,7 @@ async fn an_observer_reports_offline_and_everything_arrives_once() {
     browser.wait_pending(1).await;
 
     // An incident with a photo.
-    // A real JPEG, from the browser's own encoder, as a phone camera gives.
-    let jpeg_b64 = browser
-        .run("const c = document.createElement('canvas'); c.width = 64; c.height = 48; const g = c.getContext('2d'); g.fillStyle = '#3a6'; g.fillRect(0, 0, 64, 48); g.fillStyle = '#fff'; g.fillText('УИК 101', 4, 28); return c.toDataURL('image/jpeg', 0.9).split(',')[1];")
-        .await;
-    let jpeg = base64_decode(jpeg_b64.as_str().unwrap());
-    assert!(jpeg.starts_with(&[0xFF, 0xD8]));
-    let photo = tempfile::Builder::new().suffix(".jpg").tempfile().unwrap();
-    std::fs::write(photo.path(), &jpeg).unwrap();
+    let (incident_jpeg, incident_photo) = jpeg(&browser, "#3a6").await;
     open("#incident").await;
     browser.find("#inc-category").await;
     browser
@@ -435,7 +624,7 @@ async fn an_observer_reports_offline_and_everything_arrives_once() {
     browser
         .type_into(
             "fieldset[data-q=photos] input[type=file]",
-            &photo.path().display().to_string(),
+            &incident_photo.path().display().to_string(),
         )
         .await;
     browser.wait_pending(2).await; // the photo waits too
@@ -443,10 +632,12 @@ async fn an_observer_reports_offline_and_everything_arrives_once() {
     browser.click("form.q button[type=submit]").await;
     browser.wait_pending(3).await;
 
-    // The protocol, with figures that add up, and its photo.
+    // The protocol, with figures that add up, typed into its real fields,
+    // and its photo.
+    let (protocol_jpeg, protocol_photo) = jpeg(&browser, "#a36").await;
     open("#protocol").await;
     browser.find("#proto-status").await;
-    let figures = [
+    let lines = [
         ("L1", 1000),
         ("L2", 1010),
         ("L3", 560),
@@ -456,39 +647,43 @@ async fn an_observer_reports_offline_and_everything_arrives_once() {
         ("L7", 40),
         ("L8", 10),
         ("L9", 590),
-        ("C1", 300),
-        ("C2", 150),
-        ("C3", 60),
-        ("C4", 40),
-        ("C5", 20),
-        ("A", 20),
     ];
-    for (id, v) in figures {
-        if browser
-            .run(&format!("return !!document.querySelector('#proto-{id}');"))
-            .await
-            .as_bool()
-            .unwrap_or(false)
-        {
-            browser
-                .type_into(&format!("#proto-{id}"), &v.to_string())
-                .await;
-        }
+    let candidates = [("C1", 300), ("C2", 150), ("C3", 60), ("C4", 40), ("C5", 20)];
+    for (id, v) in lines.iter().chain(&candidates).chain(&[("A", 20)]) {
+        browser
+            .type_into(&format!("#proto-{id}"), &v.to_string())
+            .await;
     }
+    browser
+        .type_into("#proto-photo", &protocol_photo.path().display().to_string())
+        .await;
+    browser.wait_pending(4).await; // the protocol's photo
+    // Figures that add up pass every hard control relation on the phone.
+    let checks = browser
+        .run("return [...document.querySelectorAll('#proto-checks li')].map(li => li.className + ' ' + li.textContent);")
+        .await;
+    let checks = checks.as_array().unwrap();
+    assert!(!checks.is_empty(), "the relations are shown as typed");
+    assert!(
+        checks
+            .iter()
+            .all(|c| !c.as_str().unwrap().starts_with("err")),
+        "a hard relation fails for figures that add up: {checks:?}"
+    );
     browser.screenshot(&shots, "06-protocol").await;
     browser.click("form.q button[type=submit]").await;
-    browser.wait_pending(4).await;
+    browser.wait_pending(5).await;
     let shown = browser
         .run("return document.querySelector('#pending').textContent;")
         .await;
     assert!(
-        shown.as_str().unwrap().contains('4'),
+        shown.as_str().unwrap().contains('5'),
         "the page shows what waits: {shown}"
     );
 
     // The alarm works from every page, offline too.
     browser.click("#alarm").await;
-    browser.wait_pending(5).await;
+    browser.wait_pending(6).await;
     // Offline, the page must not claim the alert was sent.
     let said = browser
         .run("return document.querySelector('#alarm-state').textContent;")
@@ -512,22 +707,15 @@ async fn an_observer_reports_offline_and_everything_arrives_once() {
     let resent = browser
         .run("const seen = new Map(); for (const [u, o] of window.__sent) seen.set(u + (typeof o.body === 'string' ? o.body : o.headers['X-Content-SHA256']), [u, o]); let n = 0; for (const [u, o] of seen.values()) { const r = await fetch(u, o); if (r.ok) n++; } return n;")
         .await;
-    let refused = browser
-        .run("return localStorage.getItem('pw:failed');")
-        .await;
-    assert_eq!(
-        refused,
-        Value::Null,
-        "the server refused reports: {refused}"
-    );
+    assert_eq!(browser.refused().await, 0, "the server refused reports");
     assert_eq!(
         resent,
-        json!(5),
-        "photo, headcount, incident, protocol, alert resent"
+        json!(6),
+        "two photos, headcount, incident, protocol, alert resent"
     );
 
     // Each report stored exactly once.
-    let events = app.store.events(group.id, 0, 1000).await.unwrap();
+    let events = app.store.events(group, 0, 1000).await.unwrap();
     let kinds: Vec<&str> = events.iter().map(|e| e.event.kind.as_str()).collect();
     for kind in ["checklist", "headcount", "incident", "protocol", "alert"] {
         assert_eq!(
@@ -542,31 +730,770 @@ async fn an_observer_reports_offline_and_everything_arrives_once() {
         .unwrap();
     assert_eq!(headcount.event.payload["counted"], 5);
     assert_eq!(headcount.event.payload["announced"], 9);
-    assert!(
-        events
-            .iter()
-            .all(|e| e.event.observer_id == Some(observer.id))
-    );
-    assert!(
-        events
-            .iter()
-            .all(|e| e.event.station_id == Some(station.id))
-    );
+    assert!(events.iter().all(|e| e.event.observer_id == Some(observer)));
+    assert!(events.iter().all(|e| e.event.station_id == Some(station)));
 
-    // The photo arrived, and its hash is the one the incident names.
-    let sha = hex::encode(Sha256::digest(&jpeg));
+    // The protocol is stored with the figures as typed and its photo.
+    let protocol = events
+        .iter()
+        .find(|e| e.event.kind.as_str() == "protocol")
+        .unwrap();
+    let mut figures = serde_json::Map::new();
+    for (id, v) in lines {
+        figures.insert(id.into(), json!(v));
+    }
+    figures.insert(
+        "candidates".into(),
+        Value::Object(
+            candidates
+                .iter()
+                .map(|(c, v)| ((*c).into(), json!(v)))
+                .collect(),
+        ),
+    );
+    figures.insert("A".into(), json!(20));
+    assert_eq!(protocol.event.payload["status"], "posted");
+    assert_eq!(protocol.event.payload["figures"], Value::Object(figures));
+
+    // The photos arrived, and their hashes are the ones the reports name.
+    let coordinator = app.staff_token("coord-alpha").await;
     let incident = events
         .iter()
         .find(|e| e.event.kind.as_str() == "incident")
         .unwrap();
-    assert_eq!(incident.event.payload["photos"], json!([sha]));
+    for (bytes, named) in [
+        (&incident_jpeg, &incident.event.payload["photos"]),
+        (&protocol_jpeg, &protocol.event.payload["photos"]),
+    ] {
+        let sha = hex::encode(Sha256::digest(bytes));
+        assert_eq!(named, &json!([sha]));
+        let res = app
+            .http
+            .get(app.url(&format!("/api/v1/blobs/{sha}")))
+            .bearer_auth(&coordinator)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!(hex::encode(Sha256::digest(res.bytes().await.unwrap())), sha);
+    }
+}
+
+/// The app's checker and the server's are one set of rules: the lists the
+/// app says it knows cover every rule the server reports and every
+/// question type, constraint and comparison the forms can hold, and every
+/// one the shipped forms use.
+#[test]
+fn the_apps_checker_knows_every_rule_kind_of_the_forms() {
+    let js = include_str!("../../pollwatch-server/static/app/app.js");
+    let line = js
+        .lines()
+        .find_map(|l| l.strip_prefix("const CHECKER = "))
+        .expect("app.js declares `const CHECKER = {...};` on one line");
+    let known: Value = serde_json::from_str(line.trim_end_matches(';')).unwrap();
+    let list = |key: &str| -> Vec<String> {
+        known[key]
+            .as_array()
+            .unwrap_or_else(|| panic!("CHECKER.{key}"))
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let same = |key: &str, rust: &[&str]| {
+        let mut a = list(key);
+        let mut b: Vec<String> = rust.iter().map(|s| (*s).to_owned()).collect();
+        a.sort();
+        b.sort();
+        assert_eq!(a, b, "CHECKER.{key} in app.js and the server's list differ");
+    };
+    same("rules", Rule::NAMES);
+    same("types", QuestionKind::NAMES);
+    same("constraints", Constraint::NAMES);
+    same("comparisons", Comparison::NAMES);
+
+    // And the forms as served use only those.
+    let forms = pollwatch_domain::forms::defaults();
+    let mut questions: Vec<&Question> = vec![];
+    for f in forms.checklists.values() {
+        questions.extend(&f.questions);
+    }
+    questions.extend(&forms.incidents.fields);
+    for c in &forms.incidents.categories {
+        questions.extend(&c.details);
+    }
+    let served = serde_json::to_value(&forms).unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    for q in &questions {
+        assert!(list("types").contains(&q.kind.name().to_owned()));
+        for c in &q.constraints {
+            let c = serde_json::to_value(c).unwrap();
+            let key = c.as_object().unwrap().keys().next().unwrap().clone();
+            assert!(list("constraints").contains(&key), "{key}");
+            seen.insert(key);
+        }
+    }
+    for r in &forms.protocol.relations {
+        assert!(list("comparisons").contains(&r.comparison.name().to_owned()));
+    }
+    for r in served["protocol"]["relations"].as_array().unwrap() {
+        assert!(
+            r["left"]["terms"].is_object() && r["right"]["terms"].is_object(),
+            "the relations are served parsed: {r}"
+        );
+    }
+    assert!(served["limits"]["figure"].is_u64() && served["limits"]["headcount"].is_u64());
+    assert!(
+        seen.contains("at_most"),
+        "the shipped forms use a constraint"
+    );
+}
+
+/// A valid answer to a question.
+fn valid_answer(q: &Question) -> Value {
+    match &q.kind {
+        QuestionKind::YesNo => json!("yes"),
+        QuestionKind::Number { min, .. } => json!(min),
+        QuestionKind::SingleChoice { choices } => json!(choices[0].id),
+        QuestionKind::MultipleChoice { choices } => {
+            json!(choices.iter().map(|c| c.id.as_str()).collect::<Vec<_>>())
+        }
+        QuestionKind::Time => json!("06:40"),
+        QuestionKind::Text { .. } => json!("x"),
+        QuestionKind::Photo => json!(["a".repeat(64)]),
+    }
+}
+
+/// Answers to every question asked when each yes/no is "yes" and each
+/// choice the first.
+fn valid_answers(qs: &[Question]) -> serde_json::Map<String, Value> {
+    let mut out = serde_json::Map::new();
+    for q in qs {
+        let asked = match &q.when {
+            None => true,
+            Some(w) => out
+                .get(&w.question)
+                .and_then(Value::as_str)
+                .is_some_and(|v| w.values.iter().any(|x| x == v)),
+        };
+        if asked {
+            out.insert(q.id.clone(), valid_answer(q));
+        }
+    }
+    out
+}
+
+/// Bad answers of every kind to every question: each breaks one rule.
+fn bad_answer_sets(qs: &[Question]) -> Vec<serde_json::Map<String, Value>> {
+    let base = valid_answers(qs);
+    let mut sets = vec![base.clone()];
+    let with = |id: &str, v: Value| {
+        let mut a = base.clone();
+        a.insert(id.to_owned(), v);
+        a
+    };
+    let mut unknown = base.clone();
+    unknown.insert("ZZ9".into(), json!("yes"));
+    sets.push(unknown);
+    for q in qs {
+        if !base.contains_key(&q.id) {
+            sets.push(with(&q.id, valid_answer(q)));
+            continue;
+        }
+        let mut missing = base.clone();
+        missing.remove(&q.id);
+        sets.push(missing);
+        sets.push(with(&q.id, json!({"x": 1})));
+        match &q.kind {
+            QuestionKind::YesNo => sets.push(with(&q.id, json!("maybe"))),
+            QuestionKind::Number { min, max } => {
+                sets.push(with(&q.id, json!(max + 1)));
+                sets.push(with(&q.id, json!(min - 1)));
+                sets.push(with(&q.id, json!(2.5)));
+            }
+            QuestionKind::SingleChoice { .. } => sets.push(with(&q.id, json!("nope"))),
+            QuestionKind::MultipleChoice { choices } => {
+                sets.push(with(&q.id, json!(["nope"])));
+                sets.push(with(&q.id, json!([choices[0].id, choices[0].id])));
+                sets.push(with(&q.id, json!([1])));
+            }
+            QuestionKind::Time => {
+                sets.push(with(&q.id, json!("24:00")));
+                sets.push(with(&q.id, json!("6:40")));
+            }
+            QuestionKind::Text { max_length } => {
+                sets.push(with(&q.id, json!("я".repeat(max_length + 1))));
+                sets.push(with(&q.id, json!("   ")));
+            }
+            QuestionKind::Photo => {
+                sets.push(with(&q.id, json!("abc")));
+                sets.push(with(&q.id, json!([])));
+            }
+        }
+        for c in &q.constraints {
+            let (other, above) = match c {
+                Constraint::AtMost(o) => (o, true),
+                Constraint::AtLeast(o) => (o, false),
+            };
+            let Some(theirs) = qs.iter().find(|x| &x.id == other) else {
+                continue;
+            };
+            let mut a = base.clone();
+            match (&q.kind, &theirs.kind) {
+                (QuestionKind::Number { min, max }, QuestionKind::Number { .. }) => {
+                    // Theirs in the middle, mine just past it.
+                    let middle = (min + max) / 2;
+                    a.insert(other.clone(), json!(middle));
+                    a.insert(
+                        q.id.clone(),
+                        json!(if above { middle + 1 } else { middle - 1 }),
+                    );
+                }
+                _ => {
+                    a.insert(other.clone(), json!("12:00"));
+                    a.insert(q.id.clone(), json!(if above { "12:01" } else { "11:59" }));
+                }
+            }
+            sets.push(a);
+        }
+    }
+    sets
+}
+
+/// Reports that break every rule the server checks, walked from the
+/// shipped forms.
+fn bad_reports(forms: &FormSet) -> Vec<(EventKind, Value)> {
+    let mut out = vec![];
+    for f in forms.checklists.values() {
+        let answers = valid_answers(&f.questions);
+        for a in bad_answer_sets(&f.questions) {
+            out.push((
+                EventKind::Checklist,
+                json!({"checklist": f.id, "form_version": f.version, "answers": a}),
+            ));
+        }
+        out.push((
+            EventKind::Checklist,
+            json!({"checklist": f.id, "form_version": f.version + 1, "answers": answers}),
+        ));
+        out.push((
+            EventKind::Checklist,
+            json!({"checklist": f.id, "form_version": f.version, "answers": []}),
+        ));
+    }
+    out.push((
+        EventKind::Checklist,
+        json!({"form_version": 1, "answers": {}}),
+    ));
+    out.push((EventKind::Checklist, json!({"checklist": 5, "answers": {}})));
+    out.push((
+        EventKind::Checklist,
+        json!({"checklist": "lunch", "form_version": 1, "answers": {}}),
+    ));
+
+    let tax = &forms.incidents;
+    let common = valid_answers(&tax.fields);
+    for c in &tax.categories {
+        for details in bad_answer_sets(&c.details) {
+            let mut r = common.clone();
+            r.insert("category".into(), json!(c.code));
+            r.insert("details".into(), Value::Object(details));
+            out.push((EventKind::Incident, Value::Object(r)));
+        }
+    }
+    let first = &tax.categories[0].code;
+    for fields in bad_answer_sets(&tax.fields) {
+        let mut r = fields;
+        r.insert("category".into(), json!(first));
+        out.push((EventKind::Incident, Value::Object(r)));
+    }
+    for (key, v) in [
+        ("category", Value::Null),
+        ("category", json!(5)),
+        ("category", json!("NO-SUCH")),
+        ("severity", json!("grave")),
+        ("details", json!([])),
+        ("alert", json!("not-a-uuid")),
+        ("alert", json!("3f2c1a9e-5b7d-4e21-9c0a-1d2e3f4a5b6c")),
+    ] {
+        let mut r = common.clone();
+        r.insert("category".into(), json!(first));
+        r.insert(key.into(), v);
+        out.push((EventKind::Incident, Value::Object(r)));
+    }
+
+    let limits = forms.limits;
+    for p in [
+        json!({"status": "posted", "figures": {"L1": 1000, "candidates": {"C1": 1}, "A": 1}}),
+        json!({"figures": null}),
+        json!({"status": 5}),
+        json!({"status": "lost"}),
+        json!({"status": "posted", "figures": []}),
+        json!({"status": "posted", "figures": {"L99": 1}}),
+        json!({"status": "posted", "figures": {"L1": -1}}),
+        json!({"status": "posted", "figures": {"L1": limits.figure + 1}}),
+        json!({"status": "posted", "figures": {"L1": "many"}}),
+        json!({"status": "posted", "figures": {"L1": 2.5}}),
+        json!({"status": "posted", "figures": {"candidates": []}}),
+        json!({"status": "posted", "figures": {"candidates": {"C99": 1}}}),
+        json!({"status": "posted", "figures": {"candidates": {"C1": null}}}),
+        json!({"status": "posted", "figures": {"A": -1}}),
+    ] {
+        out.push((EventKind::Protocol, p));
+    }
+    for p in [
+        json!({"counted": 5, "announced": null}),
+        json!({}),
+        json!({"counted": -1}),
+        json!({"counted": limits.headcount + 1}),
+        json!({"counted": "x"}),
+        json!({"counted": 1, "announced": limits.figure + 1}),
+        json!({"counted": 1, "announced": 2.5}),
+    ] {
+        out.push((EventKind::Headcount, p));
+    }
+    out
+}
+
+/// The server's problems with a report, without their English messages.
+fn server_problems(forms: &FormSet, kind: EventKind, payload: &Value) -> Vec<Value> {
+    match pollwatch_domain::report::check(forms, kind, payload.as_object().unwrap()) {
+        Ok(_) => vec![],
+        Err(errors) => errors
+            .iter()
+            .map(|e| {
+                let mut v = serde_json::to_value(e).unwrap();
+                v.as_object_mut().unwrap().remove("message");
+                v
+            })
+            .collect(),
+    }
+}
+
+fn same_problems(mut a: Vec<Value>, b: &[Value]) -> bool {
+    a.len() == b.len()
+        && b.iter().all(|p| match a.iter().position(|q| q == p) {
+            Some(i) => {
+                a.remove(i);
+                true
+            }
+            None => false,
+        })
+}
+
+/// The shipped forms and a checklist with the constraints they lack.
+fn forms_with_every_rule() -> FormSet {
+    let extra = r#"
+kind = "checklist"
+id = "extra"
+version = 3
+title = { en = "Extra", ru = "Доп.", kk = "Қосымша" }
+
+[[questions]]
+id = "E1"
+type = "time"
+text = { en = "Opened", ru = "Открыли", kk = "Ашылды" }
+
+[[questions]]
+id = "E2"
+type = "time"
+text = { en = "Closed", ru = "Закрыли", kk = "Жабылды" }
+constraints = [{ at_least = "E1" }]
+
+[[questions]]
+id = "E3"
+type = "number"
+text = { en = "Issued", ru = "Выдано", kk = "Берілді" }
+max = 100
+
+[[questions]]
+id = "E4"
+type = "number"
+text = { en = "Received", ru = "Получено", kk = "Алынды" }
+max = 100
+constraints = [{ at_least = "E3" }]
+"#;
+    let mut files = pollwatch_domain::forms::DEFAULT_FILES.to_vec();
+    files.push(("extra.toml", extra));
+    pollwatch_domain::forms::load(&files).unwrap()
+}
+
+/// A group's forms with a stricter opening checklist (at most 2 other
+/// observers), as a server restarted with other forms has them.
+fn stricter_forms() -> FormSet {
+    let files: Vec<(String, String)> = pollwatch_domain::forms::DEFAULT_FILES
+        .iter()
+        .map(|(name, text)| {
+            let text = if name.ends_with("opening.toml") {
+                let at = text.find("id = \"O8\"").unwrap();
+                let (head, tail) = text.split_at(at);
+                format!("{head}{}", tail.replacen("max = 200", "max = 2", 1))
+            } else {
+                (*text).to_owned()
+            };
+            ((*name).to_owned(), text)
+        })
+        .collect();
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let forms = pollwatch_domain::forms::load(&refs).unwrap();
+    assert_eq!(
+        forms
+            .checklist("opening")
+            .unwrap()
+            .question("O8")
+            .unwrap()
+            .kind,
+        QuestionKind::Number { min: 0, max: 2 }
+    );
+    forms
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_the_observer_typed_is_lost() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let Some(app) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    let net = Network::start(app.addr).await;
+    let shots = screenshots_dir();
+    let (group, _, _) = observer_at_101(&app).await;
+    browser.enrol(&app, &net).await;
+
+    // The app's checker refuses exactly what the server's does, report by
+    // report, over every rule kind in the shipped forms, and in a checklist
+    // with what they do not use (`at_least`, between numbers and times).
+    let forms = forms_with_every_rule();
+    let cases = bad_reports(&forms);
+    let expected: Vec<Vec<Value>> = cases
+        .iter()
+        .map(|(kind, p)| server_problems(&forms, *kind, p))
+        .collect();
+    let mut rules_seen = std::collections::BTreeSet::new();
+    for problems in &expected {
+        for p in problems {
+            rules_seen.insert(p["rule"].as_str().unwrap().to_owned());
+        }
+    }
+    let all: std::collections::BTreeSet<String> =
+        Rule::NAMES.iter().map(|s| (*s).to_owned()).collect();
+    assert_eq!(rules_seen, all, "the bad reports break every rule");
+    let refused = expected.iter().filter(|p| !p.is_empty()).count();
+    // Some are valid on purpose (an optional answer left out, the base
+    // reports); most break a rule.
+    assert!(
+        refused * 4 > cases.len() * 3,
+        "{refused} of {} cases refused",
+        cases.len()
+    );
+    let args = json!([
+        serde_json::to_value(&forms).unwrap(),
+        cases
+            .iter()
+            .map(|(k, p)| json!([k.as_str(), p]))
+            .collect::<Vec<_>>()
+    ]);
+    let from_app = browser
+        .run_with(
+            "return args[1].map(([kind, payload]) => checkReport(args[0], kind, payload));",
+            args,
+        )
+        .await;
+    let from_app = from_app.as_array().unwrap();
+    assert_eq!(from_app.len(), cases.len());
+    for (i, ((kind, payload), want)) in cases.iter().zip(&expected).enumerate() {
+        let got = from_app[i].as_array().unwrap().clone();
+        assert!(
+            same_problems(got.clone(), want),
+            "{kind:?} {payload}\n  server: {want:?}\n  app:    {got:?}"
+        );
+    }
+
+    // In the opening checklist, 3 other observers and 5 "of them
+    // independent": the app refuses before sending, and says so next to
+    // the question, naming both questions by their text.
+    browser.click("a[href='#checklist/opening']").await;
+    browser.find("fieldset[data-q=O1]").await;
+    browser.run(FILL).await;
+    browser.set_value("fieldset[data-q=O8] input", "3").await;
+    browser.set_value("fieldset[data-q=O9] input", "5").await;
+    browser.click("form.q button[type=submit]").await;
+    browser
+        .wait_for(
+            "O9 marked",
+            "return document.querySelector('fieldset[data-q=O9]').classList.contains('bad');",
+        )
+        .await;
+    let said = browser.text("fieldset[data-q=O9] .field-err").await;
+    for text in [
+        "Из них от независимых групп",
+        "Сколько других наблюдателей присутствует?",
+    ] {
+        assert!(said.contains(text), "{said:?} names {text:?}");
+    }
+    assert!(!said.contains("O9") && !said.contains("O8"), "{said:?}");
+    let marked = browser
+        .run("return [...document.querySelectorAll('.bad')].map(e => e.dataset.q);")
+        .await;
+    assert_eq!(marked, json!(["O9"]), "only the wrong answer is marked");
+    browser.screenshot(&shots, "09-refused-by-the-app").await;
+    assert_eq!(browser.pending().await, 0, "nothing was queued");
+    assert_eq!(app.store.event_count(group).await.unwrap(), 0);
+
+    // The server was restarted with stricter forms (at most 2 other
+    // observers) while the phone still has the old ones: the app allows
+    // 3 and 2, the server refuses.
+    let strict = spawn_with_forms(&app, stricter_forms()).await;
+    net.switch_to(strict);
+    browser.set_value("fieldset[data-q=O9] input", "2").await;
+    browser.click("form.q button[type=submit]").await;
+    browser
+        .wait_for(
+            "the refusal",
+            "return document.querySelector('#pending').dataset.refused === '1' && document.querySelector('#pending').dataset.count === '0';",
+        )
+        .await;
+    assert_eq!(app.store.event_count(group).await.unwrap(), 0);
+    let kept = browser
+        .run("return (await refusedAll()).map(r => r.body);")
+        .await;
+    let kept = kept.as_array().unwrap();
+    assert_eq!(kept.len(), 1, "the refused report stays on the phone");
+    let refused_id = kept[0]["client_id"].as_str().unwrap().to_owned();
+    assert_eq!(kept[0]["payload"]["answers"]["O8"], 3);
+    assert_eq!(kept[0]["payload"]["answers"]["O9"], 2);
+    let header = browser.text("#pending").await;
+    assert!(header.contains("отклонено: 1"), "{header:?}");
+
+    // The list shows the server's reason in the observer's language, with
+    // the question's text.
+    browser.click("#refused-link").await;
+    let item = browser
+        .text(&format!("li[data-refused='{refused_id}']"))
+        .await;
+    assert!(
+        item.contains("«Сколько других наблюдателей присутствует?»: должно быть от 0 до 2"),
+        "{item:?}"
+    );
+    browser.screenshot(&shots, "10-refused-list").await;
+
+    // Opened for correction in its form, filled in as sent, the field the
+    // server named marked.
+    browser.click(&format!("a[data-fix='{refused_id}']")).await;
+    browser.find("#correcting").await;
+    let filled = browser
+        .run("return ['O8', 'O9'].map(q => document.querySelector(`fieldset[data-q=${q}] input`).value);")
+        .await;
+    assert_eq!(filled, json!(["3", "2"]));
+    let said = browser.text("fieldset[data-q=O8] .field-err").await;
+    assert!(said.contains("от 0 до 2"), "{said:?}");
+    browser.screenshot(&shots, "11-correcting").await;
+    browser.set_value("fieldset[data-q=O8] input", "2").await;
+    browser.click("form.q button[type=submit]").await;
+    wait_events(&app, group, 1, "the corrected checklist").await;
+    browser.wait_pending(0).await;
+    browser
+        .wait_for(
+            "the refused report dropped once the correction is acknowledged",
+            "return document.querySelector('#pending').dataset.refused === '0';",
+        )
+        .await;
+
+    // The store holds exactly the corrected report, as a new one.
+    let events = app.store.events(group, 0, 100).await.unwrap();
+    assert_eq!(events.len(), 1, "{events:?}");
+    let stored = &events[0].event;
+    assert_eq!(stored.kind.as_str(), "checklist");
+    assert_ne!(stored.client_id.as_str(), refused_id, "a new client id");
+    assert_eq!(stored.supersedes, None);
+    assert_eq!(stored.payload["answers"]["O8"], 2);
+    assert_eq!(stored.payload["answers"]["O9"], 2);
+    assert_eq!(
+        browser.run("return (await refusedAll()).length;").await,
+        json!(0)
+    );
+}
+
+/// A phone whose session was revoked (seized, say) wipes what it keeps and
+/// names no group or station.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_phone_forgets_everything() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let Some(app) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    let net = Network::start(app.addr).await;
+    let shots = screenshots_dir();
+    let (group, _, _) = observer_at_101(&app).await;
+    browser.enrol(&app, &net).await;
+
+    // Offline, a headcount and a photo wait in the outbox.
+    net.set_offline(true);
+    browser
+        .run("location.hash = '#headcount'; return true;")
+        .await;
+    browser.click("#hc-tap").await;
+    browser.click("#hc-send").await;
+    browser.wait_pending(1).await;
+    let (_, photo) = jpeg(&browser, "#36a").await;
+    browser
+        .run("location.hash = '#protocol'; return true;")
+        .await;
+    browser
+        .type_into("#proto-photo", &photo.path().display().to_string())
+        .await;
+    browser.wait_pending(2).await;
+    let kept = browser
+        .run("return [localStorage.length, (await caches.keys()).length];")
+        .await;
+    assert!(
+        kept[0].as_u64().unwrap() > 0 && kept[1].as_u64().unwrap() > 0,
+        "{kept}"
+    );
+
+    // The coordinator revokes the observer's devices.
+    let coordinator = app.staff_token("coord-alpha").await;
     let res = app
         .http
-        .get(app.url(&format!("/api/v1/blobs/{sha}")))
-        .bearer_auth(app.staff_token("coord-alpha").await)
+        .post(app.url("/api/v1/observers/Obs-alpha/devices/revoke"))
+        .bearer_auth(&coordinator)
+        .json(&json!({"all": true}))
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 200);
-    assert_eq!(hex::encode(Sha256::digest(res.bytes().await.unwrap())), sha);
+    assert_eq!(res.status(), 200, "{:?}", res.text().await);
+
+    // Back online, the app learns it at its next send.
+    net.set_offline(false);
+    browser
+        .wait_for(
+            "the neutral screen",
+            "return !!document.querySelector('#not-enrolled');",
+        )
+        .await;
+    browser.screenshot(&shots, "12-revoked").await;
+    let page = browser.run("return document.body.innerText;").await;
+    let page = page.as_str().unwrap();
+    assert!(page.contains("Этот телефон не подключён"), "{page:?}");
+    for secret in ["101", "Obs-alpha", "alpha", "Школа"] {
+        assert!(!page.contains(secret), "{page:?} names {secret}");
+    }
+    let left = browser
+        .run("const dbs = indexedDB.databases ? (await indexedDB.databases()).map(d => d.name) : []; let outbox = 0; if (dbs.includes('pollwatch')) { outbox = -1; } return { local: localStorage.length, session: sessionStorage.length, dbs, outbox, caches: (await caches.keys()).length, workers: (await navigator.serviceWorker.getRegistrations()).length };")
+        .await;
+    assert_eq!(
+        left,
+        json!({"local": 0, "session": 0, "dbs": [], "outbox": 0, "caches": 0, "workers": 0}),
+        "the phone keeps nothing"
+    );
+    assert_eq!(
+        app.store.event_count(group).await.unwrap(),
+        0,
+        "nothing was accepted from the revoked phone"
+    );
+
+    // Opened again, the app still says nothing about the group.
+    browser.go(&net.url("/app/")).await;
+    browser
+        .wait_for(
+            "the neutral screen again",
+            "return !!document.querySelector('#not-enrolled') || location.pathname === '/enrol';",
+        )
+        .await;
+    let page = browser.run("return document.body.innerText;").await;
+    for secret in ["101", "Obs-alpha", "Школа"] {
+        assert!(!page.as_str().unwrap().contains(secret), "{page:?}");
+    }
+}
+
+/// What the app reads from a refusal: 422 with every problem, each with its
+/// field, question and rule, and an incident that follows an alarm (the
+/// app links them) accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_names_its_problems_for_the_app() {
+    let Some(app) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    observer_at_101(&app).await;
+    let token = app.observer_token("alpha").await;
+    let version = pollwatch_domain::forms::defaults()
+        .checklist("opening")
+        .unwrap()
+        .version;
+    let report = |n: u8, kind: &str, payload: Value| {
+        json!({"client_id": common::uuid(n), "station": "101", "kind": kind,
+            "payload": payload, "observed_at": "2026-03-15T07:00:00+05:00"})
+    };
+    let answers = json!({"O1": "06:40", "O2": "yes", "O4": "yes", "O5": "yes", "O6": 1200,
+        "O7": "yes", "O8": 3, "O9": 5, "O10": "yes", "O11": "no", "O12": "?"});
+    let res = app
+        .post_event(
+            &token,
+            &report(
+                1,
+                "checklist",
+                json!({"checklist": "opening", "form_version": version, "answers": answers}),
+            ),
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    let v: Value = res.json().await.unwrap();
+    let mut problems = v["error"]["problems"].as_array().unwrap().clone();
+    problems.sort_by_key(|p| p["field"].to_string());
+    assert_eq!(
+        problems,
+        vec![
+            json!({"field": "answers.O12", "question": "O12", "rule": "unknown_question",
+                "message": "unknown question"}),
+            json!({"field": "answers.O9", "question": "O9", "rule": "at_most", "other": "O8",
+                "message": "must be at most the answer to O8 (3), is 5"}),
+        ],
+        "{v}"
+    );
+    assert!(
+        v["error"]["field"]
+            .as_str()
+            .unwrap()
+            .starts_with("payload.answers.O"),
+        "{v}"
+    );
+
+    let alert = common::uuid(7);
+    let res = app
+        .post_event(
+            &token,
+            &report(7, "alert", json!({"alert": "removed_or_detained"})),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let res = app
+        .post_event(
+            &token,
+            &report(
+                8,
+                "incident",
+                json!({"category": "OBS-DETAINED", "description": "taken away", "alert": alert}),
+            ),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "{:?}", res.text().await);
+    let res = app
+        .post_event(
+            &token,
+            &report(
+                9,
+                "incident",
+                json!({"category": "OBS-DETAINED", "description": "x", "alert": "soon"}),
+            ),
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["error"]["problems"][0]["rule"], "type", "{v}");
+    assert_eq!(v["error"]["problems"][0]["field"], "alert", "{v}");
 }

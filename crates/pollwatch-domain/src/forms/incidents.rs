@@ -6,12 +6,14 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::question::{self, AnswerError, Question, RawQuestion};
+use super::question::{self, AnswerError, Question, RawQuestion, Rule};
 use super::{Errors, FormError, Localized, RawLocalized};
 
 /// The keys of an incident report that are not common fields: the category,
-/// the severity and the details object.
-pub const RESERVED_INCIDENT_KEYS: [&str; 3] = ["category", "severity", "details"];
+/// the severity, the details object and the alert it follows (the client id
+/// of the alarm the observer raised, which the app adds to a report of
+/// removal or detention so the situation room sees them together).
+pub const RESERVED_INCIDENT_KEYS: [&str; 4] = ["category", "severity", "details", "alert"];
 
 /// How grave an incident is. Critical ones raise an alert in the situation
 /// room at once.
@@ -89,25 +91,38 @@ impl IncidentTaxonomy {
     /// category's detail questions, optional) and the common fields.
     pub fn validate(&self, incident: &Map<String, Value>) -> Result<(), Vec<AnswerError>> {
         let mut errors = Vec::new();
-        let err = |key: &str, reason: String| AnswerError {
+        let err = |key: &str, reason: String, rule: Rule| AnswerError {
             question: key.to_owned(),
             reason,
+            rule,
         };
 
         let category = match incident.get("category") {
             None | Some(Value::Null) => {
-                errors.push(err("category", "missing required answer".into()));
+                errors.push(err(
+                    "category",
+                    "missing required answer".into(),
+                    Rule::Required,
+                ));
                 None
             }
             Some(Value::String(code)) => {
                 let found = self.category(code);
                 if found.is_none() {
-                    errors.push(err("category", format!("unknown category {code:?}")));
+                    errors.push(err(
+                        "category",
+                        format!("unknown category {code:?}"),
+                        Rule::Unknown,
+                    ));
                 }
                 found
             }
             Some(_) => {
-                errors.push(err("category", "expected a category code".into()));
+                errors.push(err(
+                    "category",
+                    "expected a category code".into(),
+                    Rule::of_type("category"),
+                ));
                 None
             }
         };
@@ -118,6 +133,17 @@ impl IncidentTaxonomy {
             Some(_) => errors.push(err(
                 "severity",
                 "expected \"critical\", \"serious\" or \"minor\"".into(),
+                Rule::Choice,
+            )),
+        }
+
+        match incident.get("alert") {
+            None | Some(Value::Null) => {}
+            Some(Value::String(id)) if crate::ClientId::parse(id).is_ok() => {}
+            Some(_) => errors.push(err(
+                "alert",
+                "expected the client id (a UUID) of the observer's alert".into(),
+                Rule::of_type("client_id"),
             )),
         }
 
@@ -132,6 +158,7 @@ impl IncidentTaxonomy {
             (Some(_), _) => errors.push(err(
                 "details",
                 "expected an object of answers to the category's questions".into(),
+                Rule::of_type("object"),
             )),
         }
 

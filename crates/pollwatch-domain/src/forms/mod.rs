@@ -36,7 +36,8 @@ pub use protocol::{
     ProtocolTemplate, Relation, RelationFailure,
 };
 pub use question::{
-    AnswerError, Choice, Condition, Constraint, ProblemRule, Question, QuestionKind, Validated,
+    AnswerError, Choice, Condition, Constraint, ProblemRule, Question, QuestionKind, Rule,
+    Validated,
 };
 
 /// The repository's `forms/` files, as `(file name, text)`, built into the
@@ -118,6 +119,27 @@ pub struct FormSet {
     pub checklists: BTreeMap<String, Form>,
     pub incidents: IncidentTaxonomy,
     pub protocol: ProtocolTemplate,
+    /// Bounds of the reports that have no form of their own. Served with
+    /// the forms, so that the app checks the same bounds the server does.
+    pub limits: Limits,
+}
+
+/// The largest figures a report may give, whatever the forms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Limits {
+    /// Voters an observer may count at one station (a headcount's `counted`).
+    pub headcount: u64,
+    /// Any other count: a headcount's `announced`, a protocol figure.
+    pub figure: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            headcount: 100_000,
+            figure: 10_000_000,
+        }
+    }
 }
 
 impl FormSet {
@@ -233,6 +255,7 @@ pub fn load(files: &[(&str, &str)]) -> Result<FormSet, Vec<FormError>> {
                     .collect(),
                 incidents,
                 protocol,
+                limits: Limits::default(),
             })
         }
         _ => Err(errors),

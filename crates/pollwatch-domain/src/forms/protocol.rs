@@ -86,9 +86,9 @@ pub struct Relation {
     pub hard: bool,
     pub text: Localized,
     pub comparison: Comparison,
-    #[serde(skip)]
+    /// The two sides as parsed, served so that the app evaluates the rule
+    /// as parsed here rather than parsing the text again its own way.
     left: Linear,
-    #[serde(skip)]
     right: Linear,
     /// The tolerance of `~` in millionths.
     #[serde(skip)]
@@ -357,6 +357,21 @@ impl ProtocolTemplate {
     }
 }
 
+impl Comparison {
+    /// Every comparison's name, as the served forms write it.
+    pub const NAMES: &'static [&'static str] = &["equal", "at_most", "at_least", "about"];
+
+    /// The comparison's name (one of [`Comparison::NAMES`]).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Equal => "equal",
+            Self::AtMost => "at_most",
+            Self::AtLeast => "at_least",
+            Self::About { .. } => "about",
+        }
+    }
+}
+
 impl Relation {
     fn holds(&self, l: &Value, r: &Value) -> bool {
         if let (Value::Exact(l), Value::Exact(r)) = (l, r) {
@@ -403,6 +418,35 @@ enum Atom {
 struct Linear {
     terms: BTreeMap<Atom, i128>,
     constant: i128,
+}
+
+/// `{"terms": {"L3": 1000000, "CANDIDATES": -1000000}, "constant": 0}`:
+/// coefficients in millionths, atoms by the ids a rule writes. The app
+/// computes with them in BigInt, exactly as here, for any coefficient
+/// below 2^53 millionths (nine billion: no protocol rule comes near).
+impl Serialize for Linear {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        struct Terms<'a>(&'a BTreeMap<Atom, i128>);
+        impl Serialize for Terms<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut m = s.serialize_map(Some(self.0.len()))?;
+                for (atom, coef) in self.0 {
+                    let id = match atom {
+                        Atom::Line(id) | Atom::Candidate(id) => id.as_str(),
+                        Atom::AllCandidates => ALL_CANDIDATES,
+                        Atom::AgainstAll => AGAINST_ALL,
+                    };
+                    m.serialize_entry(id, &(*coef as f64))?;
+                }
+                m.end()
+            }
+        }
+        let mut m = s.serialize_map(Some(2))?;
+        m.serialize_entry("terms", &Terms(&self.terms))?;
+        m.serialize_entry("constant", &(self.constant as f64))?;
+        m.end()
+    }
 }
 
 /// A side's value: exact in millionths, or a float when the exact sum

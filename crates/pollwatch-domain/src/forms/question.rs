@@ -57,6 +57,17 @@ pub enum QuestionKind {
 }
 
 impl QuestionKind {
+    /// Every type's name.
+    pub const NAMES: &'static [&'static str] = &[
+        "yes_no",
+        "number",
+        "single_choice",
+        "multiple_choice",
+        "time",
+        "text",
+        "photo",
+    ];
+
     /// The type's name as files write it.
     pub fn name(&self) -> &'static str {
         match self {
@@ -123,6 +134,9 @@ pub enum Constraint {
 }
 
 impl Constraint {
+    /// Every constraint's key, as files and the served forms write it.
+    pub const NAMES: &'static [&'static str] = &["at_most", "at_least"];
+
     fn target(&self) -> &str {
         match self {
             Self::AtMost(q) | Self::AtLeast(q) => q,
@@ -149,7 +163,86 @@ pub struct Validated {
 pub struct AnswerError {
     /// The question's id; for an incident's details, "details.<id>".
     pub question: String,
+    /// In English, for logs and API callers that read no `rule`.
     pub reason: String,
+    /// The rule broken, with what the observer needs to put it right; the
+    /// app words it in the observer's language, naming questions by text.
+    pub rule: Rule,
+}
+
+/// A rule an answer (or a report) breaks. The observer app's checker
+/// (`static/app/app.js`, `RULES`) applies the same rules to the same served
+/// forms and reports them with the same names, so that a refusal reads the
+/// same whether the phone or the server found it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "rule", rename_all = "snake_case")]
+pub enum Rule {
+    /// A required answer is missing.
+    Required,
+    /// The answer is keyed by an id the form does not have.
+    UnknownQuestion,
+    /// Answered, though asked only when `when` has one of `values`.
+    NotAsked { when: String, values: Vec<String> },
+    /// The answer is not of the question's type; `expected` is a question
+    /// type ("number", "time", ...) or "object", "count", "category".
+    Type { expected: String },
+    /// A number outside `min..=max`.
+    Range { min: i64, max: i64 },
+    /// A choice the question does not offer, or one ticked twice.
+    Choice,
+    /// A text longer than `max_length` characters.
+    TooLong { max_length: usize },
+    /// Must be at most the answer to question `other`.
+    AtMost { other: String },
+    /// Must be at least the answer to question `other`.
+    AtLeast { other: String },
+    /// The report answers another version of its form than the one in force.
+    Version { current: u32 },
+    /// Names a checklist, category, status, line or candidate the forms do
+    /// not have.
+    Unknown,
+}
+
+impl Rule {
+    /// Every rule's name, as the app and the API write it.
+    pub const NAMES: &'static [&'static str] = &[
+        "required",
+        "unknown_question",
+        "not_asked",
+        "type",
+        "range",
+        "choice",
+        "too_long",
+        "at_most",
+        "at_least",
+        "version",
+        "unknown",
+    ];
+
+    /// The rule's name (one of [`Rule::NAMES`]).
+    pub fn name(&self) -> &'static str {
+        // Exhaustive, so a new rule cannot be added without a name here
+        // (and a test checks that NAMES and the app's list agree).
+        match self {
+            Self::Required => "required",
+            Self::UnknownQuestion => "unknown_question",
+            Self::NotAsked { .. } => "not_asked",
+            Self::Type { .. } => "type",
+            Self::Range { .. } => "range",
+            Self::Choice => "choice",
+            Self::TooLong { .. } => "too_long",
+            Self::AtMost { .. } => "at_most",
+            Self::AtLeast { .. } => "at_least",
+            Self::Version { .. } => "version",
+            Self::Unknown => "unknown",
+        }
+    }
+
+    pub(crate) fn of_type(expected: &str) -> Self {
+        Self::Type {
+            expected: expected.to_owned(),
+        }
+    }
 }
 
 impl fmt::Display for AnswerError {
@@ -638,13 +731,14 @@ pub(super) fn validate_answers(
     prefix: &str,
 ) -> Result<Validated, Vec<AnswerError>> {
     let mut errors = Vec::new();
-    let err = |id: &str, reason: String| AnswerError {
+    let err = |id: &str, reason: String, rule: Rule| AnswerError {
         question: format!("{prefix}{id}"),
         reason,
+        rule,
     };
     for key in answers.keys() {
         if !questions.iter().any(|q| &q.id == key) {
-            errors.push(err(key, "unknown question".into()));
+            errors.push(err(key, "unknown question".into(), Rule::UnknownQuestion));
         }
     }
 
@@ -666,11 +760,22 @@ pub(super) fn validate_answers(
         match (asked, value) {
             (Some(false), Some(_)) => {
                 let c = q.when.as_ref().map(describe_condition).unwrap_or_default();
-                errors.push(err(&q.id, format!("answered, but asked only when {c}")));
+                let rule = match &q.when {
+                    Some(w) => Rule::NotAsked {
+                        when: w.question.clone(),
+                        values: w.values.clone(),
+                    },
+                    None => Rule::UnknownQuestion,
+                };
+                errors.push(err(
+                    &q.id,
+                    format!("answered, but asked only when {c}"),
+                    rule,
+                ));
                 broken.insert(&q.id);
             }
             (Some(true), None) if q.required => {
-                errors.push(err(&q.id, "missing required answer".into()));
+                errors.push(err(&q.id, "missing required answer".into(), Rule::Required));
                 broken.insert(&q.id);
             }
             (_, None) => {}
@@ -680,8 +785,8 @@ pub(super) fn validate_answers(
                         valid.insert(&q.id, a);
                     }
                 }
-                Err(reason) => {
-                    errors.push(err(&q.id, reason));
+                Err((reason, rule)) => {
+                    errors.push(err(&q.id, reason, rule));
                     broken.insert(&q.id);
                 }
             },
@@ -700,9 +805,21 @@ pub(super) fn validate_answers(
             let (Some(a), Some(b)) = (ordinal(mine), ordinal(theirs)) else {
                 continue;
             };
-            let (holds, word) = match c {
-                Constraint::AtMost(_) => (a <= b, "at most"),
-                Constraint::AtLeast(_) => (a >= b, "at least"),
+            let (holds, word, rule) = match c {
+                Constraint::AtMost(_) => (
+                    a <= b,
+                    "at most",
+                    Rule::AtMost {
+                        other: target.to_owned(),
+                    },
+                ),
+                Constraint::AtLeast(_) => (
+                    a >= b,
+                    "at least",
+                    Rule::AtLeast {
+                        other: target.to_owned(),
+                    },
+                ),
             };
             if !holds {
                 errors.push(err(
@@ -712,6 +829,7 @@ pub(super) fn validate_answers(
                         show(theirs),
                         show(mine)
                     ),
+                    rule,
                 ));
             }
         }
@@ -802,59 +920,83 @@ fn describe(v: &Value) -> String {
     }
 }
 
-fn parse_answer(kind: &QuestionKind, v: &Value) -> Result<Answer, String> {
+fn parse_answer(kind: &QuestionKind, v: &Value) -> Result<Answer, (String, Rule)> {
+    let of_type = |reason: String| (reason, Rule::of_type(kind.name()));
     match kind {
         QuestionKind::YesNo => match v.as_str() {
             Some(s @ ("yes" | "no")) => Ok(Answer::Choice(s.to_owned())),
-            _ => Err(format!("expected \"yes\" or \"no\", got {}", describe(v))),
+            _ => Err(of_type(format!(
+                "expected \"yes\" or \"no\", got {}",
+                describe(v)
+            ))),
         },
         QuestionKind::Number { min, max } => {
             let Value::Number(n) = v else {
-                return Err(format!("expected a whole number, got {}", describe(v)));
+                return Err(of_type(format!(
+                    "expected a whole number, got {}",
+                    describe(v)
+                )));
             };
-            let out_of_range = || format!("{n} is out of range: must be between {min} and {max}");
+            let out_of_range = || {
+                (
+                    format!("{n} is out of range: must be between {min} and {max}"),
+                    Rule::Range {
+                        min: *min,
+                        max: *max,
+                    },
+                )
+            };
             match n.as_i64() {
                 Some(i) if i < *min || i > *max => Err(out_of_range()),
                 Some(i) => Ok(Answer::Number(i)),
                 None if n.as_u64().is_some() => Err(out_of_range()),
-                None => Err(format!("expected a whole number, got {n}")),
+                None => Err(of_type(format!("expected a whole number, got {n}"))),
             }
         }
         QuestionKind::SingleChoice { choices } => match v.as_str() {
             Some(s) if choices.iter().any(|c| c.id == s) => Ok(Answer::Choice(s.to_owned())),
-            Some(s) => Err(format!(
-                "unknown choice {}: expected one of {}",
-                describe(&Value::String(s.to_owned())),
-                choice_list(choices)
+            Some(s) => Err((
+                format!(
+                    "unknown choice {}: expected one of {}",
+                    describe(&Value::String(s.to_owned())),
+                    choice_list(choices)
+                ),
+                Rule::Choice,
             )),
-            None => Err(format!("expected a choice id, got {}", describe(v))),
+            None => Err(of_type(format!(
+                "expected a choice id, got {}",
+                describe(v)
+            ))),
         },
         QuestionKind::MultipleChoice { choices } => {
             let Value::Array(items) = v else {
-                return Err(format!(
+                return Err(of_type(format!(
                     "expected a list of choice ids, got {}",
                     describe(v)
-                ));
+                )));
             };
             let mut ticked = Vec::with_capacity(items.len());
             for item in items {
                 match item.as_str() {
                     Some(s) if !choices.iter().any(|c| c.id == s) => {
-                        return Err(format!(
-                            "unknown choice {}: expected any of {}",
-                            describe(item),
-                            choice_list(choices)
+                        return Err((
+                            format!(
+                                "unknown choice {}: expected any of {}",
+                                describe(item),
+                                choice_list(choices)
+                            ),
+                            Rule::Choice,
                         ));
                     }
                     Some(s) if ticked.iter().any(|t: &String| t == s) => {
-                        return Err(format!("choice {s:?} is listed twice"));
+                        return Err((format!("choice {s:?} is listed twice"), Rule::Choice));
                     }
                     Some(s) => ticked.push(s.to_owned()),
                     None => {
-                        return Err(format!(
+                        return Err(of_type(format!(
                             "expected a list of choice ids, found {} in it",
                             describe(item)
-                        ));
+                        )));
                     }
                 }
             }
@@ -862,23 +1004,26 @@ fn parse_answer(kind: &QuestionKind, v: &Value) -> Result<Answer, String> {
         }
         QuestionKind::Time => match v.as_str().and_then(parse_time) {
             Some(m) => Ok(Answer::Time(m)),
-            None => Err(format!(
+            None => Err(of_type(format!(
                 "expected a time \"HH:MM\" (00:00 to 23:59), got {}",
                 describe(v)
-            )),
+            ))),
         },
         QuestionKind::Text { max_length } => match v.as_str() {
             Some(s) => {
                 let len = s.chars().count();
                 if len > *max_length {
-                    Err(format!(
-                        "text is {len} characters long, at most {max_length} allowed"
+                    Err((
+                        format!("text is {len} characters long, at most {max_length} allowed"),
+                        Rule::TooLong {
+                            max_length: *max_length,
+                        },
                     ))
                 } else {
                     Ok(Answer::Other)
                 }
             }
-            None => Err(format!("expected text, got {}", describe(v))),
+            None => Err(of_type(format!("expected text, got {}", describe(v)))),
         },
         QuestionKind::Photo => {
             let ok = match v {
@@ -889,7 +1034,9 @@ fn parse_answer(kind: &QuestionKind, v: &Value) -> Result<Answer, String> {
             if ok {
                 Ok(Answer::Other)
             } else {
-                Err("expected a photo's SHA-256 (64 lowercase hex digits) or a list of them".into())
+                Err(of_type(
+                    "expected a photo's SHA-256 (64 lowercase hex digits) or a list of them".into(),
+                ))
             }
         }
     }

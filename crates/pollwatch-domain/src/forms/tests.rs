@@ -1322,3 +1322,41 @@ proptest! {
         let _ = protocol::parse_rule_for_test(&rule);
     }
 }
+
+/// The relations are served as parsed, so that the app evaluates each as
+/// the server does (it once parsed the text again, and counted "against
+/// all" twice in `L9 = CANDIDATES + A`).
+#[test]
+fn relations_are_served_parsed() {
+    let forms = defaults();
+    let served = serde_json::to_value(&forms.protocol).unwrap();
+    let relation = |rule: &str| {
+        served["relations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["rule"] == rule)
+            .unwrap_or_else(|| panic!("no relation {rule}"))
+            .clone()
+    };
+    let r = relation("L9 = CANDIDATES + A");
+    assert_eq!(r["comparison"], "equal");
+    assert_eq!(
+        r["left"],
+        serde_json::json!({"terms": {"L9": 1e6}, "constant": 0.0})
+    );
+    assert_eq!(
+        r["right"],
+        serde_json::json!({"terms": {"CANDIDATES": 1e6, "A": 1e6}, "constant": 0.0})
+    );
+    let r = relation("L3 + L4 - (L6 + L7) <= 10");
+    assert_eq!(r["comparison"], "at_most");
+    assert_eq!(
+        r["left"]["terms"],
+        serde_json::json!({"L3": 1e6, "L4": 1e6, "L6": -1e6, "L7": -1e6})
+    );
+    assert_eq!(r["right"]["constant"], 10e6);
+    let r = relation("L2 ~ 1.01 * L1");
+    assert_eq!(r["comparison"]["about"]["tolerance"], 0.005);
+    assert_eq!(r["right"]["terms"]["L1"], 1.01e6);
+}

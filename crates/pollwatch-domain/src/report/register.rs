@@ -57,6 +57,11 @@ pub fn check_against_register(
         if n > bound {
             errors.push(PayloadError {
                 field,
+                question: None,
+                rule: crate::forms::Rule::Range {
+                    min: 0,
+                    max: i64::try_from(bound).unwrap_or(i64::MAX),
+                },
                 reason: format!(
                     "{n} is more than {what} (at most {bound} at station {}, {} registered voters{})",
                     station.number.as_str(),
