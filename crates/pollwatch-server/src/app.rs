@@ -95,6 +95,11 @@ pub struct MyStation {
     number: String,
     name: String,
     address: String,
+    /// The register bounds the server checks figures against
+    /// (`pollwatch_domain::report::check_against_register`), so the app
+    /// refuses a typo before sending instead of after.
+    headcount_max: u64,
+    protocol_max: u64,
 }
 
 /// The stations the calling observer is assigned to cover.
@@ -116,6 +121,8 @@ pub async fn my_stations(
         }
         if let Some(s) = state.store.station_by_id(a.station_id).await? {
             out.push(MyStation {
+                headcount_max: pollwatch_domain::report::headcount_bound(&s.record),
+                protocol_max: pollwatch_domain::report::protocol_bound(&s.record),
                 number: s.record.number.to_string(),
                 name: s.record.name,
                 address: s.record.address,

@@ -1212,6 +1212,23 @@ async fn nothing_the_observer_typed_is_lost() {
         );
     }
 
+    // The register bounds too, from /me/stations: what the server's
+    // register check refuses, the app refuses first.
+    let beyond = browser
+        .run(
+            r#"const s = S.stations[0];
+            return [
+              checkRegister(s.number, 'headcount', {counted: s.headcount_max + 1, announced: null}).map((p) => p.field),
+              checkRegister(s.number, 'headcount', {counted: s.headcount_max, announced: s.headcount_max}).length,
+              checkRegister(s.number, 'protocol', {status: 'posted', figures: {L3: s.protocol_max + 1, candidates: {C1: s.protocol_max + 1}}}).map((p) => p.field),
+            ];"#,
+        )
+        .await;
+    assert_eq!(
+        beyond,
+        json!([["counted"], 0, ["figures.L3", "figures.candidates.C1"]])
+    );
+
     // In the opening checklist, 3 other observers and 5 "of them
     // independent": the app refuses before sending, and says so next to
     // the question, naming both questions by their text.

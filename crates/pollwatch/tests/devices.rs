@@ -243,6 +243,12 @@ async fn only_the_author_and_the_assigned_speak(backend: Backend) {
         return;
     };
     let phone = app.observer_token("alpha").await;
+    // The app learns its stations with the register bounds the server
+    // checks, so it can refuse a typo before sending (1,500 registered).
+    let (_, mine) = app.get_json(&phone, "/api/v1/me/stations").await;
+    assert_eq!(mine[0]["number"], "101");
+    assert_eq!(mine[0]["headcount_max"], 2750);
+    assert_eq!(mine[0]["protocol_max"], 6000);
     // Station 102 is nobody's of alpha's: refused, and said why.
     let res = app.post_event(&phone, &headcount(&uuid(1), "102", 5)).await;
     assert_eq!(res.status(), 403);

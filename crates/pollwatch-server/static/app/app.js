@@ -435,6 +435,24 @@ function checkReport(forms, kind, payload) {
   return [];
 }
 
+// pollwatch_domain::report::check_against_register: figures beyond what the
+// station's register allows, with the bounds /me/stations serves for each of
+// the observer's stations (none known: the server alone checks).
+function checkRegister(number, kind, payload) {
+  const s = S.stations.find((x) => x.number === number);
+  if (!s || s.headcount_max == null) return [];
+  const out = [];
+  const over = (field, n, max) => { if (Number.isInteger(n) && n > max) out.push({ field, rule: 'range', min: 0, max }); };
+  if (kind === 'headcount') for (const k of ['counted', 'announced']) over(k, payload[k], s.headcount_max);
+  if (kind === 'protocol' && isObj(payload.figures)) {
+    for (const [k, v] of Object.entries(payload.figures)) {
+      if (isObj(v)) for (const [c, n] of Object.entries(v)) over('figures.' + k + '.' + c, n, s.protocol_max);
+      else over('figures.' + k, v, s.protocol_max);
+    }
+  }
+  return out;
+}
+
 // The protocol's control relations, as the server parsed them: exact, in
 // BigInt millionths, like pollwatch_domain::forms::protocol. Failing ones
 // never stop a protocol (it is evidence); they are shown as it is typed.
@@ -651,7 +669,8 @@ function headcount(fix) {
   const snapshot = async () => {
     const a = announced.value === '' ? null : Number(announced.value);
     const payload = { counted: st.count, announced: a };
-    const problems = checkReport(S.forms, 'headcount', payload);
+    let problems = checkReport(S.forms, 'headcount', payload);
+    if (!problems.length) problems = checkRegister(fix ? fix.body.station : S.station, 'headcount', payload);
     if (problems.length) { markProblems(view(), problems, ctx, err); return; }
     st.sentHour = new Date().getHours();
     store.set(key, st);
@@ -782,6 +801,8 @@ function protocol(fix) {
     // evidence. Only what the server would refuse stops them.
     const problems = checkReport(S.forms, 'protocol', payload);
     if (problems.length) return problems;
+    const beyond = checkRegister(station || S.station, 'protocol', payload);
+    if (beyond.length) return beyond;
     await sendReport('protocol', payload, station, corrects);
     return null;
   }, ctx, fix);
