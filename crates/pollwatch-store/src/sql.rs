@@ -3,7 +3,8 @@
 //! SQLite and PostgreSQL accept the same statements here: `$n` parameters
 //! (sqlx binds them by number on SQLite too), `ON CONFLICT … DO NOTHING`,
 //! `RETURNING`, integers as 64-bit (`BIGINT` on PostgreSQL), times as
-//! milliseconds, JSON payloads as text (kept byte-for-byte as received).
+//! milliseconds, JSON payloads as text (compact, keys sorted: the same on
+//! both databases).
 //! Each backend crate expands [`sql_store!`] with its own driver type, so the
 //! compiler checks every query path for both drivers, and the shared suite
 //! runs them on both servers. The only per-backend code is opening the pool
