@@ -411,3 +411,112 @@ async fn postgres_gone_answers_503_quickly_and_recovers() {
     let stored = stored_ids(&*app.store).await;
     assert!(acked.iter().all(|id| stored.contains(id)));
 }
+
+/// A test database whose tablespace is a small tmpfs, so PostgreSQL runs
+/// out of space for real (SQLSTATE 53100 when a table must grow) while its
+/// WAL, on the server's own disk, does not. Dropped in order: the
+/// database, the tablespace, the mount.
+struct PgSmallDisk {
+    db: Option<pollwatch_store_postgres::TestDatabase>,
+    tablespace: String,
+    fs: Option<SmallFs>,
+}
+
+impl Drop for PgSmallDisk {
+    fn drop(&mut self) {
+        drop(self.db.take());
+        let _ = std::process::Command::new("psql")
+            .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qc"])
+            .arg(format!("DROP TABLESPACE IF EXISTS {}", self.tablespace))
+            .stderr(std::process::Stdio::null())
+            .status();
+        drop(self.fs.take());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_full_disk_loses_no_acknowledged_report() {
+    let Some(db) = pollwatch_store_postgres::TestDatabase::create().await else {
+        return;
+    };
+    // The server runs as "postgres" and must own its tablespace's folder.
+    let ids = |flag: &str| {
+        std::process::Command::new("id")
+            .args([flag, "postgres"])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    };
+    let (Some(uid), Some(gid)) = (ids("-u"), ids("-g")) else {
+        skip(
+            "no local \"postgres\" user: the PostgreSQL disk-full test needs the server on this machine",
+        );
+        return;
+    };
+    let Some(fs) = SmallFs::mount("48m", &format!(",uid={uid},gid={gid},mode=0700")) else {
+        return;
+    };
+    let tablespace = format!("pw_small_{}", std::process::id());
+    let mut disk = PgSmallDisk {
+        db: None,
+        tablespace: tablespace.clone(),
+        fs: None,
+    };
+    let admin_url = pollwatch_store_postgres::TestDatabase::admin_url();
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url)
+        .await
+        .unwrap();
+    sqlx::query(&format!(
+        "CREATE TABLESPACE {tablespace} LOCATION '{}'",
+        fs.path().display()
+    ))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    let name = db.url.rsplit('/').next().unwrap().to_owned();
+    sqlx::query(&format!(
+        "ALTER DATABASE {name} SET TABLESPACE {tablespace}"
+    ))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    let url = db.url.clone();
+    disk.db = Some(db);
+    let store = pollwatch_store_postgres::PostgresStore::connect(&url)
+        .await
+        .unwrap();
+    let app = TestApp::spawn_on(Arc::new(store), Guard::Other(Box::new(()))).await;
+    let token = app.observer_token("alpha").await;
+    let (mut acked, _) = post_many(&app, &token, 100, 10).await;
+    assert_eq!(acked.len(), 100);
+
+    let filler = fs.fill_leaving(256 * 1024);
+    disk.fs = Some(fs);
+    let (more, refused) = fill_until_refused(&app, &token).await;
+    acked.extend(more);
+    assert!(refused.iter().any(|(s, _)| *s == 507), "{refused:?}");
+    assert_eq!(readyz(&app).await, 503);
+
+    std::fs::remove_file(&filler).unwrap();
+    let (after, refused_after) = post_many(&app, &token, 50, 10).await;
+    assert!(refused_after.is_empty(), "{refused_after:?}");
+    acked.extend(after);
+    assert_eq!(readyz(&app).await, 200);
+
+    let fresh = pollwatch_store_postgres::PostgresStore::connect(&url)
+        .await
+        .unwrap();
+    let stored = stored_ids(&fresh).await;
+    fresh.close().await;
+    let lost = acked.iter().filter(|id| !stored.contains(*id)).count();
+    let _ = writeln!(
+        std::io::stderr(),
+        "PostgreSQL disk full: {} acknowledged, {} refused, {lost} lost",
+        acked.len(),
+        refused.len()
+    );
+    assert_eq!(lost, 0, "acknowledged but not in the database");
+    drop(app);
+    drop(disk);
+}
