@@ -136,7 +136,7 @@ async fn logout(
     Ok(StatusCode::NO_CONTENT)
 }
 
-fn csrf_header(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn csrf_header(headers: &HeaderMap) -> Option<&str> {
     headers.get("x-csrf-token").and_then(|v| v.to_str().ok())
 }
 
@@ -382,22 +382,7 @@ async fn submit_event(
         .map_err(|e| ApiError::invalid("event", e))?;
     let checks = match event.payload.as_object() {
         Some(payload) => {
-            pollwatch_domain::report::check(&state.forms, kind, payload).map_err(|errors| {
-                let field = errors
-                    .first()
-                    .map(|e| format!("payload.{}", e.field))
-                    .unwrap_or_else(|| "payload".into());
-                let message = errors
-                    .iter()
-                    .map(|e| format!("{}: {}", e.field, e.reason))
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                ApiError::Refused {
-                    field,
-                    message,
-                    problems: errors,
-                }
-            })?
+            pollwatch_domain::report::check(&state.forms, kind, payload).map_err(refused)?
         }
         None => return Err(ApiError::invalid("payload", "must be a JSON object")),
     };
@@ -435,24 +420,27 @@ async fn check_against_station(
     let Some(station) = state.store.station_by_id(id).await? else {
         return Ok(());
     };
-    pollwatch_domain::report::check_against_register(event.kind, payload, &station.record).map_err(
-        |errors| {
-            let field = errors
-                .first()
-                .map(|e| format!("payload.{}", e.field))
-                .unwrap_or_else(|| "payload".into());
-            let message = errors
-                .iter()
-                .map(|e| format!("{}: {}", e.field, e.reason))
-                .collect::<Vec<_>>()
-                .join("; ");
-            ApiError::Refused {
-                field,
-                message,
-                problems: errors,
-            }
-        },
-    )
+    pollwatch_domain::report::check_against_register(event.kind, payload, &station.record)
+        .map_err(refused)
+}
+
+/// A report's payload refused: the first problem's field, every problem
+/// in the message, and the list for the app to word in its language.
+fn refused(errors: Vec<pollwatch_domain::report::PayloadError>) -> ApiError {
+    let field = errors
+        .first()
+        .map(|e| format!("payload.{}", e.field))
+        .unwrap_or_else(|| "payload".into());
+    let message = errors
+        .iter()
+        .map(|e| format!("{}: {}", e.field, e.reason))
+        .collect::<Vec<_>>()
+        .join("; ");
+    ApiError::Refused {
+        field,
+        message,
+        problems: errors,
+    }
 }
 
 async fn station_events(

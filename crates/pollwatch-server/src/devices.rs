@@ -18,7 +18,7 @@ use pollwatch_store::{Principal, Session, SessionOwner, now};
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
-use crate::api::{ApiJson, format_time};
+use crate::api::{ApiJson, csrf_header, format_time};
 use crate::auth::Caller;
 use crate::error::{ApiError, PageError};
 use crate::extract::api::Path;
@@ -61,6 +61,14 @@ pub struct SessionView {
 }
 
 impl SessionView {
+    /// The sessions as the caller sees them (its own one marked).
+    fn list(sessions: &[Session], caller: &Caller) -> Vec<Self> {
+        sessions
+            .iter()
+            .map(|s| Self::new(s, &caller.session))
+            .collect()
+    }
+
     fn new(s: &Session, current: &Session) -> Self {
         Self {
             id: s.id.clone(),
@@ -84,10 +92,6 @@ fn actor(c: &Caller) -> String {
         Principal::Staff { user_id, role, .. } => format!("{}:{user_id}", role.as_str()),
         Principal::Observer { observer_id, .. } => format!("observer:{observer_id}"),
     }
-}
-
-fn csrf_header(headers: &HeaderMap) -> Option<&str> {
-    headers.get("x-csrf-token").and_then(|v| v.to_str().ok())
 }
 
 /// The caller's group's observer by code name (404 for another group's).
@@ -120,11 +124,7 @@ async fn observer_devices(
 ) -> Result<Json<Vec<SessionView>>, ApiError> {
     let o = group_observer(&state, &caller, &code_name).await?;
     let list = state.store.sessions_of(owner_of(&o), now()).await?;
-    Ok(Json(
-        list.iter()
-            .map(|s| SessionView::new(s, &caller.session))
-            .collect(),
-    ))
+    Ok(Json(SessionView::list(&list, &caller)))
 }
 
 #[derive(Deserialize)]
@@ -142,18 +142,24 @@ struct Revoked {
     revoked: u64,
 }
 
-/// What to revoke, from a body that names one device or says all.
-fn which(device: Option<&str>, all: bool) -> Result<Option<&str>, ApiError> {
-    match (device.filter(|d| !d.is_empty()), all) {
+/// What to revoke, from a body that names one (`field`) or says all of
+/// them (`all_key`): `Some(id)` for one, `None` for all.
+fn which<'a>(
+    one: Option<&'a str>,
+    all: bool,
+    field: &str,
+    all_key: &str,
+) -> Result<Option<&'a str>, ApiError> {
+    match (one.filter(|d| !d.is_empty()), all) {
         (Some(d), false) => Ok(Some(d)),
         (None, true) => Ok(None),
         (Some(_), true) => Err(ApiError::invalid(
-            "device",
-            "name one device or say \"all\": true, not both",
+            field,
+            format!("name one {field} or send \"{all_key}\": true, not both"),
         )),
         (None, false) => Err(ApiError::invalid(
-            "device",
-            "name the device to revoke, or send \"all\": true",
+            field,
+            format!("name the {field} to revoke, or send \"{all_key}\": true"),
         )),
     }
 }
@@ -196,7 +202,7 @@ async fn revoke_observer_devices(
     ApiJson(body): ApiJson<RevokeBody>,
 ) -> Result<Json<Revoked>, ApiError> {
     caller.check_csrf(csrf_header(&headers))?;
-    let only = which(body.device.as_deref(), body.all)?;
+    let only = which(body.device.as_deref(), body.all, "device", "all")?;
     let revoked = revoke_observer(&state, &caller, &code_name, only).await?;
     Ok(Json(Revoked { revoked }))
 }
@@ -219,11 +225,7 @@ async fn my_sessions(
     caller: Caller,
 ) -> Result<Json<Vec<SessionView>>, ApiError> {
     let list = state.store.sessions_of(own_owner(&caller)?, now()).await?;
-    Ok(Json(
-        list.iter()
-            .map(|s| SessionView::new(s, &caller.session))
-            .collect(),
-    ))
+    Ok(Json(SessionView::list(&list, &caller)))
 }
 
 #[derive(Deserialize)]
@@ -243,26 +245,12 @@ async fn revoke_mine(
 ) -> Result<u64, ApiError> {
     let owner = own_owner(caller)?;
     let at = now();
-    let n = match (session.filter(|s| !s.is_empty()), others) {
-        (Some(id), false) => {
-            state
-                .store
-                .revoke_sessions(owner, Some(id), None, at)
-                .await?
-        }
-        (None, true) => {
-            state
-                .store
-                .revoke_sessions(owner, None, Some(&caller.session.id), at)
-                .await?
-        }
-        _ => {
-            return Err(ApiError::invalid(
-                "session",
-                "name one session, or send \"others\": true",
-            ));
-        }
+    // "All" of one's own sessions spares the one asking.
+    let (only, except) = match which(session, others, "session", "others")? {
+        Some(id) => (Some(id), None),
+        None => (None, Some(caller.session.id.as_str())),
     };
+    let n = state.store.revoke_sessions(owner, only, except, at).await?;
     state
         .store
         .audit(
@@ -295,11 +283,7 @@ async fn staff_sessions(
         .store
         .staff_sessions(now(), STAFF_SESSIONS_SHOWN)
         .await?;
-    Ok(Json(
-        list.iter()
-            .map(|s| SessionView::new(s, &caller.session))
-            .collect(),
-    ))
+    Ok(Json(SessionView::list(&list, &caller)))
 }
 
 async fn end_staff_session(state: &AppState, caller: &Caller, id: &str) -> Result<(), ApiError> {
@@ -357,11 +341,7 @@ async fn devices_page(
     } else {
         let o = group_observer(&state, &caller, &observer).await?;
         let list = state.store.sessions_of(owner_of(&o), now()).await?;
-        Some(
-            list.iter()
-                .map(|s| SessionView::new(s, &caller.session))
-                .collect(),
-        )
+        Some(SessionView::list(&list, &caller))
     };
     Ok(render(&DevicesPage {
         nav: Nav::of(&caller),
@@ -389,7 +369,7 @@ async fn devices_revoke_form(
     Form(form): Form<DevicesRevokeForm>,
 ) -> Result<Response, PageError> {
     caller.check_csrf(Some(&form.csrf_token))?;
-    let only = which(form.device.as_deref(), form.all.is_some())?;
+    let only = which(form.device.as_deref(), form.all.is_some(), "device", "all")?;
     let n = revoke_observer(&state, &caller, &form.observer, only).await?;
     let back = format!(
         "/devices?observer={}&revoked={n}",
@@ -422,24 +402,14 @@ async fn sessions_page(
     let at = now();
     let mine = state.store.sessions_of(own_owner(&caller)?, at).await?;
     let staff = if caller.principal().role().may(Permission::ManageUsers) {
-        Some(
-            state
-                .store
-                .staff_sessions(at, STAFF_SESSIONS_SHOWN)
-                .await?
-                .iter()
-                .map(|s| SessionView::new(s, &caller.session))
-                .collect(),
-        )
+        let list = state.store.staff_sessions(at, STAFF_SESSIONS_SHOWN).await?;
+        Some(SessionView::list(&list, &caller))
     } else {
         None
     };
     Ok(render(&SessionsPage {
         nav: Nav::of(&caller),
-        mine: mine
-            .iter()
-            .map(|s| SessionView::new(s, &caller.session))
-            .collect(),
+        mine: SessionView::list(&mine, &caller),
         staff,
         notice: q.ended.map(|n| format!("{n} session(s) ended.")),
     }))
