@@ -60,6 +60,8 @@ pub struct AppState {
     dummy_hash: String,
     /// Forensics reports of stored results, computed once each.
     pub reports: analysis::ReportCache,
+    /// The shared outcome of `/readyz`'s write probe.
+    pub readiness: Arc<pages::Readiness>,
     /// Evidence files on disk, under the configured data directory.
     pub blobs: Arc<blobs::BlobStore>,
     /// The checklists, incident taxonomy and protocol template in force:
@@ -104,6 +106,7 @@ impl AppState {
             station_ids: Arc::default(),
             dummy_hash,
             reports: Arc::default(),
+            readiness: Arc::default(),
             forms: Arc::new(pollwatch_domain::forms::defaults()),
             limits: Arc::new(limits::Limits::new(limits)),
             hashing,

@@ -68,6 +68,51 @@ pub mod filters {
     }
 }
 
+/// Whether the store can write, for `/readyz`.
+///
+/// Not only "answers": a database on a full disk answers reads, but an
+/// observer's report would fail, so the probe writes (and removes) a row
+/// within the deadline a report has. Anyone may ask, so a flood of probes
+/// must not become a flood of fsyncs contending with observers' reports:
+/// callers who arrive while a probe runs share its outcome, and a success
+/// stands for [`Readiness::FRESH`].
+#[derive(Default)]
+pub struct Readiness {
+    /// The last probe's outcome and when it finished.
+    last: tokio::sync::Mutex<Option<(std::time::Instant, Result<(), pollwatch_store::StoreError>)>>,
+}
+
+impl Readiness {
+    pub const FRESH: std::time::Duration = std::time::Duration::from_secs(1);
+
+    pub async fn check(
+        &self,
+        store: &dyn pollwatch_store::Store,
+    ) -> Result<(), pollwatch_store::StoreError> {
+        let asked = std::time::Instant::now();
+        let mut last = self.last.lock().await;
+        if let Some((done, outcome)) = &*last {
+            let shared = *done >= asked;
+            let fresh_success = outcome.is_ok() && done.elapsed() < Self::FRESH;
+            if shared || fresh_success {
+                return outcome.clone();
+            }
+        }
+        let probe = async {
+            store.ping().await?;
+            store.probe_write().await
+        };
+        let outcome = match tokio::time::timeout(pollwatch_store::DATABASE_WAIT, probe).await {
+            Ok(r) => r,
+            Err(_) => Err(pollwatch_store::StoreError::Unavailable(
+                "the database did not answer in time".into(),
+            )),
+        };
+        *last = Some((std::time::Instant::now(), outcome.clone()));
+        outcome
+    }
+}
+
 /// Render a template; a template error is a bug, shown as a plain 500.
 pub fn render<T: Template>(t: &T) -> Response {
     match t.render() {
@@ -86,19 +131,7 @@ async fn healthz() -> &'static str {
 /// Ready when the database answers: a load balancer should not send
 /// observers to a server that cannot store their reports.
 async fn readyz(State(state): State<AppState>) -> Response {
-    // Not only "answers": a database on a full disk answers reads, but an
-    // observer's report would fail. The probe writes (and removes) a row,
-    // within the same deadline a report has.
-    let probe = async {
-        state.store.ping().await?;
-        state.store.probe_write().await
-    };
-    let outcome = match tokio::time::timeout(pollwatch_store::DATABASE_WAIT, probe).await {
-        Ok(r) => r,
-        Err(_) => Err(pollwatch_store::StoreError::Unavailable(
-            "the database did not answer in time".into(),
-        )),
-    };
+    let outcome = state.readiness.check(&*state.store).await;
     match outcome {
         Ok(()) => Json(serde_json::json!({"status": "ready", "backend": state.store.backend()}))
             .into_response(),

@@ -458,6 +458,9 @@ macro_rules! sql_store {
                     let mut groups: Vec<RowId> = prepared.iter().map(|p| p.event.group_id).collect();
                     groups.sort_unstable();
                     groups.dedup();
+                    // Each group's counter as locked; only the ones that moved
+                    // are written back (a batch of retries writes nothing).
+                    let mut locked: HashMap<RowId, i64> = HashMap::new();
                     let mut last_seq: HashMap<RowId, i64> = HashMap::new();
                     for g in &groups {
                         let row = ::sqlx::query(
@@ -468,7 +471,9 @@ macro_rules! sql_store {
                         .await
                         .map_err(db)?;
                         if let Some(row) = row {
-                            last_seq.insert(*g, get(&row, "last_seq")?);
+                            let seq: i64 = get(&row, "last_seq")?;
+                            locked.insert(*g, seq);
+                            last_seq.insert(*g, seq);
                         }
                     }
 
@@ -599,7 +604,7 @@ macro_rules! sql_store {
                         });
                         q.build().execute(&mut *tx).await.map_err(db)?;
                     }
-                    for (g, last) in &last_seq {
+                    for (g, last) in last_seq.iter().filter(|(g, last)| locked.get(g) != Some(last)) {
                         ::sqlx::query("UPDATE observer_groups SET last_seq = $1 WHERE id = $2")
                             .bind(*last)
                             .bind(*g)
