@@ -58,6 +58,20 @@ pub struct SessionView {
     expires_at: String,
     /// The session this request came from.
     current: bool,
+    /// The two times as the pages show them (to the minute, UTC).
+    #[serde(skip)]
+    created_at_shown: String,
+    #[serde(skip)]
+    last_seen_shown: String,
+}
+
+/// "2026-03-15 07:02 UTC": a coordinator reads it at a glance.
+fn shown(t: pollwatch_domain::Timestamp) -> String {
+    let iso = format_time(t);
+    match (iso.get(..10), iso.get(11..16)) {
+        (Some(day), Some(hm)) => format!("{day} {hm} UTC"),
+        _ => iso,
+    }
 }
 
 impl SessionView {
@@ -79,6 +93,8 @@ impl SessionView {
             },
             created_at: format_time(s.created_at),
             last_seen_at: format_time(s.last_seen_at),
+            created_at_shown: shown(s.created_at),
+            last_seen_shown: shown(s.last_seen_at),
             expires_at: format_time(s.expires_at),
             current: s.id == current.id,
         }
