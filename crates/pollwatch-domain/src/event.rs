@@ -102,10 +102,27 @@ pub enum EventKind {
     Protocol,
     /// Free note.
     Note,
+    /// A message read on the observer's phone (`{"message": client id}`).
+    MessageRead,
+    // Staff actions: written by the server for a coordinator, never
+    // accepted from a phone. Each names its author (`by`) in the payload,
+    // so the log is also the trail of who did what, when.
+    /// An observer assigned to or taken off a station.
+    Assignment,
+    /// A report verified or disputed (or a dispute cleared), with a reason.
+    Review,
+    /// Which of several observers' reports stands for a station and form.
+    Choice,
+    /// An alert acknowledged, assigned to a coordinator, resolved, reopened.
+    AlertStep,
+    /// A follow-up step of a removal or detention case.
+    CaseStep,
+    /// A message to one observer, a district's observers or all.
+    Message,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 7] = [
+    pub const ALL: [EventKind; 14] = [
         Self::CheckIn,
         Self::Checklist,
         Self::Headcount,
@@ -113,7 +130,36 @@ impl EventKind {
         Self::Alert,
         Self::Protocol,
         Self::Note,
+        Self::MessageRead,
+        Self::Assignment,
+        Self::Review,
+        Self::Choice,
+        Self::AlertStep,
+        Self::CaseStep,
+        Self::Message,
     ];
+
+    /// Kinds only the server writes, for staff: a phone may not send them.
+    pub fn is_staff_action(self) -> bool {
+        matches!(
+            self,
+            Self::Assignment
+                | Self::Review
+                | Self::Choice
+                | Self::AlertStep
+                | Self::CaseStep
+                | Self::Message
+        )
+    }
+
+    /// Kinds that are an observer's report about a station (what the
+    /// comparison, the quick count and verification are about).
+    pub fn is_report(self) -> bool {
+        matches!(
+            self,
+            Self::Checklist | Self::Headcount | Self::Protocol | Self::Incident | Self::Note
+        )
+    }
 
     pub fn parse(s: &str) -> Result<Self, InvalidValue> {
         Self::ALL
@@ -136,6 +182,13 @@ impl EventKind {
             Self::Alert => "alert",
             Self::Protocol => "protocol",
             Self::Note => "note",
+            Self::MessageRead => "message_read",
+            Self::Assignment => "assignment",
+            Self::Review => "review",
+            Self::Choice => "choice",
+            Self::AlertStep => "alert_step",
+            Self::CaseStep => "case_step",
+            Self::Message => "message",
         }
     }
 }

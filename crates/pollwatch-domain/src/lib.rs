@@ -15,6 +15,7 @@
 //! **Architecture invariant:** no I/O, no clock, no randomness, no async.
 //! Times come in as arguments; files come in as bytes.
 
+pub mod actions;
 pub mod event;
 pub mod evidence;
 pub mod forms;

@@ -265,6 +265,16 @@ pub fn check(
             Ok(Accepted::default())
         }
         EventKind::Alert | EventKind::CheckIn | EventKind::Note => Ok(Accepted::default()),
+        EventKind::MessageRead
+        | EventKind::Assignment
+        | EventKind::Review
+        | EventKind::Choice
+        | EventKind::AlertStep
+        | EventKind::CaseStep
+        | EventKind::Message => match crate::actions::parse(kind, payload) {
+            Some(Err(e)) => Err(e),
+            _ => Ok(Accepted::default()),
+        },
     }
 }
 
@@ -476,7 +486,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn never_panics_on_any_payload(v in any_json(), k in 0usize..7) {
+        fn never_panics_on_any_payload(v in any_json(), k in 0usize..EventKind::ALL.len()) {
             let f = forms();
             if let Value::Object(m) = v {
                 let _ = check(&f, EventKind::ALL[k], &m);

@@ -336,6 +336,14 @@ async fn submit_event(
     let client_id =
         ClientId::parse(&body.client_id).map_err(|e| ApiError::invalid("client_id", e))?;
     let kind = EventKind::parse(&body.kind).map_err(|e| ApiError::invalid("kind", e))?;
+    // Staff actions carry their author, which only the server may write;
+    // a read receipt is an observer's own.
+    if kind.is_staff_action() || (kind == EventKind::MessageRead && observer_id.is_none()) {
+        return Err(ApiError::invalid(
+            "kind",
+            format!("{} events are written by the server, not sent", kind.as_str()),
+        ));
+    }
     let observed_at = parse_time("observed_at", &body.observed_at)?;
     let supersedes = body
         .supersedes
