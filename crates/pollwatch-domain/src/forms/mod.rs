@@ -16,6 +16,7 @@
 //!
 //! Pure like the rest of the crate: files come in as names and texts.
 
+mod alerts;
 mod incidents;
 mod protocol;
 mod question;
@@ -30,6 +31,7 @@ use serde_json::{Map, Value};
 
 use crate::Language;
 
+pub use alerts::{AlertRule, AlertRules, OpeningHours, Per, Trigger};
 pub use incidents::{Category, IncidentTaxonomy, RESERVED_INCIDENT_KEYS, Severity};
 pub use protocol::{
     Candidate, Comparison, ProtocolCheck, ProtocolFigures, ProtocolLine, ProtocolStatus,
@@ -63,6 +65,10 @@ pub const DEFAULT_FILES: &[(&str, &str)] = &[
     (
         "forms/protocol.toml",
         include_str!("../../../../forms/protocol.toml"),
+    ),
+    (
+        "forms/alerts.toml",
+        include_str!("../../../../forms/alerts.toml"),
     ),
 ];
 
@@ -122,6 +128,10 @@ pub struct FormSet {
     /// Bounds of the reports that have no form of their own. Served with
     /// the forms, so that the app checks the same bounds the server does.
     pub limits: Limits,
+    /// What raises an alert in the situation room (`alerts.toml`). Staff
+    /// business: not served to phones.
+    #[serde(skip)]
+    pub alerts: AlertRules,
 }
 
 /// The largest figures a report may give, whatever the forms.
@@ -180,6 +190,8 @@ pub fn load(files: &[(&str, &str)]) -> Result<FormSet, Vec<FormError>> {
     let mut checklists: BTreeMap<String, (Form, &str)> = BTreeMap::new();
     let mut incidents: Option<(Option<IncidentTaxonomy>, &str)> = None;
     let mut protocol: Option<(Option<ProtocolTemplate>, &str)> = None;
+    // Read last: the rules name checklists, categories and statuses.
+    let mut alerts: Option<(&str, &str)> = None;
 
     for &(file, text) in files {
         let head: Head = match toml::from_str(text) {
@@ -223,13 +235,22 @@ pub fn load(files: &[(&str, &str)]) -> Result<FormSet, Vec<FormError>> {
                     None => protocol = Some((parsed.ok(), file)),
                 }
             }
+            Some("alerts") => match alerts {
+                Some((first, _)) => errors.push(file_error(
+                    file,
+                    format!("a second alerts file: {first} is one already"),
+                )),
+                None => alerts = Some((file, text)),
+            },
             Some(other) => errors.push(file_error(
                 file,
-                format!("unknown kind {other:?}: expected checklist, incidents or protocol"),
+                format!(
+                    "unknown kind {other:?}: expected checklist, incidents, protocol or alerts"
+                ),
             )),
             None => errors.push(file_error(
                 file,
-                "missing top-level key `kind` (checklist, incidents or protocol)",
+                "missing top-level key `kind` (checklist, incidents, protocol or alerts)",
             )),
         }
     }
@@ -246,9 +267,34 @@ pub fn load(files: &[(&str, &str)]) -> Result<FormSet, Vec<FormError>> {
             "no protocol file (one with kind = \"protocol\")",
         ));
     }
-    match (incidents, protocol) {
-        (Some((Some(incidents), _)), Some((Some(protocol), _))) if errors.is_empty() => {
+    let forms: BTreeMap<String, Form> = checklists
+        .iter()
+        .map(|(id, (form, _))| (id.clone(), form.clone()))
+        .collect();
+    let alerts = match alerts {
+        None => {
+            errors.push(file_error(
+                "(forms)",
+                "no alerts file (one with kind = \"alerts\")",
+            ));
+            None
+        }
+        Some((file, text)) => AlertRules::parse(
+            file,
+            text,
+            &forms,
+            incidents.as_ref().and_then(|(i, _)| i.as_ref()),
+            protocol.as_ref().and_then(|(p, _)| p.as_ref()),
+        )
+        .map_err(|e| errors.extend(e))
+        .ok(),
+    };
+    match (incidents, protocol, alerts) {
+        (Some((Some(incidents), _)), Some((Some(protocol), _)), Some(alerts))
+            if errors.is_empty() =>
+        {
             Ok(FormSet {
+                alerts,
                 checklists: checklists
                     .into_iter()
                     .map(|(id, (form, _))| (id, form))

@@ -265,8 +265,9 @@ fn check_error(text: &str, question: Option<&str>, reason: &str) {
 #[test]
 fn a_valid_test_checklist_loads() {
     let text = checklist(&(q("Q1", "yes_no", "") + &q("Q2", "text", "")));
-    let mut files = DEFAULT_FILES[3..].to_vec();
+    let mut files = DEFAULT_FILES[3..5].to_vec();
     files.push(("t.toml", &text));
+    files.push(("alerts.toml", MINIMAL_ALERTS));
     let set = load(&files).unwrap_or_else(|e| panic!("{}", list(&e)));
     let form = set.checklist("t").unwrap();
     assert!(form.questions[0].required);
@@ -629,7 +630,8 @@ fn load_needs_one_incidents_and_one_protocol_file() {
     assert_eq!(
         list(&errors),
         "(forms): no incidents file (one with kind = \"incidents\")\n\
-         (forms): no protocol file (one with kind = \"protocol\")"
+         (forms): no protocol file (one with kind = \"protocol\")\n\
+         (forms): no alerts file (one with kind = \"alerts\")"
     );
 
     let mut files = DEFAULT_FILES.to_vec();
@@ -1359,4 +1361,71 @@ fn relations_are_served_parsed() {
     let r = relation("L2 ~ 1.01 * L1");
     assert_eq!(r["comparison"]["about"]["tolerance"], 0.005);
     assert_eq!(r["right"]["terms"]["L1"], 1.01e6);
+}
+
+/// Alert rules that name no checklist, for tests that bring their own.
+const MINIMAL_ALERTS: &str = r#"
+kind = "alerts"
+version = 1
+hours = { opens = "08:00", closes = "20:00" }
+[[rules]]
+id = "observer_in_danger"
+severity = "critical"
+title = { en = "Alarm", ru = "Тревога", kk = "Дабыл" }
+when = { alarm = true }
+"#;
+
+fn alerts_errors(rules: &str) -> Vec<FormError> {
+    let text = format!(
+        "kind = \"alerts\"\nversion = 1\nhours = {{ opens = \"08:00\", closes = \"20:00\" }}\n{rules}"
+    );
+    let mut files = DEFAULT_FILES[..5].to_vec();
+    files.push(("a.toml", &text));
+    load(&files).err().unwrap_or_default()
+}
+
+#[test]
+fn shipped_alert_rules_cover_what_the_issue_asks() {
+    let set = defaults();
+    let ids: Vec<&str> = set.alerts.rules.iter().map(|r| r.id.as_str()).collect();
+    for id in [
+        "observer_in_danger",
+        "observer_removed",
+        "observer_detained",
+        "observer_silent",
+        "count_not_shown",
+        "protocol_not_posted",
+        "protocol_impossible",
+        "turnout_gap",
+        "critical_incident",
+    ] {
+        assert!(ids.contains(&id), "{id} missing from {ids:?}");
+    }
+    let gap = set.alerts.rule("turnout_gap").unwrap();
+    assert_eq!(gap.when, Trigger::TurnoutGap { voters: 100, share: 0.10 });
+    assert_eq!(set.alerts.hours, OpeningHours { opens: 8 * 60, closes: 20 * 60 });
+    assert!(set.alerts.rule("observer_in_danger").unwrap().opens_case);
+}
+
+#[test]
+fn alert_rules_are_checked_against_the_forms() {
+    let title = r#"title = { en = "x", ru = "х", kk = "х" }"#;
+    let cases = [
+        (format!("[[rules]]\nid = \"a\"\nseverity = \"critical\"\n{title}\nwhen = {{ incident = [\"NOPE\"] }}"), "no incident category \"NOPE\""),
+        (format!("[[rules]]\nid = \"a\"\nseverity = \"critical\"\n{title}\nwhen = {{ checklist = \"closing\", question = \"C99\", in = [\"no\"] }}"), "has no question \"C99\""),
+        (format!("[[rules]]\nid = \"a\"\nseverity = \"critical\"\n{title}\nwhen = {{ checklist = \"closing\", question = \"C5\", in = [\"perhaps\"] }}"), "\"perhaps\" is not an answer of C5"),
+        (format!("[[rules]]\nid = \"a\"\nseverity = \"critical\"\n{title}\nwhen = {{ protocol_status = [\"eaten\"] }}"), "no protocol status \"eaten\""),
+        (format!("[[rules]]\nid = \"a\"\nseverity = \"grave\"\n{title}\nwhen = {{ alarm = true }}"), "severity"),
+        (format!("[[rules]]\nid = \"a\"\nseverity = \"minor\"\n{title}\nwhen = {{ alarm = true, silent_minutes = 5 }}"), "exactly one"),
+        (format!("[[rules]]\nid = \"a\"\nseverity = \"minor\"\ntitle = {{ en = \"x\" }}\nwhen = {{ alarm = true }}"), "missing translation ru"),
+        (format!("[[rules]]\nid = \"a\"\nseverity = \"minor\"\n{title}\nwhen = {{ turnout_gap = {{ voters = 1, share = -1.0 }} }}"), "share"),
+    ];
+    for (text, reason) in cases {
+        let errors = alerts_errors(&text);
+        assert!(
+            errors.iter().any(|e| e.file == "a.toml" && e.reason.contains(reason)),
+            "expected {reason:?} for\n{text}\ngot:\n{}",
+            list(&errors)
+        );
+    }
 }
