@@ -145,9 +145,13 @@ impl CaseDetails {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "audience", rename_all = "snake_case")]
 pub enum Audience {
-    Observer { observer: RowId },
+    Observer {
+        observer: RowId,
+    },
     /// Observers assigned to a station of this district when it was sent.
-    District { district: String },
+    District {
+        district: String,
+    },
     All,
 }
 
@@ -231,10 +235,13 @@ fn text(p: &Map<String, Value>, field: &str, required: bool) -> Result<String, V
 fn id(p: &Map<String, Value>, field: &str) -> Result<RowId, Vec<PayloadError>> {
     match p.get(field) {
         None | Some(Value::Null) => Err(problem(field, "is missing", Rule::Required)),
-        Some(v) => v
-            .as_i64()
-            .filter(|n| *n > 0)
-            .ok_or_else(|| problem(field, "must be a positive whole number", Rule::of_type("id"))),
+        Some(v) => v.as_i64().filter(|n| *n > 0).ok_or_else(|| {
+            problem(
+                field,
+                "must be a positive whole number",
+                Rule::of_type("id"),
+            )
+        }),
     }
 }
 
@@ -244,7 +251,11 @@ fn client_id(p: &Map<String, Value>, field: &str) -> Result<ClientId, Vec<Payloa
         Some(Value::String(s)) => {
             ClientId::parse(s).map_err(|e| problem(field, e.0, Rule::of_type("uuid")))
         }
-        Some(_) => Err(problem(field, "must be a report's id", Rule::of_type("uuid"))),
+        Some(_) => Err(problem(
+            field,
+            "must be a report's id",
+            Rule::of_type("uuid"),
+        )),
     }
 }
 
@@ -255,13 +266,8 @@ fn choice<T: for<'de> Deserialize<'de>>(
 ) -> Result<T, Vec<PayloadError>> {
     match p.get(field) {
         None | Some(Value::Null) => Err(problem(field, "is missing", Rule::Required)),
-        Some(v) => serde_json::from_value(v.clone()).map_err(|_| {
-            problem(
-                field,
-                format!("{v} is not one of {known}"),
-                Rule::Choice,
-            )
-        }),
+        Some(v) => serde_json::from_value(v.clone())
+            .map_err(|_| problem(field, format!("{v} is not one of {known}"), Rule::Choice)),
     }
 }
 
@@ -335,7 +341,11 @@ pub fn parse(kind: EventKind, p: &Map<String, Value>) -> Option<Result<Action, V
                     out
                 }
                 Some(_) => {
-                    return Err(problem("details", "must be an object", Rule::of_type("object")));
+                    return Err(problem(
+                        "details",
+                        "must be an object",
+                        Rule::of_type("object"),
+                    ));
                 }
             };
             let event = match p.get("event") {
@@ -351,8 +361,8 @@ pub fn parse(kind: EventKind, p: &Map<String, Value>) -> Option<Result<Action, V
             })
         })(),
         EventKind::Message => (|| {
-            let audience: Audience = serde_json::from_value(Value::Object(p.clone()))
-                .map_err(|_| {
+            let audience: Audience =
+                serde_json::from_value(Value::Object(p.clone())).map_err(|_| {
                     problem(
                         "audience",
                         "must be observer (with observer), district (with district) or all",
@@ -418,20 +428,52 @@ mod tests {
             assert!(parsed.is_ok(), "{kind:?} {p}: {parsed:?}");
         }
         let bad = [
-            (EventKind::Review, json!({"report": ID, "verdict": "disputed"}), "reason"),
-            (EventKind::Review, json!({"report": ID, "verdict": "maybe"}), "verdict"),
+            (
+                EventKind::Review,
+                json!({"report": ID, "verdict": "disputed"}),
+                "reason",
+            ),
+            (
+                EventKind::Review,
+                json!({"report": ID, "verdict": "maybe"}),
+                "verdict",
+            ),
             (EventKind::Choice, json!({"report": "x"}), "report"),
-            (EventKind::AlertStep, json!({"alert": "a", "step": "assign"}), "to"),
-            (EventKind::AlertStep, json!({"alert": "a", "step": "resolve"}), "note"),
-            (EventKind::CaseStep, json!({"case": "c", "step": "attach"}), "event"),
+            (
+                EventKind::AlertStep,
+                json!({"alert": "a", "step": "assign"}),
+                "to",
+            ),
+            (
+                EventKind::AlertStep,
+                json!({"alert": "a", "step": "resolve"}),
+                "note",
+            ),
+            (
+                EventKind::CaseStep,
+                json!({"case": "c", "step": "attach"}),
+                "event",
+            ),
             (
                 EventKind::CaseStep,
                 json!({"case": "c", "step": "details", "details": {"home_address": "x"}}),
                 "details.home_address",
             ),
-            (EventKind::Message, json!({"audience": "observer", "text": "hi"}), "audience"),
-            (EventKind::Message, json!({"audience": "all", "text": "  "}), "text"),
-            (EventKind::Assignment, json!({"observer": 1, "station": -2, "change": "assign"}), "station"),
+            (
+                EventKind::Message,
+                json!({"audience": "observer", "text": "hi"}),
+                "audience",
+            ),
+            (
+                EventKind::Message,
+                json!({"audience": "all", "text": "  "}),
+                "text",
+            ),
+            (
+                EventKind::Assignment,
+                json!({"observer": 1, "station": -2, "change": "assign"}),
+                "station",
+            ),
         ];
         for (kind, p, field) in bad {
             let e = parse(kind, &obj(p.clone())).unwrap().unwrap_err();
@@ -443,9 +485,12 @@ mod tests {
     #[test]
     fn notes_are_bounded() {
         let long = "я".repeat(MAX_NOTE_CHARS + 1);
-        let e = parse(EventKind::Message, &obj(json!({"audience": "all", "text": long})))
-            .unwrap()
-            .unwrap_err();
+        let e = parse(
+            EventKind::Message,
+            &obj(json!({"audience": "all", "text": long})),
+        )
+        .unwrap()
+        .unwrap_err();
         assert_eq!(e[0].field, "text");
     }
 }

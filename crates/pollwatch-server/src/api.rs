@@ -341,7 +341,10 @@ async fn submit_event(
     if kind.is_staff_action() || (kind == EventKind::MessageRead && observer_id.is_none()) {
         return Err(ApiError::invalid(
             "kind",
-            format!("{} events are written by the server, not sent", kind.as_str()),
+            format!(
+                "{} events are written by the server, not sent",
+                kind.as_str()
+            ),
         ));
     }
     let observed_at = parse_time("observed_at", &body.observed_at)?;

@@ -93,11 +93,13 @@ impl AlertRules {
     /// Categories some `incident` rule names: the `incident_severity`
     /// catch-all leaves them to their own rule.
     pub fn named_categories(&self) -> impl Iterator<Item = &str> {
-        self.rules.iter().flat_map(|r| match &r.when {
-            Trigger::Incident { categories } => categories.as_slice(),
-            _ => &[],
-        })
-        .map(String::as_str)
+        self.rules
+            .iter()
+            .flat_map(|r| match &r.when {
+                Trigger::Incident { categories } => categories.as_slice(),
+                _ => &[],
+            })
+            .map(String::as_str)
     }
 }
 
@@ -200,11 +202,17 @@ impl AlertRules {
                     },
                     (Some(_), Some(_)) => {
                         e.push(None, "hours: `opens` must be before `closes`");
-                        OpeningHours { opens: 0, closes: 0 }
+                        OpeningHours {
+                            opens: 0,
+                            closes: 0,
+                        }
                     }
                     _ => {
                         e.push(None, "hours: times must be \"HH:MM\", 00:00 to 23:59");
-                        OpeningHours { opens: 0, closes: 0 }
+                        OpeningHours {
+                            opens: 0,
+                            closes: 0,
+                        }
                     }
                 }
             }
@@ -316,7 +324,10 @@ fn trigger(
     }
     if let Some(s) = w.incident_severity {
         let Some(severity) = Severity::parse(&s) else {
-            e.push(q, "when.incident_severity: expected critical, serious or minor");
+            e.push(
+                q,
+                "when.incident_severity: expected critical, serious or minor",
+            );
             return None;
         };
         return Some(Trigger::IncidentSeverity { severity });
@@ -357,7 +368,10 @@ fn trigger(
     }
     let (Some(checklist), Some(question), Some(values)) = (w.checklist, w.question, w.values)
     else {
-        e.push(q, "when: a checklist answer needs checklist, question and in");
+        e.push(
+            q,
+            "when: a checklist answer needs checklist, question and in",
+        );
         return None;
     };
     match checklists.get(&checklist) {

@@ -1402,8 +1402,20 @@ fn shipped_alert_rules_cover_what_the_issue_asks() {
         assert!(ids.contains(&id), "{id} missing from {ids:?}");
     }
     let gap = set.alerts.rule("turnout_gap").unwrap();
-    assert_eq!(gap.when, Trigger::TurnoutGap { voters: 100, share: 0.10 });
-    assert_eq!(set.alerts.hours, OpeningHours { opens: 8 * 60, closes: 20 * 60 });
+    assert_eq!(
+        gap.when,
+        Trigger::TurnoutGap {
+            voters: 100,
+            share: 0.10
+        }
+    );
+    assert_eq!(
+        set.alerts.hours,
+        OpeningHours {
+            opens: 8 * 60,
+            closes: 20 * 60
+        }
+    );
     assert!(set.alerts.rule("observer_in_danger").unwrap().opens_case);
 }
 
@@ -1411,19 +1423,61 @@ fn shipped_alert_rules_cover_what_the_issue_asks() {
 fn alert_rules_are_checked_against_the_forms() {
     let title = r#"title = { en = "x", ru = "х", kk = "х" }"#;
     let cases = [
-        (format!("[[rules]]\nid = \"a\"\nseverity = \"critical\"\n{title}\nwhen = {{ incident = [\"NOPE\"] }}"), "no incident category \"NOPE\""),
-        (format!("[[rules]]\nid = \"a\"\nseverity = \"critical\"\n{title}\nwhen = {{ checklist = \"closing\", question = \"C99\", in = [\"no\"] }}"), "has no question \"C99\""),
-        (format!("[[rules]]\nid = \"a\"\nseverity = \"critical\"\n{title}\nwhen = {{ checklist = \"closing\", question = \"C5\", in = [\"perhaps\"] }}"), "\"perhaps\" is not an answer of C5"),
-        (format!("[[rules]]\nid = \"a\"\nseverity = \"critical\"\n{title}\nwhen = {{ protocol_status = [\"eaten\"] }}"), "no protocol status \"eaten\""),
-        (format!("[[rules]]\nid = \"a\"\nseverity = \"grave\"\n{title}\nwhen = {{ alarm = true }}"), "severity"),
-        (format!("[[rules]]\nid = \"a\"\nseverity = \"minor\"\n{title}\nwhen = {{ alarm = true, silent_minutes = 5 }}"), "exactly one"),
-        (format!("[[rules]]\nid = \"a\"\nseverity = \"minor\"\ntitle = {{ en = \"x\" }}\nwhen = {{ alarm = true }}"), "missing translation ru"),
-        (format!("[[rules]]\nid = \"a\"\nseverity = \"minor\"\n{title}\nwhen = {{ turnout_gap = {{ voters = 1, share = -1.0 }} }}"), "share"),
+        (
+            format!(
+                "[[rules]]\nid = \"a\"\nseverity = \"critical\"\n{title}\nwhen = {{ incident = [\"NOPE\"] }}"
+            ),
+            "no incident category \"NOPE\"",
+        ),
+        (
+            format!(
+                "[[rules]]\nid = \"a\"\nseverity = \"critical\"\n{title}\nwhen = {{ checklist = \"closing\", question = \"C99\", in = [\"no\"] }}"
+            ),
+            "has no question \"C99\"",
+        ),
+        (
+            format!(
+                "[[rules]]\nid = \"a\"\nseverity = \"critical\"\n{title}\nwhen = {{ checklist = \"closing\", question = \"C5\", in = [\"perhaps\"] }}"
+            ),
+            "\"perhaps\" is not an answer of C5",
+        ),
+        (
+            format!(
+                "[[rules]]\nid = \"a\"\nseverity = \"critical\"\n{title}\nwhen = {{ protocol_status = [\"eaten\"] }}"
+            ),
+            "no protocol status \"eaten\"",
+        ),
+        (
+            format!(
+                "[[rules]]\nid = \"a\"\nseverity = \"grave\"\n{title}\nwhen = {{ alarm = true }}"
+            ),
+            "severity",
+        ),
+        (
+            format!(
+                "[[rules]]\nid = \"a\"\nseverity = \"minor\"\n{title}\nwhen = {{ alarm = true, silent_minutes = 5 }}"
+            ),
+            "exactly one",
+        ),
+        (
+            format!(
+                "[[rules]]\nid = \"a\"\nseverity = \"minor\"\ntitle = {{ en = \"x\" }}\nwhen = {{ alarm = true }}"
+            ),
+            "missing translation ru",
+        ),
+        (
+            format!(
+                "[[rules]]\nid = \"a\"\nseverity = \"minor\"\n{title}\nwhen = {{ turnout_gap = {{ voters = 1, share = -1.0 }} }}"
+            ),
+            "share",
+        ),
     ];
     for (text, reason) in cases {
         let errors = alerts_errors(&text);
         assert!(
-            errors.iter().any(|e| e.file == "a.toml" && e.reason.contains(reason)),
+            errors
+                .iter()
+                .any(|e| e.file == "a.toml" && e.reason.contains(reason)),
             "expected {reason:?} for\n{text}\ngot:\n{}",
             list(&errors)
         );
