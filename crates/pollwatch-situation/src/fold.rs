@@ -302,7 +302,8 @@ impl Situation {
             .filter(|o| o.silent.is_none() && o.safety == Safety::Safe)
             .filter_map(|o| {
                 let t = self.clock.after_open_minutes(o.last_seen?, minutes)?;
-                (t <= now).then_some((o.id, o.last_seq, t))
+                // "More than" N minutes: as `heard_from` decides it.
+                (t < now).then_some((o.id, o.last_seq, t))
             })
             .collect();
         for (o, seq, at) in due {
@@ -310,6 +311,12 @@ impl Situation {
             let id = self.raise_silence(rule, o, seq, at, station, &mut ch);
             self.observer_mut(o).silent = Some(id);
             ch.observers.insert(o);
+        }
+        let seq = self.last_seq;
+        for id in &ch.stations {
+            if let Some(&i) = self.station_index.get(id) {
+                self.stations[i].changed = seq;
+            }
         }
         ch
     }
