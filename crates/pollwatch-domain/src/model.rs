@@ -207,6 +207,13 @@ pub struct Election {
     pub name: String,
     /// ISO date of polling day, as text ("2026-03-15").
     pub polling_day: String,
+    /// IANA time zone of the election's local times ("Asia/Almaty").
+    #[serde(default = "utc")]
+    pub time_zone: String,
+}
+
+fn utc() -> String {
+    "UTC".into()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -278,6 +278,8 @@ pub trait Store: Send + Sync + 'static {
     -> Result<Election>;
     async fn election(&self, slug: &Slug) -> Result<Option<Election>>;
     async fn elections(&self) -> Result<Vec<Election>>;
+    /// The IANA zone the election's local times are in (checked by the caller).
+    async fn set_election_time_zone(&self, id: RowId, zone: &str) -> Result<()>;
     async fn districts(&self, election_id: RowId) -> Result<Vec<District>>;
     /// Apply a registry all-or-nothing in one transaction; recorded with its
     /// source and hash, and every changed field kept in the change log.
@@ -376,6 +378,12 @@ pub trait Store: Send + Sync + 'static {
         client_id: &ClientId,
     ) -> Result<Option<Event>>;
     async fn event_count(&self, group_id: RowId) -> Result<i64>;
+    /// Learn of events other servers store: the id of each group whose log
+    /// grew, soon after its commit (PostgreSQL's LISTEN/NOTIFY). `None`
+    /// where no other server can write (SQLite: one process owns the file).
+    async fn subscribe(&self) -> Result<Option<tokio::sync::mpsc::Receiver<RowId>>> {
+        Ok(None)
+    }
 
     // --- official results ---
     /// Store an official result in one transaction. The same file read

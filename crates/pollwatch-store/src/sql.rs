@@ -250,6 +250,7 @@ macro_rules! sql_store {
                         .map_err(|e| corrupt("election slug", e))?,
                     name: get(row, "name")?,
                     polling_day: get(row, "polling_day")?,
+                    time_zone: get(row, "time_zone")?,
                 })
             }
 
@@ -668,7 +669,7 @@ macro_rules! sql_store {
                 }
 
                 async fn election(&self, slug: &Slug) -> Result<Option<Election>> {
-                    ::sqlx::query("SELECT id, slug, name, polling_day FROM elections WHERE slug = $1")
+                    ::sqlx::query("SELECT id, slug, name, polling_day, time_zone FROM elections WHERE slug = $1")
                         .bind(slug.as_str())
                         .fetch_optional(&self.pool)
                         .await
@@ -678,8 +679,18 @@ macro_rules! sql_store {
                         .transpose()
                 }
 
+                async fn set_election_time_zone(&self, id: RowId, zone: &str) -> Result<()> {
+                    ::sqlx::query("UPDATE elections SET time_zone = $1 WHERE id = $2")
+                        .bind(zone)
+                        .bind(id)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(db)?;
+                    Ok(())
+                }
+
                 async fn elections(&self) -> Result<Vec<Election>> {
-                    ::sqlx::query("SELECT id, slug, name, polling_day FROM elections ORDER BY id")
+                    ::sqlx::query("SELECT id, slug, name, polling_day, time_zone FROM elections ORDER BY id")
                         .fetch_all(&self.pool)
                         .await
                         .map_err(db)?
