@@ -24,6 +24,7 @@ use crate::api::format_time;
 use crate::auth::{Caller, MaybeCaller};
 use crate::error::{ApiError, PageError};
 use crate::extract::page::{Path, Query};
+use crate::i18n::{Chosen, Tr};
 use crate::pages::{Nav, filters, render};
 
 /// Forensics reports by result id: a result never changes once stored, so
@@ -52,6 +53,7 @@ fn analyst(caller: Option<Caller>) -> Result<Caller, Box<Response>> {
 #[derive(Template)]
 #[template(path = "results.html")]
 struct ListPage {
+    tr: Tr,
     nav: Nav,
     imports: Vec<ImportRow>,
 }
@@ -68,6 +70,7 @@ struct ImportRow {
 
 async fn list(
     State(state): State<AppState>,
+    chosen: Chosen,
     MaybeCaller(caller): MaybeCaller,
 ) -> Result<Response, PageError> {
     let caller = match analyst(caller) {
@@ -90,7 +93,8 @@ async fn list(
         })
         .collect();
     Ok(render(&ListPage {
-        nav: Nav::of(&caller),
+        tr: chosen.tr,
+        nav: Nav::of(&caller, &chosen),
         imports,
     }))
 }
@@ -131,6 +135,7 @@ pub async fn cached_report(
 #[derive(Template)]
 #[template(path = "result.html")]
 struct ReportPage {
+    tr: Tr,
     nav: Nav,
     info: ResultImportInfo,
     report: Arc<forensics::Report>,
@@ -150,6 +155,7 @@ fn opt(v: Option<f64>, digits: usize) -> String {
 
 async fn report(
     State(state): State<AppState>,
+    chosen: Chosen,
     MaybeCaller(caller): MaybeCaller,
     Path(id): Path<RowId>,
 ) -> Result<Response, PageError> {
@@ -231,7 +237,8 @@ async fn report(
         None => "not enough stations to find a mode".into(),
     };
     Ok(render(&ReportPage {
-        nav: Nav::of(&caller),
+        tr: chosen.tr,
+        nav: Nav::of(&caller, &chosen),
         info,
         report,
         leader,
@@ -296,6 +303,7 @@ struct CompareQuery {
 #[derive(Template)]
 #[template(path = "compare.html")]
 struct ComparePage {
+    tr: Tr,
     nav: Nav,
     info: ResultImportInfo,
     source: String,
@@ -306,6 +314,7 @@ struct ComparePage {
 
 async fn comparison(
     State(state): State<AppState>,
+    chosen: Chosen,
     MaybeCaller(caller): MaybeCaller,
     Path(id): Path<RowId>,
     Query(q): Query<CompareQuery>,
@@ -352,7 +361,8 @@ async fn comparison(
         "votes",
     );
     Ok(render(&ComparePage {
-        nav: Nav::of(&caller),
+        tr: chosen.tr,
+        nav: Nav::of(&caller, &chosen),
         info,
         source,
         has_file_figures,
@@ -364,6 +374,7 @@ async fn comparison(
 #[derive(Template)]
 #[template(path = "quickcount.html")]
 struct QuickCountPage {
+    tr: Tr,
     nav: Nav,
     info: ResultImportInfo,
     qc: quickcount::QuickCount,
@@ -399,6 +410,7 @@ fn sample_from_copies(observed: &[compare::Observed], candidates: &[String]) -> 
 
 async fn quick_count(
     State(state): State<AppState>,
+    chosen: Chosen,
     MaybeCaller(caller): MaybeCaller,
     Path(id): Path<RowId>,
 ) -> Result<Response, PageError> {
@@ -413,7 +425,8 @@ async fn quick_count(
     sample.leader = set.leader;
     let qc = quickcount::estimate(&sample, Some(set.stations.len()), Some(&set));
     Ok(render(&QuickCountPage {
-        nav: Nav::of(&caller),
+        tr: chosen.tr,
+        nav: Nav::of(&caller, &chosen),
         info,
         qc,
     }))

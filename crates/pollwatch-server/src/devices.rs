@@ -23,6 +23,7 @@ use crate::auth::Caller;
 use crate::error::{ApiError, PageError};
 use crate::extract::api::Path;
 use crate::extract::page::{Form, Query};
+use crate::i18n::{Chosen, Tr};
 use crate::pages::{Nav, render};
 
 /// Largest page of staff sessions an admin sees at once.
@@ -331,6 +332,7 @@ async fn revoke_staff_session(
 #[derive(Template)]
 #[template(path = "devices.html")]
 struct DevicesPage {
+    tr: Tr,
     nav: Nav,
     observer: String,
     devices: Option<Vec<SessionView>>,
@@ -347,6 +349,7 @@ struct DevicesQuery {
 
 async fn devices_page(
     State(state): State<AppState>,
+    chosen: Chosen,
     caller: Caller,
     Query(q): Query<DevicesQuery>,
 ) -> Result<Response, PageError> {
@@ -360,7 +363,8 @@ async fn devices_page(
         Some(SessionView::list(&list, &caller))
     };
     Ok(render(&DevicesPage {
-        nav: Nav::of(&caller),
+        tr: chosen.tr,
+        nav: Nav::of(&caller, &chosen),
         observer,
         devices,
         notice: q
@@ -397,6 +401,7 @@ async fn devices_revoke_form(
 #[derive(Template)]
 #[template(path = "sessions.html")]
 struct SessionsPage {
+    tr: Tr,
     nav: Nav,
     mine: Vec<SessionView>,
     /// For admins: every staff session.
@@ -412,6 +417,7 @@ struct SessionsQuery {
 
 async fn sessions_page(
     State(state): State<AppState>,
+    chosen: Chosen,
     caller: Caller,
     Query(q): Query<SessionsQuery>,
 ) -> Result<Response, PageError> {
@@ -424,7 +430,8 @@ async fn sessions_page(
         None
     };
     Ok(render(&SessionsPage {
-        nav: Nav::of(&caller),
+        tr: chosen.tr,
+        nav: Nav::of(&caller, &chosen),
         mine: SessionView::list(&mine, &caller),
         staff,
         notice: q.ended.map(|n| format!("{n} session(s) ended.")),
