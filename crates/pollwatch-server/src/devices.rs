@@ -64,6 +64,9 @@ pub struct SessionView {
     created_at_shown: String,
     #[serde(skip)]
     last_seen_shown: String,
+    /// No request has come from it yet (pages say so in their language).
+    #[serde(skip)]
+    never_used: bool,
 }
 
 /// "2026-03-15 07:02 UTC": a coordinator reads it at a glance.
@@ -98,6 +101,7 @@ impl SessionView {
             last_seen_shown: shown(s.last_seen_at),
             expires_at: format_time(s.expires_at),
             current: s.id == current.id,
+            never_used: s.device.is_empty(),
         }
     }
 }
@@ -336,7 +340,8 @@ struct DevicesPage {
     nav: Nav,
     observer: String,
     devices: Option<Vec<SessionView>>,
-    notice: Option<String>,
+    /// How many devices the last revocation ended.
+    revoked: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -367,9 +372,7 @@ async fn devices_page(
         nav: Nav::of(&caller, &chosen),
         observer,
         devices,
-        notice: q
-            .revoked
-            .map(|n| format!("{n} device(s) revoked: they are refused from now on.")),
+        revoked: q.revoked,
     }))
 }
 
@@ -406,7 +409,8 @@ struct SessionsPage {
     mine: Vec<SessionView>,
     /// For admins: every staff session.
     staff: Option<Vec<SessionView>>,
-    notice: Option<String>,
+    /// How many sessions the last request ended.
+    ended: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -434,7 +438,7 @@ async fn sessions_page(
         nav: Nav::of(&caller, &chosen),
         mine: SessionView::list(&mine, &caller),
         staff,
-        notice: q.ended.map(|n| format!("{n} session(s) ended.")),
+        ended: q.ended,
     }))
 }
 

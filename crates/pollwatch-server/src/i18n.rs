@@ -45,6 +45,9 @@ use crate::extract::page::Form;
 pub const FILES: &[(&str, &str)] = &[
     ("common.toml", include_str!("../i18n/common.toml")),
     ("login.toml", include_str!("../i18n/login.toml")),
+    ("stations.toml", include_str!("../i18n/stations.toml")),
+    ("results.toml", include_str!("../i18n/results.toml")),
+    ("devices.toml", include_str!("../i18n/devices.toml")),
 ];
 
 /// The cookie that remembers the viewer's choice.
@@ -631,9 +634,14 @@ mod tests {
                     .filter(|l| !l.trim_start().starts_with("//"))
                     .collect::<Vec<_>>()
                     .join("\n");
-                for (call, with_args) in [(".t(\"", false), (".f(\"", true)] {
+                // Spelled apart so that this line is not a call itself.
+                for (call, with_args) in [(concat!(".", "t("), false), (concat!(".", "f("), true)] {
                     for (at, _) in text.match_indices(call) {
-                        let rest = &text[at + call.len()..];
+                        // rustfmt may put the key on the next line.
+                        let rest = text[at + call.len()..].trim_start();
+                        let Some(rest) = rest.strip_prefix('"') else {
+                            continue;
+                        };
                         if let Some(end) = rest.find('"') {
                             found.push((name.clone(), rest[..end].to_owned(), with_args));
                         }

@@ -523,7 +523,8 @@ struct EventRow {
     kind: &'static str,
     observed_at: String,
     received_at: String,
-    observer: String,
+    /// The observer's code name; `None` for a report staff wrote.
+    observer: Option<String>,
     payload: String,
     superseded: bool,
 }
@@ -594,8 +595,7 @@ fn event_rows(events: &[Event], observers: &[pollwatch_domain::Observer]) -> Vec
                 .event
                 .observer_id
                 .and_then(|id| observers.iter().find(|o| o.id == id))
-                .map(|o| o.code_name.to_string())
-                .unwrap_or_else(|| "staff".into()),
+                .map(|o| o.code_name.to_string()),
             payload: serde_json::to_string_pretty(&e.event.payload).unwrap_or_default(),
             superseded: superseded.contains(&e.event.client_id),
         })

@@ -221,3 +221,72 @@ async fn the_switch_is_documented() {
         assert!(statuses.contains(&status), "{status} not in {statuses:?}");
     }
 }
+
+/// Every staff page of a coordinator in each language: its own heading,
+/// and not the English one.
+#[tokio::test]
+async fn staff_pages_in_three_languages() {
+    let Some(app) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    let coord = app.staff_token("coord-alpha").await;
+    let pages: [(&str, [&str; 3]); 5] = [
+        (
+            "/stations",
+            [
+                "Polling stations",
+                "Избирательные участки",
+                "Сайлау учаскелері",
+            ],
+        ),
+        (
+            "/stations/101",
+            [
+                "Registered voters",
+                "Избирателей в списках",
+                "Тізімдегі сайлаушылар",
+            ],
+        ),
+        (
+            "/results",
+            ["Official results", "Официальные итоги", "Ресми нәтижелер"],
+        ),
+        (
+            "/devices?observer=Obs-alpha",
+            [
+                "When an observer",
+                "Если у наблюдателя забрали телефон",
+                "Байқаушының телефонын алып қойса",
+            ],
+        ),
+        (
+            "/sessions",
+            ["Your sessions", "Ваши сеансы", "Сіздің сеанстарыңыз"],
+        ),
+    ];
+    for (path, texts) in pages {
+        for (i, lang) in ["en", "ru", "kk"].into_iter().enumerate() {
+            let (status, html) = page(
+                &app,
+                path,
+                &[
+                    ("authorization", &format!("Bearer {coord}")),
+                    ("cookie", &format!("lang={lang}")),
+                ],
+            )
+            .await;
+            assert_eq!(status, 200, "{path} {lang}: {html}");
+            assert!(
+                html.contains(&format!("<html lang=\"{lang}\">")),
+                "{path} {lang}"
+            );
+            assert!(html.contains(texts[i]), "{path} {lang}: {html}");
+            if lang != "en" {
+                assert!(
+                    !html.contains(texts[0]),
+                    "{path} {lang}: English left: {html}"
+                );
+            }
+        }
+    }
+}
