@@ -401,6 +401,8 @@ pub enum Permission {
     ReadStations,
     /// See official results, forensics, the quick count and comparisons.
     Analyse,
+    /// Act on election day: alerts, cases, verification, messages.
+    Coordinate,
 }
 
 impl Role {
@@ -442,6 +444,7 @@ impl Role {
                     | ReadGroupEvents
                     | ReadStations
                     | Analyse
+                    | Coordinate
             ),
             Role::Analyst => matches!(p, ReadGroupEvents | ReadStations | Analyse),
             Role::Observer => matches!(p, SubmitEvents | ReadStations),

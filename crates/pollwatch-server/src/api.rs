@@ -404,6 +404,9 @@ async fn submit_event(
         }
         other => other.into(),
     })?;
+    if appended.created {
+        state.rooms.request_catch_up(group_id);
+    }
     let status = if appended.created {
         StatusCode::CREATED
     } else {

@@ -18,6 +18,7 @@ pub mod hashing;
 pub mod i18n;
 pub mod limits;
 pub mod pages;
+pub mod rooms;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -72,6 +73,8 @@ pub struct AppState {
     pub limits: Arc<limits::Limits>,
     /// The threads that hash passwords (a fixed few, whatever arrives).
     pub hashing: Arc<hashing::HashPool>,
+    /// Each group's situation room, kept in step with its log.
+    pub rooms: Arc<rooms::Rooms>,
 }
 
 impl AppState {
@@ -99,7 +102,14 @@ impl AppState {
             }
             Err(e) => tracing::warn!(error = %e, "could not clear interrupted uploads"),
         }
+        let forms = Arc::new(pollwatch_domain::forms::defaults());
+        let rooms = Arc::new(rooms::Rooms::new(
+            Arc::clone(&store),
+            Arc::clone(&forms),
+            election_id,
+        ));
         Ok(Self {
+            rooms,
             store,
             config,
             blobs,
@@ -108,7 +118,7 @@ impl AppState {
             dummy_hash,
             reports: Arc::default(),
             readiness: Arc::default(),
-            forms: Arc::new(pollwatch_domain::forms::defaults()),
+            forms,
             limits: Arc::new(limits::Limits::new(limits)),
             hashing,
         })
@@ -125,6 +135,11 @@ impl AppState {
     /// Use a group's own forms instead of the shipped ones.
     pub fn with_forms(mut self, forms: pollwatch_domain::forms::FormSet) -> Self {
         self.forms = Arc::new(forms);
+        self.rooms = Arc::new(rooms::Rooms::new(
+            Arc::clone(&self.store),
+            Arc::clone(&self.forms),
+            self.election_id,
+        ));
         self
     }
 

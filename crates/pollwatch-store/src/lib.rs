@@ -296,6 +296,8 @@ pub trait Store: Send + Sync + 'static {
     async fn create_user(&self, user: NewUser, at: Timestamp) -> Result<User>;
     /// The user and their password hash.
     async fn user_for_login(&self, username: &str) -> Result<Option<(User, String)>>;
+    /// A group's staff accounts (coordinators, analysts), by name; at most 1,000.
+    async fn group_users(&self, group_id: RowId) -> Result<Vec<User>>;
     async fn create_observer(&self, observer: NewObserver, at: Timestamp) -> Result<Observer>;
     async fn observer(&self, group_id: RowId, id: RowId) -> Result<Option<Observer>>;
     async fn observer_by_code_name(

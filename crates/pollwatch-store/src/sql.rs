@@ -971,6 +971,20 @@ macro_rules! sql_store {
                     }
                 }
 
+                async fn group_users(&self, group_id: RowId) -> Result<Vec<User>> {
+                    ::sqlx::query(
+                        "SELECT id, group_id, username, role FROM users WHERE group_id = $1 \
+                         ORDER BY username LIMIT 1000",
+                    )
+                    .bind(group_id)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .iter()
+                    .map(user)
+                    .collect()
+                }
+
                 async fn create_observer(&self, o: NewObserver, at: Timestamp) -> Result<Observer> {
                     let row = ::sqlx::query(
                         "INSERT INTO observers (group_id, code_name, language, contact, created_at) \

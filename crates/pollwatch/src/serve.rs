@@ -104,6 +104,7 @@ pub async fn serve(
     println!("pollwatch is serving on http://{addr}/");
     ready(addr);
     let purge = pollwatch_server::devices::spawn_purge(store.clone());
+    state.rooms.spawn();
     // The peer's address is what the login and enrolment limits count by.
     let app = pollwatch_server::router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)

@@ -1,0 +1,384 @@
+//! The situation rooms: one [`Situation`] per group, in memory, built from
+//! the group's log on first use (and for every group at start), kept in step
+//! with the log by catching up from the last folded position — after this
+//! server stores an event, when another server says it stored one
+//! (`Store::subscribe`, PostgreSQL's LISTEN/NOTIFY), and every few seconds
+//! in case a notification was lost. The fold itself is
+//! `pollwatch-situation`; this module only feeds it and publishes.
+//!
+//! Publishing is coalesced: a burst of reports gives one update a few
+//! hundred milliseconds later, with the tallies computed once for every
+//! coordinator watching, not once per report or per viewer.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use pollwatch_domain::forms::FormSet;
+use pollwatch_domain::{RowId, Timestamp};
+use pollwatch_situation::{Changes, ElectionClock, Reference, Situation, StationRef, Tallies};
+use pollwatch_store::{Store, StoreError};
+use tokio::sync::{Mutex, Notify, OnceCell, RwLock, broadcast};
+
+/// Events read per catch-up query.
+const PAGE: i64 = 2000;
+/// How long a burst is gathered before it is published.
+const COALESCE: Duration = Duration::from_millis(150);
+/// Catch up with the log this often even without a notification.
+const POLL: Duration = Duration::from_secs(5);
+/// Silences are checked this often.
+const TICK: Duration = Duration::from_secs(15);
+
+/// One published change: what changed since the previous update, and the
+/// tallies after it.
+#[derive(Debug)]
+pub struct Update {
+    pub seq: i64,
+    pub changes: Changes,
+    pub tallies: Arc<Tallies>,
+    /// When the newest event of the update was received, for the feed's
+    /// append-to-delivery latency.
+    pub newest_received: Option<Timestamp>,
+}
+
+/// One group's room.
+pub struct Room {
+    pub group: RowId,
+    situation: RwLock<Situation>,
+    /// One catch-up at a time, so events fold in log order.
+    folding: Mutex<()>,
+    pending: std::sync::Mutex<(Changes, Option<Timestamp>)>,
+    /// A catch-up was asked for while one ran: run once more after it.
+    again: std::sync::atomic::AtomicBool,
+    wake: Notify,
+    tallies: std::sync::RwLock<Arc<Tallies>>,
+    updates: broadcast::Sender<Arc<Update>>,
+}
+
+impl Room {
+    /// Read the projections (briefly: a catch-up waits for readers).
+    pub async fn read(&self) -> tokio::sync::RwLockReadGuard<'_, Situation> {
+        self.situation.read().await
+    }
+
+    /// The tallies as last published.
+    pub fn tallies(&self) -> Arc<Tallies> {
+        match self.tallies.read() {
+            Ok(t) => Arc::clone(&t),
+            Err(p) => Arc::clone(&p.into_inner()),
+        }
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Update>> {
+        self.updates.subscribe()
+    }
+
+    fn queue(&self, changes: Changes, newest: Option<Timestamp>) {
+        if changes.is_empty() {
+            return;
+        }
+        if let Ok(mut p) = self.pending.lock() {
+            p.0.merge(changes);
+            p.1 = p.1.max(newest);
+        }
+        self.wake.notify_one();
+    }
+
+    /// Publish what gathered; runs for the room's life.
+    async fn publish(self: Arc<Self>) {
+        loop {
+            self.wake.notified().await;
+            tokio::time::sleep(COALESCE).await;
+            let (changes, newest) = match self.pending.lock() {
+                Ok(mut p) => std::mem::take(&mut *p),
+                Err(_) => continue,
+            };
+            if changes.is_empty() {
+                continue;
+            }
+            let (seq, tallies) = {
+                let s = self.situation.read().await;
+                (s.last_seq(), Arc::new(s.tallies()))
+            };
+            if let Ok(mut t) = self.tallies.write() {
+                *t = Arc::clone(&tallies);
+            }
+            // No receiver is not an error: nobody is watching.
+            let _ = self.updates.send(Arc::new(Update {
+                seq,
+                changes,
+                tallies,
+                newest_received: newest,
+            }));
+        }
+    }
+}
+
+/// The election the rooms show, loaded once.
+struct Election {
+    clock: ElectionClock,
+    stations: Vec<StationRef>,
+}
+
+/// Every group's room.
+pub struct Rooms {
+    store: Arc<dyn Store>,
+    forms: Arc<FormSet>,
+    election_id: Option<RowId>,
+    election: OnceCell<Arc<Election>>,
+    rooms: std::sync::Mutex<HashMap<RowId, Arc<OnceCell<Arc<Room>>>>>,
+}
+
+fn now() -> Timestamp {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0);
+    Timestamp(ms)
+}
+
+impl Rooms {
+    pub fn new(store: Arc<dyn Store>, forms: Arc<FormSet>, election_id: Option<RowId>) -> Self {
+        Self {
+            store,
+            forms,
+            election_id,
+            election: OnceCell::new(),
+            rooms: Default::default(),
+        }
+    }
+
+    async fn election(&self) -> Result<Arc<Election>, StoreError> {
+        self.election
+            .get_or_try_init(|| async {
+                let found = match self.election_id {
+                    Some(id) => self.store.elections().await?.into_iter().find(|e| e.id == id),
+                    None => None,
+                };
+                let zone = found
+                    .as_ref()
+                    .map(|e| e.time_zone.clone())
+                    .unwrap_or_else(|| "UTC".into());
+                let clock = ElectionClock::new(&zone, self.forms.alerts.hours)
+                    .or_else(|e| {
+                        tracing::warn!(error = %e, "the election's time zone is unknown: using UTC");
+                        ElectionClock::new("UTC", self.forms.alerts.hours)
+                    })
+                    .map_err(|e| StoreError::Database(e.to_string()))?;
+                let stations = match self.election_id {
+                    Some(id) => self.store.stations(id).await?,
+                    None => Vec::new(),
+                };
+                let stations = stations
+                    .into_iter()
+                    .map(|s| StationRef {
+                        id: s.id,
+                        number: s.record.number.to_string(),
+                        name: s.record.name,
+                        district: s.record.district,
+                        registered_voters: s.record.registered_voters,
+                        coordinates: s
+                            .record
+                            .coordinates
+                            .map(|c| (c.latitude, c.longitude)),
+                    })
+                    .collect();
+                Ok(Arc::new(Election { clock, stations }))
+            })
+            .await
+            .cloned()
+    }
+
+    /// The election's clock (for local times on pages).
+    pub async fn clock(&self) -> Result<ElectionClock, StoreError> {
+        Ok(self.election().await?.clock.clone())
+    }
+
+    /// A group's room, built from its log on first use.
+    pub async fn room(&self, group: RowId) -> Result<Arc<Room>, StoreError> {
+        let cell = match self.rooms.lock() {
+            Ok(mut m) => Arc::clone(m.entry(group).or_default()),
+            Err(_) => return Err(StoreError::Database("rooms lock poisoned".into())),
+        };
+        cell.get_or_try_init(|| self.build(group)).await.cloned()
+    }
+
+    async fn build(&self, group: RowId) -> Result<Arc<Room>, StoreError> {
+        let started = std::time::Instant::now();
+        let election = self.election().await?;
+        let assignments = self
+            .store
+            .assignments(group)
+            .await?
+            .into_iter()
+            .map(|a| (a.observer_id, a.station_id))
+            .collect();
+        let observers = self
+            .store
+            .observers(group)
+            .await?
+            .into_iter()
+            .map(|o| o.id)
+            .collect();
+        let mut situation = Situation::new(Reference {
+            stations: election.stations.clone(),
+            assignments,
+            observers,
+            forms: Arc::clone(&self.forms),
+            clock: election.clock.clone(),
+        });
+        let mut events = 0usize;
+        loop {
+            let page = self.store.events(group, situation.last_seq(), PAGE).await?;
+            if page.is_empty() {
+                break;
+            }
+            events += page.len();
+            for e in &page {
+                situation.apply(e);
+            }
+        }
+        situation.tick(now());
+        let tallies = Arc::new(situation.tallies());
+        tracing::info!(
+            group,
+            events,
+            ms = started.elapsed().as_millis() as u64,
+            "situation room built from the log"
+        );
+        let (updates, _) = broadcast::channel(256);
+        let room = Arc::new(Room {
+            group,
+            situation: RwLock::new(situation),
+            folding: Mutex::new(()),
+            pending: Default::default(),
+            again: Default::default(),
+            wake: Notify::new(),
+            tallies: std::sync::RwLock::new(tallies),
+            updates,
+        });
+        tokio::spawn(Arc::clone(&room).publish());
+        Ok(room)
+    }
+
+    /// Fold whatever the log holds beyond the room's position. A failure
+    /// leaves the room where it was; the next catch-up resumes there.
+    pub async fn catch_up(&self, group: RowId) -> Result<(), StoreError> {
+        let room = self.room(group).await?;
+        let _one = room.folding.lock().await;
+        self.fold_new(&room).await
+    }
+
+    async fn fold_new(&self, room: &Room) -> Result<(), StoreError> {
+        let group = room.group;
+        loop {
+            let after = room.situation.read().await.last_seq();
+            let page = self.store.events(group, after, PAGE).await?;
+            if page.is_empty() {
+                return Ok(());
+            }
+            let newest = page.iter().map(|e| e.received_at).max();
+            let mut changes = Changes::default();
+            {
+                let mut s = room.situation.write().await;
+                for e in &page {
+                    changes.merge(s.apply(e));
+                }
+            }
+            room.queue(changes, newest);
+            if (page.len() as i64) < PAGE {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Ask for a catch-up without waiting for it: a report's answer does not
+    /// wait for the room. Requests during a running catch-up fold into one
+    /// more pass, so a burst of reports costs a few queries, not one each.
+    pub fn request_catch_up(self: &Arc<Self>, group: RowId) {
+        let rooms = Arc::clone(self);
+        tokio::spawn(async move {
+            let Ok(room) = rooms.room(group).await else {
+                return;
+            };
+            use std::sync::atomic::Ordering;
+            room.again.store(true, Ordering::SeqCst);
+            loop {
+                let Ok(_guard) = room.folding.try_lock() else {
+                    // The running pass will see `again` and go once more.
+                    return;
+                };
+                if !room.again.swap(false, Ordering::SeqCst) {
+                    return;
+                }
+                if let Err(e) = rooms.fold_new(&room).await {
+                    tracing::warn!(group, error = %e, "situation room could not catch up; will retry");
+                    return;
+                }
+            }
+        });
+    }
+
+    /// Catch up and log a failure instead of returning it: for callers
+    /// whose own work (storing a report) already succeeded.
+    pub async fn catch_up_quietly(&self, group: RowId) {
+        if let Err(e) = self.catch_up(group).await {
+            tracing::warn!(group, error = %e, "situation room could not catch up; will retry");
+        }
+    }
+
+    fn built(&self) -> Vec<Arc<Room>> {
+        match self.rooms.lock() {
+            Ok(m) => m.values().filter_map(|c| c.get().cloned()).collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// Build every group's room, then keep them in step: notifications from
+    /// other servers, a poll, and the silence clock. Runs for the server's
+    /// life.
+    pub fn spawn(self: &Arc<Self>) {
+        let rooms = Arc::clone(self);
+        tokio::spawn(async move {
+            match rooms.store.groups().await {
+                Ok(groups) => {
+                    for g in groups {
+                        if let Err(e) = rooms.room(g.id).await {
+                            tracing::warn!(group = g.id, error = %e, "building a situation room");
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "listing groups for the situation rooms"),
+            }
+        });
+        let rooms = Arc::clone(self);
+        tokio::spawn(async move {
+            let Ok(Some(mut rx)) = rooms.store.subscribe().await else {
+                return;
+            };
+            while let Some(group) = rx.recv().await {
+                rooms.catch_up_quietly(group).await;
+            }
+        });
+        let rooms = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut poll = tokio::time::interval(POLL);
+            let mut tick = tokio::time::interval(TICK);
+            loop {
+                tokio::select! {
+                    _ = poll.tick() => {
+                        for room in rooms.built() {
+                            rooms.catch_up_quietly(room.group).await;
+                        }
+                    }
+                    _ = tick.tick() => {
+                        for room in rooms.built() {
+                            let changes = room.situation.write().await.tick(now());
+                            room.queue(changes, None);
+                        }
+                    }
+                }
+            }
+        });
+    }
+}
