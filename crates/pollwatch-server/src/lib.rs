@@ -17,6 +17,7 @@ pub mod extract;
 pub mod hashing;
 pub mod limits;
 pub mod pages;
+pub mod people;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -152,6 +153,7 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let api = api::routes()
         .merge(devices::api_routes())
+        .merge(people::api_routes())
         .layer(DefaultBodyLimit::max(API_BODY_LIMIT))
         .merge(blobs::routes())
         .method_not_allowed_fallback(api::method_not_allowed);
@@ -159,6 +161,7 @@ pub fn router(state: AppState) -> Router {
         .merge(analysis::routes())
         .merge(app::routes())
         .merge(devices::page_routes())
+        .merge(people::page_routes())
         .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT))
         .method_not_allowed_fallback(pages::method_not_allowed);
     Router::new()
