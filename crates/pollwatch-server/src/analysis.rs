@@ -24,6 +24,7 @@ use crate::api::format_time;
 use crate::auth::{Caller, MaybeCaller};
 use crate::error::{ApiError, PageError};
 use crate::extract::page::{Path, Query};
+use crate::i18n::{Chosen, Tr};
 use crate::pages::{Nav, filters, render};
 
 /// Forensics reports by result id: a result never changes once stored, so
@@ -52,6 +53,7 @@ fn analyst(caller: Option<Caller>) -> Result<Caller, Box<Response>> {
 #[derive(Template)]
 #[template(path = "results.html")]
 struct ListPage {
+    tr: Tr,
     nav: Nav,
     imports: Vec<ImportRow>,
 }
@@ -68,6 +70,7 @@ struct ImportRow {
 
 async fn list(
     State(state): State<AppState>,
+    chosen: Chosen,
     MaybeCaller(caller): MaybeCaller,
 ) -> Result<Response, PageError> {
     let caller = match analyst(caller) {
@@ -90,7 +93,8 @@ async fn list(
         })
         .collect();
     Ok(render(&ListPage {
-        nav: Nav::of(&caller),
+        tr: chosen.tr,
+        nav: Nav::of(&caller, &chosen),
         imports,
     }))
 }
@@ -131,6 +135,7 @@ pub async fn cached_report(
 #[derive(Template)]
 #[template(path = "result.html")]
 struct ReportPage {
+    tr: Tr,
     nav: Nav,
     info: ResultImportInfo,
     report: Arc<forensics::Report>,
@@ -141,6 +146,7 @@ struct ReportPage {
     digit_charts: Vec<String>,
     klimek_line: String,
     shpilkin_line: String,
+    integer_line: String,
 }
 
 fn opt(v: Option<f64>, digits: usize) -> String {
@@ -150,6 +156,7 @@ fn opt(v: Option<f64>, digits: usize) -> String {
 
 async fn report(
     State(state): State<AppState>,
+    chosen: Chosen,
     MaybeCaller(caller): MaybeCaller,
     Path(id): Path<RowId>,
 ) -> Result<Response, PageError> {
@@ -164,18 +171,19 @@ async fn report(
     let as_f64 = |v: &[u64]| v.iter().map(|x| *x as f64).collect::<Vec<_>>();
     let whole_percents: Vec<f64> = (1..20).map(|i| f64::from(i) * 0.05).collect();
     let percent_axis = |label: &str| Axis::new(label, 0.0, 1.0);
+    let tr = chosen.tr;
     let turnout_chart = charts::histogram(
-        "Turnout: stations per 0.1 point",
-        &percent_axis("turnout (ballots issued / registered)"),
-        "stations",
+        tr.t("chart.turnout_title"),
+        &percent_axis(tr.t("chart.turnout_axis")),
+        tr.t("chart.stations"),
         &as_f64(&d.turnout),
         None,
         &whole_percents,
     );
     let leader_chart = charts::histogram(
-        &format!("{leader}: result per station, per 0.1 point"),
-        &percent_axis("leader's votes / (valid + invalid)"),
-        "stations",
+        &tr.f("chart.leader_title", &[("leader", &leader)]),
+        &percent_axis(tr.t("chart.leader_axis")),
+        tr.t("chart.stations"),
         &as_f64(&d.leader),
         None,
         &whole_percents,
@@ -191,9 +199,9 @@ async fn report(
         })
         .collect();
     let fingerprint_chart = charts::heatmap(
-        "Fingerprint: turnout × leader's result (Klimek et al. 2012)",
-        &percent_axis("turnout"),
-        &percent_axis("leader's result"),
+        tr.t("chart.fingerprint_title"),
+        &percent_axis(tr.t("chart.turnout")),
+        &percent_axis(tr.t("chart.leader_result")),
         &cells,
     );
     let categories: Vec<String> = (0..10).map(|i| i.to_string()).collect();
@@ -205,33 +213,58 @@ async fn report(
         .map(|s| {
             let observed: Vec<f64> = s.counts.iter().map(|c| *c as f64 / s.n as f64).collect();
             charts::bars(
-                &format!("{}: second digits (n = {})", s.party, s.n),
+                &tr.f(
+                    "chart.digits_title",
+                    &[("party", s.party.clone()), ("n", s.n.to_string())],
+                ),
                 &categories,
-                &[("observed", &observed), ("Benford", &benford)],
-                "share",
+                &[(tr.t("chart.observed"), &observed), ("Benford", &benford)],
+                tr.t("chart.share"),
             )
         })
         .collect();
     let k = &report.klimek;
-    let klimek_line = format!(
-        "incremental fraud f_i = {}, extreme fraud f_e = {}, α = {}",
-        opt(k.f_i, 3),
-        opt(k.f_e, 3),
-        opt(k.alpha, 2)
+    let klimek_line = tr.f(
+        "result.klimek_line",
+        &[
+            ("fi", opt(k.f_i, 3)),
+            ("fe", opt(k.f_e, 3)),
+            ("alpha", opt(k.alpha, 2)),
+        ],
     );
     let sh = &report.shpilkin;
     let shpilkin_line = match sh.mode_bin_low_percent {
-        Some(p) => format!(
-            "turnout mode in ({p}%, {}%]; about {:.0} of {}'s {} votes lie above the ratio at the mode",
-            p + 1,
-            sh.excess_votes,
-            leader,
-            sh.leader_votes
+        Some(p) => tr.f(
+            "result.shpilkin_line",
+            &[
+                ("low", p.to_string()),
+                ("high", (p + 1).to_string()),
+                ("excess", format!("{:.0}", sh.excess_votes)),
+                ("leader", leader.clone()),
+                ("votes", sh.leader_votes.to_string()),
+            ],
         ),
-        None => "not enough stations to find a mode".into(),
+        None => tr.t("result.shpilkin_none").to_owned(),
     };
+    let ip = &report.integer_percent;
+    let one = |x: f64| format!("{x:.1}");
+    let integer_line = tr.f(
+        "result.integer_line",
+        &[
+            ("stations", ip.stations.to_string()),
+            ("turnout", ip.turnout.to_string()),
+            ("expected_turnout", one(ip.expected_turnout)),
+            ("leader", ip.leader.to_string()),
+            ("expected_leader", one(ip.expected_leader)),
+            ("either", ip.either.to_string()),
+            ("expected_either", one(ip.expected_either)),
+            ("excess", one(ip.excess_either)),
+            ("z", one(ip.z_either)),
+        ],
+    );
     Ok(render(&ReportPage {
-        nav: Nav::of(&caller),
+        tr: chosen.tr,
+        nav: Nav::of(&caller, &chosen),
         info,
         report,
         leader,
@@ -241,6 +274,7 @@ async fn report(
         digit_charts,
         klimek_line,
         shpilkin_line,
+        integer_line,
     }))
 }
 
@@ -296,6 +330,7 @@ struct CompareQuery {
 #[derive(Template)]
 #[template(path = "compare.html")]
 struct ComparePage {
+    tr: Tr,
     nav: Nav,
     info: ResultImportInfo,
     source: String,
@@ -306,6 +341,7 @@ struct ComparePage {
 
 async fn comparison(
     State(state): State<AppState>,
+    chosen: Chosen,
     MaybeCaller(caller): MaybeCaller,
     Path(id): Path<RowId>,
     Query(q): Query<CompareQuery>,
@@ -342,17 +378,21 @@ async fn comparison(
                 .iter()
                 .filter_map(|f| f.gap)
                 .max_by_key(|g| g.abs())?;
-            Some((format!("station {}", s.station), gap as f64))
+            Some((
+                chosen.tr.f("chart.gap_station", &[("number", &s.station)]),
+                gap as f64,
+            ))
         })
         .take(40)
         .collect();
     let chart = charts::gaps(
-        "Largest gap per station (official minus observed)",
+        chosen.tr.t("chart.gaps_title"),
         &rows,
-        "votes",
+        chosen.tr.t("chart.votes"),
     );
     Ok(render(&ComparePage {
-        nav: Nav::of(&caller),
+        tr: chosen.tr,
+        nav: Nav::of(&caller, &chosen),
         info,
         source,
         has_file_figures,
@@ -364,6 +404,7 @@ async fn comparison(
 #[derive(Template)]
 #[template(path = "quickcount.html")]
 struct QuickCountPage {
+    tr: Tr,
     nav: Nav,
     info: ResultImportInfo,
     qc: quickcount::QuickCount,
@@ -399,6 +440,7 @@ fn sample_from_copies(observed: &[compare::Observed], candidates: &[String]) -> 
 
 async fn quick_count(
     State(state): State<AppState>,
+    chosen: Chosen,
     MaybeCaller(caller): MaybeCaller,
     Path(id): Path<RowId>,
 ) -> Result<Response, PageError> {
@@ -413,7 +455,8 @@ async fn quick_count(
     sample.leader = set.leader;
     let qc = quickcount::estimate(&sample, Some(set.stations.len()), Some(&set));
     Ok(render(&QuickCountPage {
-        nav: Nav::of(&caller),
+        tr: chosen.tr,
+        nav: Nav::of(&caller, &chosen),
         info,
         qc,
     }))

@@ -23,6 +23,7 @@ use crate::auth::Caller;
 use crate::error::{ApiError, PageError};
 use crate::extract::api::Path;
 use crate::extract::page::{Form, Query};
+use crate::i18n::{Chosen, Tr};
 use crate::pages::{Nav, render};
 
 /// Largest page of staff sessions an admin sees at once.
@@ -63,6 +64,9 @@ pub struct SessionView {
     created_at_shown: String,
     #[serde(skip)]
     last_seen_shown: String,
+    /// No request has come from it yet (pages say so in their language).
+    #[serde(skip)]
+    never_used: bool,
 }
 
 /// "2026-03-15 07:02 UTC": a coordinator reads it at a glance.
@@ -97,6 +101,7 @@ impl SessionView {
             last_seen_shown: shown(s.last_seen_at),
             expires_at: format_time(s.expires_at),
             current: s.id == current.id,
+            never_used: s.device.is_empty(),
         }
     }
 }
@@ -331,10 +336,12 @@ async fn revoke_staff_session(
 #[derive(Template)]
 #[template(path = "devices.html")]
 struct DevicesPage {
+    tr: Tr,
     nav: Nav,
     observer: String,
     devices: Option<Vec<SessionView>>,
-    notice: Option<String>,
+    /// How many devices the last revocation ended.
+    revoked: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -347,6 +354,7 @@ struct DevicesQuery {
 
 async fn devices_page(
     State(state): State<AppState>,
+    chosen: Chosen,
     caller: Caller,
     Query(q): Query<DevicesQuery>,
 ) -> Result<Response, PageError> {
@@ -360,12 +368,11 @@ async fn devices_page(
         Some(SessionView::list(&list, &caller))
     };
     Ok(render(&DevicesPage {
-        nav: Nav::of(&caller),
+        tr: chosen.tr,
+        nav: Nav::of(&caller, &chosen),
         observer,
         devices,
-        notice: q
-            .revoked
-            .map(|n| format!("{n} device(s) revoked: they are refused from now on.")),
+        revoked: q.revoked,
     }))
 }
 
@@ -397,11 +404,13 @@ async fn devices_revoke_form(
 #[derive(Template)]
 #[template(path = "sessions.html")]
 struct SessionsPage {
+    tr: Tr,
     nav: Nav,
     mine: Vec<SessionView>,
     /// For admins: every staff session.
     staff: Option<Vec<SessionView>>,
-    notice: Option<String>,
+    /// How many sessions the last request ended.
+    ended: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -412,6 +421,7 @@ struct SessionsQuery {
 
 async fn sessions_page(
     State(state): State<AppState>,
+    chosen: Chosen,
     caller: Caller,
     Query(q): Query<SessionsQuery>,
 ) -> Result<Response, PageError> {
@@ -424,10 +434,11 @@ async fn sessions_page(
         None
     };
     Ok(render(&SessionsPage {
-        nav: Nav::of(&caller),
+        tr: chosen.tr,
+        nav: Nav::of(&caller, &chosen),
         mine: SessionView::list(&mine, &caller),
         staff,
-        notice: q.ended.map(|n| format!("{n} session(s) ended.")),
+        ended: q.ended,
     }))
 }
 

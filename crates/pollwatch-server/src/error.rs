@@ -203,10 +203,36 @@ impl IntoResponse for PageError {
             }
             _ => {}
         }
-        let page = crate::pages::ErrorPage {
+        let shown = ErrorShown {
             status: status.as_u16(),
             message: self.0.to_string(),
         };
-        (status, crate::pages::render(&page)).into_response()
+        // English here; `i18n::middleware` renders it again in the
+        // viewer's language, which only the request knows.
+        let mut response = (
+            status,
+            crate::pages::render(&shown.page(crate::i18n::Tr::default())),
+        )
+            .into_response();
+        response.extensions_mut().insert(shown);
+        response
+    }
+}
+
+/// An error page's content, kept on the response so that it can be shown
+/// in the viewer's language.
+#[derive(Clone, Debug)]
+pub struct ErrorShown {
+    pub status: u16,
+    pub message: String,
+}
+
+impl ErrorShown {
+    pub fn page(&self, tr: crate::i18n::Tr) -> crate::pages::ErrorPage {
+        crate::pages::ErrorPage {
+            tr,
+            status: self.status,
+            message: self.message.clone(),
+        }
     }
 }

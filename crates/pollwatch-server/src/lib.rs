@@ -15,6 +15,7 @@ pub mod devices;
 pub mod error;
 pub mod extract;
 pub mod hashing;
+pub mod i18n;
 pub mod limits;
 pub mod pages;
 pub mod people;
@@ -163,7 +164,8 @@ pub fn router(state: AppState) -> Router {
         .merge(devices::page_routes())
         .merge(people::page_routes())
         .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT))
-        .method_not_allowed_fallback(pages::method_not_allowed);
+        .method_not_allowed_fallback(pages::method_not_allowed)
+        .layer(axum::middleware::from_fn(i18n::middleware));
     Router::new()
         .nest("/api/v1", api)
         .merge(pages)

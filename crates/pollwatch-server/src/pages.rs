@@ -19,6 +19,7 @@ use crate::api::format_time;
 use crate::auth::{self, Caller, LOGIN_CSRF_COOKIE, MaybeCaller, Refused, SESSION_COOKIE};
 use crate::error::{ApiError, PageError};
 use crate::extract::page::{Form, Path, Query};
+use crate::i18n::{Chosen, Tr};
 use crate::limits::ClientAddr;
 
 pub fn routes() -> Router<AppState> {
@@ -30,6 +31,7 @@ pub fn routes() -> Router<AppState> {
         .route("/login", get(login_form).post(login))
         .route("/enrol", get(enrol_form).post(enrol))
         .route("/logout", post(logout))
+        .route("/lang", post(crate::i18n::switch))
         .route("/stations", get(stations))
         .route("/stations/{number}", get(station))
         .fallback(|| async { PageError(ApiError::NotFound("this page".into())) })
@@ -177,7 +179,10 @@ async fn home(MaybeCaller(caller): MaybeCaller) -> Redirect {
 
 /// What the navigation bar needs to know of the viewer.
 pub struct Nav {
+    /// The viewer's role, in the page's language.
     pub role: &'static str,
+    /// This page's path and query: where the language switch comes back to.
+    pub here: String,
     pub csrf_token: String,
     /// Show the results menu.
     pub analyses: bool,
@@ -186,9 +191,17 @@ pub struct Nav {
 }
 
 impl Nav {
-    pub fn of(c: &Caller) -> Self {
+    pub fn of(c: &Caller, chosen: &Chosen) -> Self {
+        let tr = chosen.tr;
+        let role = match c.principal().role() {
+            pollwatch_domain::Role::Admin => tr.t("role.admin"),
+            pollwatch_domain::Role::Coordinator => tr.t("role.coordinator"),
+            pollwatch_domain::Role::Analyst => tr.t("role.analyst"),
+            pollwatch_domain::Role::Observer => tr.t("role.observer"),
+        };
         Self {
-            role: c.principal().role().as_str(),
+            role,
+            here: chosen.here.clone(),
             csrf_token: c.session.csrf_token.clone(),
             analyses: c.principal().role().may(Permission::Analyse),
             manages_observers: c.principal().role().may(Permission::ManageObservers),
@@ -199,6 +212,7 @@ impl Nav {
 #[derive(Template)]
 #[template(path = "error.html")]
 pub struct ErrorPage {
+    pub tr: Tr,
     pub status: u16,
     pub message: String,
 }
@@ -206,6 +220,7 @@ pub struct ErrorPage {
 #[derive(Template)]
 #[template(path = "login.html")]
 struct LoginPage {
+    tr: Tr,
     csrf_token: String,
     error: Option<String>,
     username: String,
@@ -214,6 +229,7 @@ struct LoginPage {
 #[derive(Template)]
 #[template(path = "enrol.html")]
 struct EnrolPage {
+    tr: Tr,
     csrf_token: String,
     error: Option<String>,
     /// The code from the link a coordinator's QR code holds, filled in.
@@ -249,9 +265,14 @@ fn login_csrf_ok(jar: &CookieJar, presented: &str) -> bool {
         .is_some_and(|c| auth::constant_time_eq(c.value().as_bytes(), presented.as_bytes()))
 }
 
-async fn login_form(State(state): State<AppState>, jar: CookieJar) -> Response {
+async fn login_form(
+    State(state): State<AppState>,
+    Chosen { tr, .. }: Chosen,
+    jar: CookieJar,
+) -> Response {
     let (jar, csrf_token) = login_csrf(jar, state.config.secure_cookies);
     let page = LoginPage {
+        tr,
         csrf_token,
         error: None,
         username: String::new(),
@@ -268,6 +289,7 @@ struct LoginForm {
 
 async fn login(
     State(state): State<AppState>,
+    Chosen { tr, .. }: Chosen,
     client: ClientAddr,
     jar: CookieJar,
     Form(form): Form<LoginForm>,
@@ -281,6 +303,7 @@ async fn login(
         Ok(principal) => browser_session(&state, jar, principal).await,
         Err(Refused::Api(ApiError::Rejected { message, .. })) => {
             let page = LoginPage {
+                tr,
                 csrf_token: form.csrf_token,
                 error: Some(message),
                 username: form.username,
@@ -289,6 +312,7 @@ async fn login(
         }
         Err(Refused::Throttled(t)) => {
             let page = LoginPage {
+                tr,
                 csrf_token: form.csrf_token,
                 error: Some(t.message()),
                 username: form.username,
@@ -322,6 +346,7 @@ async fn browser_session(
 
 async fn enrol_form(
     State(state): State<AppState>,
+    Chosen { tr, .. }: Chosen,
     jar: CookieJar,
     Query(q): Query<EnrolQuery>,
 ) -> Response {
@@ -337,6 +362,7 @@ async fn enrol_form(
     (
         jar,
         render(&EnrolPage {
+            tr,
             csrf_token,
             error: None,
             code,
@@ -353,6 +379,7 @@ struct EnrolForm {
 
 async fn enrol(
     State(state): State<AppState>,
+    Chosen { tr, .. }: Chosen,
     client: ClientAddr,
     jar: CookieJar,
     Form(form): Form<EnrolForm>,
@@ -366,6 +393,7 @@ async fn enrol(
         Ok(principal) => browser_session(&state, jar, principal).await,
         Err(Refused::Api(ApiError::Invalid { message, .. })) => {
             let page = EnrolPage {
+                tr,
                 csrf_token: form.csrf_token,
                 error: Some(message),
                 code: String::new(),
@@ -374,6 +402,7 @@ async fn enrol(
         }
         Err(Refused::Throttled(t)) => {
             let page = EnrolPage {
+                tr,
                 csrf_token: form.csrf_token,
                 error: Some(t.message()),
                 code: String::new(),
@@ -407,6 +436,7 @@ async fn logout(
 #[derive(Template)]
 #[template(path = "stations.html")]
 struct StationsPage {
+    tr: Tr,
     nav: Nav,
     rows: Vec<StationRow>,
     districts: Vec<(String, usize)>,
@@ -441,6 +471,7 @@ fn require_page(caller: Option<Caller>) -> Result<Caller, Redirect> {
 
 async fn stations(
     State(state): State<AppState>,
+    chosen: Chosen,
     MaybeCaller(caller): MaybeCaller,
     Query(filter): Query<StationFilter>,
 ) -> Result<Response, PageError> {
@@ -477,7 +508,8 @@ async fn stations(
         })
         .collect();
     let page = StationsPage {
-        nav: Nav::of(&caller),
+        tr: chosen.tr,
+        nav: Nav::of(&caller, &chosen),
         total: all.len(),
         total_voters: all
             .iter()
@@ -498,6 +530,7 @@ async fn stations(
 #[derive(Template)]
 #[template(path = "station.html")]
 struct StationPage {
+    tr: Tr,
     nav: Nav,
     station: Station,
     open: bool,
@@ -512,13 +545,15 @@ struct EventRow {
     kind: &'static str,
     observed_at: String,
     received_at: String,
-    observer: String,
+    /// The observer's code name; `None` for a report staff wrote.
+    observer: Option<String>,
     payload: String,
     superseded: bool,
 }
 
 async fn station(
     State(state): State<AppState>,
+    chosen: Chosen,
     MaybeCaller(caller): MaybeCaller,
     Path(number): Path<String>,
 ) -> Result<Response, PageError> {
@@ -551,7 +586,8 @@ async fn station(
         _ => (None, None),
     };
     let page = StationPage {
-        nav: Nav::of(&caller),
+        tr: chosen.tr,
+        nav: Nav::of(&caller, &chosen),
         open: station.record.kind == StationKind::Open,
         accessibility: station
             .record
@@ -583,8 +619,7 @@ fn event_rows(events: &[Event], observers: &[pollwatch_domain::Observer]) -> Vec
                 .event
                 .observer_id
                 .and_then(|id| observers.iter().find(|o| o.id == id))
-                .map(|o| o.code_name.to_string())
-                .unwrap_or_else(|| "staff".into()),
+                .map(|o| o.code_name.to_string()),
             payload: serde_json::to_string_pretty(&e.event.payload).unwrap_or_default(),
             superseded: superseded.contains(&e.event.client_id),
         })

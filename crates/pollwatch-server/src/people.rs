@@ -34,6 +34,7 @@ use crate::devices::{actor, group_observer, shown};
 use crate::error::{ApiError, PageError};
 use crate::extract::api::{Path, Query};
 use crate::extract::page;
+use crate::i18n::{Chosen, Tr};
 use crate::pages::{Nav, filters, render};
 
 /// Observers on one page of the list.
@@ -263,8 +264,9 @@ async fn issue_code(
     ))
 }
 
-/// The QR code of the enrolment link, as inline SVG (no request, no script).
-fn qr_svg(url: &str) -> Result<String, ApiError> {
+/// The QR code of the enrolment link, as inline SVG (no request, no
+/// script), with `label` for screen readers.
+fn qr_svg(url: &str, label: &str) -> Result<String, ApiError> {
     let code = qrcode::QrCode::with_error_correction_level(url, qrcode::EcLevel::M)
         .map_err(|e| ApiError::Internal(format!("QR code: {e}")))?;
     let svg = code
@@ -274,9 +276,13 @@ fn qr_svg(url: &str) -> Result<String, ApiError> {
         .build();
     // Inline in HTML: the XML declaration has no place there.
     let start = svg.find("<svg").unwrap_or(0);
+    let label: String = label
+        .chars()
+        .filter(|c| !matches!(c, '"' | '<' | '>' | '&'))
+        .collect();
     Ok(svg[start..].replacen(
         "<svg ",
-        "<svg role=\"img\" aria-label=\"QR code of the enrolment link\" ",
+        &format!("<svg role=\"img\" aria-label=\"{label}\" "),
         1,
     ))
 }
@@ -624,6 +630,7 @@ pub async fn at_station(
 #[derive(Template)]
 #[template(path = "observers.html")]
 struct ListPage {
+    tr: Tr,
     nav: Nav,
     rows: Vec<ObserverView>,
     q: String,
@@ -643,6 +650,7 @@ struct ListPageQuery {
 async fn list_page(
     State(state): State<AppState>,
     caller: Caller,
+    chosen: Chosen,
     page::Query(query): page::Query<ListPageQuery>,
 ) -> Result<Response, PageError> {
     caller.require(Permission::ManageObservers)?;
@@ -652,7 +660,8 @@ async fn list_page(
         .then(|| rows.last().map(|r| r.code_name.clone()))
         .flatten();
     Ok(render(&ListPage {
-        nav: Nav::of(&caller),
+        tr: chosen.tr,
+        nav: Nav::of(&caller, &chosen),
         rows,
         q: query.q.trim().to_owned(),
         next,
@@ -686,9 +695,11 @@ async fn create_form(
 #[derive(Template)]
 #[template(path = "observer.html")]
 struct ObserverPage {
+    tr: Tr,
     nav: Nav,
     observer: ObserverView,
-    notice: Option<&'static str>,
+    /// What was just done (redirect-after-post): the page words it.
+    done: String,
     /// A code just issued: shown on this answer only.
     issued: Option<IssuedView>,
 }
@@ -706,25 +717,12 @@ struct ObserverQuery {
     done: String,
 }
 
-/// What the page says after a change (redirect-after-post).
-fn notice(done: &str) -> Option<&'static str> {
-    Some(match done {
-        "created" => "Observer created. Issue an enrolment code for their phone below.",
-        "assigned" => "Station assigned: they can report from it now.",
-        "unassigned" => "Taken off the station: reports from it are refused from now on.",
-        "moved" => {
-            "Moved: they report only from the new station now; their earlier reports stay where they were made."
-        }
-        "unchanged" => "Nothing to change: it was so already.",
-        _ => return None,
-    })
-}
-
 async fn observer_page_for(
     state: &AppState,
     caller: &Caller,
+    chosen: &Chosen,
     code_name: &str,
-    notice: Option<&'static str>,
+    done: &str,
     issued: Option<IssuedView>,
 ) -> Result<Response, PageError> {
     let o = group_observer(state, caller, code_name).await?;
@@ -732,9 +730,10 @@ async fn observer_page_for(
         .await?
         .remove(0);
     Ok(render(&ObserverPage {
-        nav: Nav::of(caller),
+        tr: chosen.tr,
+        nav: Nav::of(caller, chosen),
         observer,
-        notice,
+        done: done.to_owned(),
         issued,
     }))
 }
@@ -742,10 +741,11 @@ async fn observer_page_for(
 async fn observer_page(
     State(state): State<AppState>,
     caller: Caller,
+    chosen: Chosen,
     page::Path(code_name): page::Path<String>,
     page::Query(query): page::Query<ObserverQuery>,
 ) -> Result<Response, PageError> {
-    observer_page_for(&state, &caller, &code_name, notice(&query.done), None).await
+    observer_page_for(&state, &caller, &chosen, &code_name, &query.done, None).await
 }
 
 #[derive(Deserialize)]
@@ -829,6 +829,7 @@ struct CsrfForm {
 async fn enrolment_code_form(
     State(state): State<AppState>,
     caller: Caller,
+    chosen: Chosen,
     headers: HeaderMap,
     page::Path(code_name): page::Path<String>,
     page::Form(form): page::Form<CsrfForm>,
@@ -836,13 +837,19 @@ async fn enrolment_code_form(
     caller.check_csrf(Some(&form.csrf_token))?;
     let (o, issued) = issue_code(&state, &caller, &headers, &code_name).await?;
     let view = IssuedView {
-        svg: qr_svg(&issued.url)?,
+        svg: qr_svg(&issued.url, chosen.tr.t("people.qr_label"))?,
         code: issued.code,
         url: issued.url,
         expires: shown(issued.expires_at),
     };
+    // The language switch goes back to the observer's page, not to this
+    // POST (which would issue another code, or fail as a GET).
+    let back = Chosen {
+        here: format!("/observers/{}", filters::segment(o.code_name.as_str())),
+        ..chosen
+    };
     let mut page =
-        observer_page_for(&state, &caller, o.code_name.as_str(), None, Some(view)).await?;
+        observer_page_for(&state, &caller, &back, o.code_name.as_str(), "", Some(view)).await?;
     page.headers_mut().insert(
         header::CACHE_CONTROL,
         axum::http::HeaderValue::from_static("no-store"),
@@ -857,7 +864,12 @@ mod tests {
 
     #[test]
     fn the_qr_code_is_inline_svg_of_the_link() {
-        let svg = qr_svg("https://pollwatch.example/enrol?code=K7RM-XQ4A-PW9T").unwrap();
+        let svg = qr_svg(
+            "https://pollwatch.example/enrol?code=K7RM-XQ4A-PW9T",
+            "QR \"code\" <of> the link",
+        )
+        .unwrap();
+        assert!(svg.contains("aria-label=\"QR code of the link\""));
         assert!(svg.starts_with("<svg role=\"img\""), "{}", &svg[..60]);
         assert!(!svg.contains("<?xml"));
         assert!(!svg.contains("href"), "nothing is fetched");

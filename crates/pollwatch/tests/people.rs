@@ -477,6 +477,18 @@ async fn the_pages_manage_people_without_javascript(backend: Backend) {
         .await
         .unwrap();
     assert!(html.contains("their earlier reports stay where they were made"));
+    let html = page("/observers/Qyran")
+        .header("accept-language", "kk")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("Басқа учаскеге ауыстыру"),
+        "in Kazakh: {html}"
+    );
     let html = page("/stations/102")
         .send()
         .await

@@ -290,6 +290,60 @@ async fn analysts_see_forensics_comparison_and_quick_count_pages() {
     assert_eq!(qc.status(), 200);
     assert!(qc.text().await.unwrap().contains("Quick count"));
 
+    // The same pages in Russian and Kazakh, charts' titles included.
+    let texts = [
+        (
+            "ru",
+            [
+                "Целые проценты",
+                "Явка: число участков",
+                "Наши данные и официальные цифры",
+                "Быстрый подсчёт по нашим копиям протоколов",
+            ],
+        ),
+        (
+            "kk",
+            [
+                "Бүтін пайыздар",
+                "Келу үлесі: әр 0,1",
+                "Біздің деректер және ресми сандар",
+                "Біздің хаттама көшірмелері бойынша жылдам есеп",
+            ],
+        ),
+    ];
+    for (lang, [integer, chart, compare, quick]) in texts {
+        let get = |path: &str| {
+            http.get(format!("{addr}{path}"))
+                .bearer_auth(&analyst)
+                .header("cookie", format!("lang={lang}"))
+                .send()
+        };
+        let html = get("/results/1").await.unwrap().text().await.unwrap();
+        assert!(
+            html.contains(&format!("<html lang=\"{lang}\">")),
+            "{html:.300}"
+        );
+        assert!(
+            html.contains(integer) && html.contains(chart),
+            "{lang}: {html}"
+        );
+        assert!(!html.contains("Integer percentages"), "{lang}");
+        let html = get("/results/1/compare")
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(html.contains(compare), "{lang}: {html}");
+        let html = get("/results/1/quickcount")
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(html.contains(quick), "{lang}: {html}");
+    }
+
     // Admins run the instance but do not analyse groups' evidence.
     let admin = login("admin".into()).await;
     let res = page("/results/1", &admin).await.unwrap();
