@@ -31,7 +31,6 @@ pub fn routes() -> Router<AppState> {
         .route("/me", get(me))
         .route("/me/stations", get(crate::app::my_stations))
         .route("/forms", get(crate::app::forms))
-        .route("/observers", get(observers))
         .route("/stations", get(stations))
         .route("/stations/{number}", get(station))
         .route("/stations/{number}/events", get(station_events))
@@ -174,36 +173,6 @@ async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<MeView
         code_name,
         csrf_token: caller.session.csrf_token.clone(),
     }))
-}
-
-#[derive(Serialize)]
-struct ObserverView {
-    code_name: String,
-    language: &'static str,
-    /// Shown only to those who manage observers.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    contact: Option<String>,
-}
-
-/// The caller's own group's observers: code names only, contact details
-/// only for coordinators.
-async fn observers(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> Result<Json<Vec<ObserverView>>, ApiError> {
-    caller.require(Permission::ReadGroupEvents)?;
-    let group_id = caller.group_id()?;
-    let manages = caller.principal().role().may(Permission::ManageObservers);
-    let list = state.store.observers(group_id).await?;
-    Ok(Json(
-        list.into_iter()
-            .map(|o| ObserverView {
-                code_name: o.code_name.to_string(),
-                language: o.language.as_str(),
-                contact: if manages { o.contact } else { None },
-            })
-            .collect(),
-    ))
 }
 
 #[derive(Serialize)]

@@ -70,7 +70,7 @@ pub struct SessionView {
 }
 
 /// "2026-03-15 07:02 UTC": a coordinator reads it at a glance.
-fn shown(t: pollwatch_domain::Timestamp) -> String {
+pub(crate) fn shown(t: pollwatch_domain::Timestamp) -> String {
     let iso = format_time(t);
     match (iso.get(..10), iso.get(11..16)) {
         (Some(day), Some(hm)) => format!("{day} {hm} UTC"),
@@ -108,7 +108,7 @@ impl SessionView {
 
 /// Who did it, for the audit log: a role and a row id, never a name that
 /// would tie a coordinator to an action in an export.
-fn actor(c: &Caller) -> String {
+pub(crate) fn actor(c: &Caller) -> String {
     match c.principal() {
         Principal::Staff { user_id, role, .. } => format!("{}:{user_id}", role.as_str()),
         Principal::Observer { observer_id, .. } => format!("observer:{observer_id}"),
@@ -116,7 +116,7 @@ fn actor(c: &Caller) -> String {
 }
 
 /// The caller's group's observer by code name (404 for another group's).
-async fn group_observer(
+pub(crate) async fn group_observer(
     state: &AppState,
     caller: &Caller,
     code_name: &str,

@@ -38,6 +38,10 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// A unique value of a field is taken (a code name already used): 409,
+    /// naming the field.
+    #[error("{field}: {message}")]
+    Taken { field: String, message: String },
     #[error("the service is shutting down")]
     Unavailable,
     /// Nothing of the request was stored: the disk is full.
@@ -68,7 +72,7 @@ impl ApiError {
             Self::Unauthorized | Self::SessionEnded { .. } => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Conflict(_) | Self::Taken { .. } => StatusCode::CONFLICT,
             Self::Unavailable | Self::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::StorageFull(_) => StatusCode::INSUFFICIENT_STORAGE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -124,11 +128,15 @@ impl IntoResponse for ApiError {
             Self::StorageFull(_) | Self::DatabaseUnavailable(_) | Self::Unavailable
         );
         let field = match &self {
-            Self::Invalid { field, .. } | Self::Refused { field, .. } => Some(field.as_str()),
+            Self::Invalid { field, .. }
+            | Self::Refused { field, .. }
+            | Self::Taken { field, .. } => Some(field.as_str()),
             _ => None,
         };
         let message = match &self {
-            Self::Invalid { message, .. } | Self::Refused { message, .. } => message.clone(),
+            Self::Invalid { message, .. }
+            | Self::Refused { message, .. }
+            | Self::Taken { message, .. } => message.clone(),
             other => other.to_string(),
         };
         let problems = match &self {

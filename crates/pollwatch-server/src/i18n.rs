@@ -48,6 +48,7 @@ pub const FILES: &[(&str, &str)] = &[
     ("stations.toml", include_str!("../i18n/stations.toml")),
     ("results.toml", include_str!("../i18n/results.toml")),
     ("devices.toml", include_str!("../i18n/devices.toml")),
+    ("people.toml", include_str!("../i18n/people.toml")),
 ];
 
 /// The cookie that remembers the viewer's choice.

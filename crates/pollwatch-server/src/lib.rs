@@ -18,6 +18,7 @@ pub mod hashing;
 pub mod i18n;
 pub mod limits;
 pub mod pages;
+pub mod people;
 pub mod rooms;
 
 use std::collections::HashMap;
@@ -168,6 +169,7 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let api = api::routes()
         .merge(devices::api_routes())
+        .merge(people::api_routes())
         .layer(DefaultBodyLimit::max(API_BODY_LIMIT))
         .merge(blobs::routes())
         .method_not_allowed_fallback(api::method_not_allowed);
@@ -175,6 +177,7 @@ pub fn router(state: AppState) -> Router {
         .merge(analysis::routes())
         .merge(app::routes())
         .merge(devices::page_routes())
+        .merge(people::page_routes())
         .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT))
         .method_not_allowed_fallback(pages::method_not_allowed)
         .layer(axum::middleware::from_fn(i18n::middleware));

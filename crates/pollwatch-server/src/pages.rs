@@ -232,6 +232,14 @@ struct EnrolPage {
     tr: Tr,
     csrf_token: String,
     error: Option<String>,
+    /// The code from the link a coordinator's QR code holds, filled in.
+    code: String,
+}
+
+#[derive(Deserialize)]
+struct EnrolQuery {
+    #[serde(default)]
+    code: String,
 }
 
 /// Before login there is no session to tie a CSRF token to: the form and a
@@ -340,14 +348,24 @@ async fn enrol_form(
     State(state): State<AppState>,
     Chosen { tr, .. }: Chosen,
     jar: CookieJar,
+    Query(q): Query<EnrolQuery>,
 ) -> Response {
     let (jar, csrf_token) = login_csrf(jar, state.config.secure_cookies);
+    // Only what a code can hold, and no more than one: the link is typed
+    // or scanned, never trusted to carry anything else into the page.
+    let code: String = q
+        .code
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .take(2 * auth::CODE_LEN)
+        .collect();
     (
         jar,
         render(&EnrolPage {
             tr,
             csrf_token,
             error: None,
+            code,
         }),
     )
         .into_response()
@@ -378,6 +396,7 @@ async fn enrol(
                 tr,
                 csrf_token: form.csrf_token,
                 error: Some(message),
+                code: String::new(),
             };
             Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
         }
@@ -386,6 +405,7 @@ async fn enrol(
                 tr,
                 csrf_token: form.csrf_token,
                 error: Some(t.message()),
+                code: String::new(),
             };
             Ok((StatusCode::TOO_MANY_REQUESTS, [t.header()], render(&page)).into_response())
         }
@@ -517,6 +537,8 @@ struct StationPage {
     accessibility: String,
     /// `None` when the viewer may not read the group's reports.
     events: Option<Vec<EventRow>>,
+    /// The code names of the group's observers who cover it (same rule).
+    observers: Option<Vec<String>>,
 }
 
 struct EventRow {
@@ -549,7 +571,7 @@ async fn station(
     let station = found.ok_or_else(|| ApiError::NotFound(format!("station {number}")))?;
 
     let may_read = caller.principal().role().may(Permission::ReadGroupEvents);
-    let events = match (may_read, caller.principal()) {
+    let (events, observers) = match (may_read, caller.principal()) {
         (
             true,
             Principal::Staff {
@@ -558,9 +580,10 @@ async fn station(
         ) => {
             let events = state.store.events_for_station(*g, station.id).await?;
             let observers = state.store.observers(*g).await?;
-            Some(event_rows(&events, &observers))
+            let here = crate::people::at_station(&state, *g, station.id).await?;
+            (Some(event_rows(&events, &observers)), Some(here))
         }
-        _ => None,
+        _ => (None, None),
     };
     let page = StationPage {
         tr: chosen.tr,
@@ -575,6 +598,7 @@ async fn station(
             .join(", "),
         station,
         events,
+        observers,
     };
     Ok(render(&page))
 }

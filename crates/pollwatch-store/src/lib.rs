@@ -171,6 +171,20 @@ pub struct NewObserver {
     pub contact: Option<String>,
 }
 
+/// A station an observer covers, with its number (for listing who is where
+/// without a read per station).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssignedStation {
+    pub observer_id: RowId,
+    pub station_id: RowId,
+    pub number: StationNumber,
+}
+
+/// Most observers or stations one read of [`Store::assignments_of`] or
+/// [`Store::live_devices`] may name: a page's worth, well under both
+/// databases' limits on bound parameters.
+pub const MAX_IDS_PER_READ: usize = 500;
+
 /// A station registry file to apply.
 #[derive(Debug, Clone)]
 pub struct StationImport {
@@ -309,6 +323,50 @@ pub trait Store: Send + Sync + 'static {
     /// Idempotent: assigning twice stores one assignment.
     async fn assign(&self, group_id: RowId, observer_id: RowId, station_id: RowId) -> Result<()>;
     async fn assignments(&self, group_id: RowId) -> Result<Vec<Assignment>>;
+    /// Change who covers which station and record each change in the
+    /// group's log, in one transaction: every event must be an
+    /// [`EventKind::Assignment`](pollwatch_domain::EventKind) staff action
+    /// of this group (station in `station_id`, no observer), and its
+    /// payload says which change. A change that is already so (assigning
+    /// twice, taking someone off a station they do not cover) writes
+    /// nothing and answers `None`; the others answer the stored event. So
+    /// the table and the log never disagree, and a retry after a lost
+    /// answer changes nothing twice.
+    async fn change_assignments(
+        &self,
+        group_id: RowId,
+        changes: Vec<NewEvent>,
+    ) -> Result<Vec<Option<Event>>>;
+    /// The stations these observers of the group cover, by observer then
+    /// station number. At most [`MAX_IDS_PER_READ`] observers.
+    async fn assignments_of(
+        &self,
+        group_id: RowId,
+        observer_ids: &[RowId],
+    ) -> Result<Vec<AssignedStation>>;
+    /// The group's observers assigned to a station, by code name.
+    async fn observers_at(&self, group_id: RowId, station_id: RowId) -> Result<Vec<Observer>>;
+    /// A page of the group's observers in code-name order: those after
+    /// `after` whose code name starts with `prefix` (Latin letters in
+    /// either case), at most `limit`.
+    async fn observers_page(
+        &self,
+        group_id: RowId,
+        after: Option<&CodeName>,
+        prefix: &str,
+        limit: i64,
+    ) -> Result<Vec<Observer>>;
+    /// How many live (neither revoked nor expired) devices each of these
+    /// observers of the group has; observers with none are left out. At
+    /// most [`MAX_IDS_PER_READ`] observers.
+    async fn live_devices(
+        &self,
+        group_id: RowId,
+        observer_ids: &[RowId],
+        now: Timestamp,
+    ) -> Result<Vec<(RowId, i64)>>;
+    /// A staff account by id (for naming the author of a staff action).
+    async fn user(&self, id: RowId) -> Result<Option<User>>;
     /// Whether this observer is assigned to this station (one indexed read).
     async fn is_assigned(
         &self,

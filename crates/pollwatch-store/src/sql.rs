@@ -19,6 +19,7 @@ macro_rules! sql_store {
         mod sql_store_impl {
             use super::{$log, $store};
             use ::sqlx::Row as _;
+            use $crate::domain::actions::{self, Action, AssignmentChange};
             use $crate::domain::evidence::{BlobHash, MediaType};
             use $crate::domain::registry::{self, FieldChange};
             use $crate::domain::results::{ObservedFigures, ResultSet, StationResult};
@@ -28,7 +29,7 @@ macro_rules! sql_store {
                 Slug, Station, StationKind, StationNumber, StationRecord, Timestamp, User,
             };
             use $crate::{
-                Appended, BlobInfo, ImportReport, NewBlob, NewObserver, NewUser, Prepared,
+                AssignedStation, Appended, BlobInfo, ImportReport, MAX_IDS_PER_READ, NewBlob, NewObserver, NewUser, Prepared,
                 Principal, Result, ResultImport, ResultImportInfo, Session, SessionLookup,
                 SessionOwner, StationImport, StoreError,
             };
@@ -440,6 +441,182 @@ macro_rules! sql_store {
                 }
             }
 
+            /// Append a batch inside the caller's transaction: the writer's
+            /// batches, and the staff actions whose table change must commit
+            /// with their event (an assignment and its record in the log).
+            async fn append_in(
+                tx: &mut Tx,
+                prepared: &[Prepared],
+                received_at: Timestamp,
+            ) -> Result<Vec<Result<Appended>>> {
+                use std::collections::HashMap;
+
+                // Each group's log is numbered 1, 2, 3… of its own, so no
+                // group can count another's reports. Taking the counter
+                // row's lock first (in id order: two servers never
+                // deadlock) serialises writers of one group across
+                // servers, so the numbers are gap-free and the "already
+                // stored?" read below cannot race another server.
+                let mut groups: Vec<RowId> = prepared.iter().map(|p| p.event.group_id).collect();
+                groups.sort_unstable();
+                groups.dedup();
+                // Each group's counter as locked; only the ones that moved
+                // are written back (a batch of retries writes nothing).
+                let mut locked: HashMap<RowId, i64> = HashMap::new();
+                let mut last_seq: HashMap<RowId, i64> = HashMap::new();
+                for g in &groups {
+                    let row = ::sqlx::query(
+                        "UPDATE observer_groups SET last_seq = last_seq WHERE id = $1 RETURNING last_seq",
+                    )
+                    .bind(*g)
+                    .fetch_optional(&mut **tx)
+                    .await
+                    .map_err(db)?;
+                    if let Some(row) = row {
+                        let seq: i64 = get(&row, "last_seq")?;
+                        locked.insert(*g, seq);
+                        last_seq.insert(*g, seq);
+                    }
+                }
+
+                // Everything this batch names that is stored already: its
+                // own ids (retries) and the reports it corrects.
+                let mut stored: HashMap<(RowId, String), Event> = HashMap::new();
+                for g in &groups {
+                    let mut ids: Vec<&str> = Vec::new();
+                    for p in prepared.iter().filter(|p| p.event.group_id == *g) {
+                        ids.push(p.event.client_id.as_str());
+                        if let Some(t) = &p.event.supersedes {
+                            ids.push(t.as_str());
+                        }
+                    }
+                    ids.sort_unstable();
+                    ids.dedup();
+                    for chunk in ids.chunks(500) {
+                        let mut q = ::sqlx::QueryBuilder::<Db>::new(format!(
+                            "SELECT {EVENT_COLUMNS} FROM events WHERE group_id = "
+                        ));
+                        q.push_bind(*g).push(" AND client_id IN (");
+                        let mut list = q.separated(", ");
+                        for id in chunk {
+                            list.push_bind(id.to_string());
+                        }
+                        q.push(")");
+                        for row in q.build().fetch_all(&mut **tx).await.map_err(db)? {
+                            let e = event(&row)?;
+                            stored.insert((e.event.group_id, e.event.client_id.as_str().to_owned()), e);
+                        }
+                    }
+                }
+
+                let mut out: Vec<Result<Appended>> = Vec::with_capacity(prepared.len());
+                // New in this batch: key -> (index in batch, its number).
+                let mut fresh: HashMap<(RowId, String), (usize, i64)> = HashMap::new();
+                let mut to_insert: Vec<(usize, i64)> = Vec::new();
+                for (i, p) in prepared.iter().enumerate() {
+                    let e = &p.event;
+                    let key = (e.group_id, e.client_id.as_str().to_owned());
+                    if let Some(st) = stored.get(&key) {
+                        out.push(if st.content_hash == p.content_hash {
+                            Ok(Appended { event: st.clone(), created: false })
+                        } else {
+                            Err(StoreError::ConflictingRetry(e.client_id.clone()))
+                        });
+                        continue;
+                    }
+                    if let Some(&(j, seq)) = fresh.get(&key) {
+                        // A second copy of one id in the batch is a retry.
+                        out.push(if prepared[j].content_hash == p.content_hash {
+                            Ok(Appended {
+                                event: Event {
+                                    seq,
+                                    event: prepared[j].event.clone(),
+                                    received_at,
+                                    content_hash: prepared[j].content_hash.clone(),
+                                },
+                                created: false,
+                            })
+                        } else {
+                            Err(StoreError::ConflictingRetry(e.client_id.clone()))
+                        });
+                        continue;
+                    }
+                    let Some(last) = last_seq.get_mut(&e.group_id) else {
+                        out.push(Err(StoreError::NotFound(format!("group {}", e.group_id))));
+                        continue;
+                    };
+                    // An event may only correct its own author's event of
+                    // its own group: stored, or earlier in this very batch.
+                    if let Some(target) = &e.supersedes {
+                        let tkey = (e.group_id, target.as_str().to_owned());
+                        let author = match stored.get(&tkey) {
+                            Some(t) => Some(t.event.observer_id),
+                            None => fresh.get(&tkey).map(|&(j, _)| prepared[j].event.observer_id),
+                        };
+                        match author {
+                            None => {
+                                out.push(Err(StoreError::NotFound(format!(
+                                    "superseded event {target}"
+                                ))));
+                                continue;
+                            }
+                            Some(author) if author != e.observer_id => {
+                                out.push(Err(StoreError::Forbidden(format!(
+                                    "report {target} was sent by someone else: only its author can correct it"
+                                ))));
+                                continue;
+                            }
+                            Some(_) => {}
+                        }
+                    }
+                    *last += 1;
+                    fresh.insert(key, (i, *last));
+                    to_insert.push((i, *last));
+                    out.push(Ok(Appended {
+                        event: Event {
+                            seq: *last,
+                            event: e.clone(),
+                            received_at,
+                            content_hash: p.content_hash.clone(),
+                        },
+                        created: true,
+                    }));
+                }
+
+                // Well under both databases' limits on bound parameters.
+                for chunk in to_insert.chunks(500) {
+                    let mut q = ::sqlx::QueryBuilder::<Db>::new(
+                        "INSERT INTO events (group_id, group_seq, client_id, observer_id, station_id, \
+                         kind, payload, observed_at, received_at, supersedes, content_hash) ",
+                    );
+                    q.push_values(chunk, |mut b, &(i, seq)| {
+                        let p = &prepared[i];
+                        let e = &p.event;
+                        b.push_bind(e.group_id)
+                            .push_bind(seq)
+                            .push_bind(e.client_id.as_str().to_owned())
+                            .push_bind(e.observer_id)
+                            .push_bind(e.station_id)
+                            .push_bind(e.kind.as_str())
+                            .push_bind(p.payload_text.clone())
+                            .push_bind(e.observed_at.0)
+                            .push_bind(received_at.0)
+                            .push_bind(e.supersedes.as_ref().map(|s| s.as_str().to_owned()))
+                            .push_bind(p.content_hash.clone());
+                    });
+                    q.build().execute(&mut **tx).await.map_err(db)?;
+                }
+                for (g, last) in last_seq.iter().filter(|(g, last)| locked.get(g) != Some(last)) {
+                    ::sqlx::query("UPDATE observer_groups SET last_seq = $1 WHERE id = $2")
+                        .bind(*last)
+                        .bind(*g)
+                        .execute(&mut **tx)
+                        .await
+                        .map_err(db)?;
+                }
+                Ok(out)
+            }
+
             #[$crate::store_async_trait]
             impl $crate::EventLog for $log {
                 async fn append_batch(
@@ -447,172 +624,8 @@ macro_rules! sql_store {
                     prepared: &[Prepared],
                     received_at: Timestamp,
                 ) -> Result<Vec<Result<Appended>>> {
-                    use std::collections::HashMap;
                     let mut tx = Tx::begin(&self.pool).await?;
-
-                    // Each group's log is numbered 1, 2, 3… of its own, so no
-                    // group can count another's reports. Taking the counter
-                    // row's lock first (in id order: two servers never
-                    // deadlock) serialises writers of one group across
-                    // servers, so the numbers are gap-free and the "already
-                    // stored?" read below cannot race another server.
-                    let mut groups: Vec<RowId> = prepared.iter().map(|p| p.event.group_id).collect();
-                    groups.sort_unstable();
-                    groups.dedup();
-                    // Each group's counter as locked; only the ones that moved
-                    // are written back (a batch of retries writes nothing).
-                    let mut locked: HashMap<RowId, i64> = HashMap::new();
-                    let mut last_seq: HashMap<RowId, i64> = HashMap::new();
-                    for g in &groups {
-                        let row = ::sqlx::query(
-                            "UPDATE observer_groups SET last_seq = last_seq WHERE id = $1 RETURNING last_seq",
-                        )
-                        .bind(*g)
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .map_err(db)?;
-                        if let Some(row) = row {
-                            let seq: i64 = get(&row, "last_seq")?;
-                            locked.insert(*g, seq);
-                            last_seq.insert(*g, seq);
-                        }
-                    }
-
-                    // Everything this batch names that is stored already: its
-                    // own ids (retries) and the reports it corrects.
-                    let mut stored: HashMap<(RowId, String), Event> = HashMap::new();
-                    for g in &groups {
-                        let mut ids: Vec<&str> = Vec::new();
-                        for p in prepared.iter().filter(|p| p.event.group_id == *g) {
-                            ids.push(p.event.client_id.as_str());
-                            if let Some(t) = &p.event.supersedes {
-                                ids.push(t.as_str());
-                            }
-                        }
-                        ids.sort_unstable();
-                        ids.dedup();
-                        for chunk in ids.chunks(500) {
-                            let mut q = ::sqlx::QueryBuilder::<Db>::new(format!(
-                                "SELECT {EVENT_COLUMNS} FROM events WHERE group_id = "
-                            ));
-                            q.push_bind(*g).push(" AND client_id IN (");
-                            let mut list = q.separated(", ");
-                            for id in chunk {
-                                list.push_bind(id.to_string());
-                            }
-                            q.push(")");
-                            for row in q.build().fetch_all(&mut *tx).await.map_err(db)? {
-                                let e = event(&row)?;
-                                stored.insert((e.event.group_id, e.event.client_id.as_str().to_owned()), e);
-                            }
-                        }
-                    }
-
-                    let mut out: Vec<Result<Appended>> = Vec::with_capacity(prepared.len());
-                    // New in this batch: key -> (index in batch, its number).
-                    let mut fresh: HashMap<(RowId, String), (usize, i64)> = HashMap::new();
-                    let mut to_insert: Vec<(usize, i64)> = Vec::new();
-                    for (i, p) in prepared.iter().enumerate() {
-                        let e = &p.event;
-                        let key = (e.group_id, e.client_id.as_str().to_owned());
-                        if let Some(st) = stored.get(&key) {
-                            out.push(if st.content_hash == p.content_hash {
-                                Ok(Appended { event: st.clone(), created: false })
-                            } else {
-                                Err(StoreError::ConflictingRetry(e.client_id.clone()))
-                            });
-                            continue;
-                        }
-                        if let Some(&(j, seq)) = fresh.get(&key) {
-                            // A second copy of one id in the batch is a retry.
-                            out.push(if prepared[j].content_hash == p.content_hash {
-                                Ok(Appended {
-                                    event: Event {
-                                        seq,
-                                        event: prepared[j].event.clone(),
-                                        received_at,
-                                        content_hash: prepared[j].content_hash.clone(),
-                                    },
-                                    created: false,
-                                })
-                            } else {
-                                Err(StoreError::ConflictingRetry(e.client_id.clone()))
-                            });
-                            continue;
-                        }
-                        let Some(last) = last_seq.get_mut(&e.group_id) else {
-                            out.push(Err(StoreError::NotFound(format!("group {}", e.group_id))));
-                            continue;
-                        };
-                        // An event may only correct its own author's event of
-                        // its own group: stored, or earlier in this very batch.
-                        if let Some(target) = &e.supersedes {
-                            let tkey = (e.group_id, target.as_str().to_owned());
-                            let author = match stored.get(&tkey) {
-                                Some(t) => Some(t.event.observer_id),
-                                None => fresh.get(&tkey).map(|&(j, _)| prepared[j].event.observer_id),
-                            };
-                            match author {
-                                None => {
-                                    out.push(Err(StoreError::NotFound(format!(
-                                        "superseded event {target}"
-                                    ))));
-                                    continue;
-                                }
-                                Some(author) if author != e.observer_id => {
-                                    out.push(Err(StoreError::Forbidden(format!(
-                                        "report {target} was sent by someone else: only its author can correct it"
-                                    ))));
-                                    continue;
-                                }
-                                Some(_) => {}
-                            }
-                        }
-                        *last += 1;
-                        fresh.insert(key, (i, *last));
-                        to_insert.push((i, *last));
-                        out.push(Ok(Appended {
-                            event: Event {
-                                seq: *last,
-                                event: e.clone(),
-                                received_at,
-                                content_hash: p.content_hash.clone(),
-                            },
-                            created: true,
-                        }));
-                    }
-
-                    // Well under both databases' limits on bound parameters.
-                    for chunk in to_insert.chunks(500) {
-                        let mut q = ::sqlx::QueryBuilder::<Db>::new(
-                            "INSERT INTO events (group_id, group_seq, client_id, observer_id, station_id, \
-                             kind, payload, observed_at, received_at, supersedes, content_hash) ",
-                        );
-                        q.push_values(chunk, |mut b, &(i, seq)| {
-                            let p = &prepared[i];
-                            let e = &p.event;
-                            b.push_bind(e.group_id)
-                                .push_bind(seq)
-                                .push_bind(e.client_id.as_str().to_owned())
-                                .push_bind(e.observer_id)
-                                .push_bind(e.station_id)
-                                .push_bind(e.kind.as_str())
-                                .push_bind(p.payload_text.clone())
-                                .push_bind(e.observed_at.0)
-                                .push_bind(received_at.0)
-                                .push_bind(e.supersedes.as_ref().map(|s| s.as_str().to_owned()))
-                                .push_bind(p.content_hash.clone());
-                        });
-                        q.build().execute(&mut *tx).await.map_err(db)?;
-                    }
-                    for (g, last) in last_seq.iter().filter(|(g, last)| locked.get(g) != Some(last)) {
-                        ::sqlx::query("UPDATE observer_groups SET last_seq = $1 WHERE id = $2")
-                            .bind(*last)
-                            .bind(*g)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(db)?;
-                    }
+                    let out = append_in(&mut tx, prepared, received_at).await?;
                     tx.commit().await?;
                     Ok(out)
                 }
@@ -1110,6 +1123,254 @@ macro_rules! sql_store {
                             })
                         })
                         .collect()
+                }
+
+                async fn change_assignments(
+                    &self,
+                    group_id: RowId,
+                    changes: Vec<NewEvent>,
+                ) -> Result<Vec<Option<Event>>> {
+                    // Checked before the transaction: these are the server's
+                    // own events, so a wrong one is a bug, said plainly.
+                    let mut parsed = Vec::with_capacity(changes.len());
+                    for e in &changes {
+                        let action = e
+                            .payload
+                            .as_object()
+                            .and_then(|p| actions::parse(e.kind, p))
+                            .and_then(|r| r.ok());
+                        match action {
+                            Some(Action::Assignment { observer, station, change })
+                                if e.group_id == group_id
+                                    && e.observer_id.is_none()
+                                    && e.station_id == Some(station) =>
+                            {
+                                parsed.push((observer, station, change));
+                            }
+                            _ => {
+                                return Err(StoreError::Database(format!(
+                                    "event {} is not an assignment of group {group_id}",
+                                    e.client_id
+                                )));
+                            }
+                        }
+                    }
+                    let mut tx = Tx::begin(&self.pool).await?;
+                    // The group's counter first, as every append takes it
+                    // first: one lock order, so no deadlock with the writer.
+                    let counter = ::sqlx::query(
+                        "UPDATE observer_groups SET last_seq = last_seq WHERE id = $1 RETURNING id",
+                    )
+                    .bind(group_id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                    if counter.is_none() {
+                        return Err(StoreError::NotFound(format!("group {group_id}")));
+                    }
+                    let mut logged = Vec::new();
+                    let mut changed = Vec::with_capacity(changes.len());
+                    for (e, (observer, station, change)) in changes.into_iter().zip(parsed) {
+                        // The group's own observer and a real station: a group
+                        // cannot plant assignments on another's volunteers.
+                        let known = ::sqlx::query(
+                            "SELECT (SELECT COUNT(*) FROM observers WHERE id = $1 AND group_id = $2) AS o, \
+                             (SELECT COUNT(*) FROM stations WHERE id = $3) AS s",
+                        )
+                        .bind(observer)
+                        .bind(group_id)
+                        .bind(station)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                        if get::<i64>(&known, "o")? == 0 {
+                            return Err(StoreError::NotFound(format!("observer {observer}")));
+                        }
+                        if get::<i64>(&known, "s")? == 0 {
+                            return Err(StoreError::NotFound(format!("station {station}")));
+                        }
+                        let done = match change {
+                            AssignmentChange::Assign => ::sqlx::query(
+                                "INSERT INTO assignments (group_id, observer_id, station_id) \
+                                 VALUES ($1, $2, $3) ON CONFLICT (observer_id, station_id) DO NOTHING",
+                            ),
+                            AssignmentChange::Unassign => ::sqlx::query(
+                                "DELETE FROM assignments \
+                                 WHERE group_id = $1 AND observer_id = $2 AND station_id = $3",
+                            ),
+                        }
+                        .bind(group_id)
+                        .bind(observer)
+                        .bind(station)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                        let moved = done.rows_affected() > 0;
+                        if moved {
+                            logged.push(Prepared::new(e));
+                        }
+                        changed.push(moved);
+                    }
+                    let mut appended = append_in(&mut tx, &logged, $crate::now()).await?.into_iter();
+                    let mut out = Vec::with_capacity(changed.len());
+                    for moved in changed {
+                        if !moved {
+                            out.push(None);
+                            continue;
+                        }
+                        // A refused event (a client id reused with other
+                        // content) undoes its table change with the rest:
+                        // the transaction is dropped uncommitted.
+                        match appended.next() {
+                            Some(Ok(a)) => out.push(Some(a.event)),
+                            Some(Err(e)) => return Err(e),
+                            None => {
+                                return Err(StoreError::Database(
+                                    "an assignment's event went unanswered".into(),
+                                ));
+                            }
+                        }
+                    }
+                    tx.commit().await?;
+                    Ok(out)
+                }
+
+                async fn assignments_of(
+                    &self,
+                    group_id: RowId,
+                    observer_ids: &[RowId],
+                ) -> Result<Vec<AssignedStation>> {
+                    if observer_ids.is_empty() {
+                        return Ok(vec![]);
+                    }
+                    if observer_ids.len() > MAX_IDS_PER_READ {
+                        return Err(StoreError::Database(format!(
+                            "{} observers in one read: at most {MAX_IDS_PER_READ}",
+                            observer_ids.len()
+                        )));
+                    }
+                    let mut q = ::sqlx::QueryBuilder::<Db>::new(
+                        "SELECT a.observer_id, a.station_id, s.number FROM assignments a \
+                         JOIN stations s ON s.id = a.station_id WHERE a.group_id = ",
+                    );
+                    q.push_bind(group_id).push(" AND a.observer_id IN (");
+                    let mut list = q.separated(", ");
+                    for id in observer_ids {
+                        list.push_bind(*id);
+                    }
+                    q.push(")");
+                    let mut out = q
+                        .build()
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db)?
+                        .iter()
+                        .map(|r| {
+                            Ok(AssignedStation {
+                                observer_id: get(r, "observer_id")?,
+                                station_id: get(r, "station_id")?,
+                                number: StationNumber::parse(&get::<String>(r, "number")?)
+                                    .map_err(|e| corrupt("station number", e))?,
+                            })
+                        })
+                        .collect::<Result<Vec<_>>>()?;
+                    out.sort_by(|a, b| {
+                        (a.observer_id, a.number.sort_key()).cmp(&(b.observer_id, b.number.sort_key()))
+                    });
+                    Ok(out)
+                }
+
+                async fn observers_at(&self, group_id: RowId, station_id: RowId) -> Result<Vec<Observer>> {
+                    ::sqlx::query(
+                        "SELECT o.id, o.group_id, o.code_name, o.language, o.contact FROM observers o \
+                         JOIN assignments a ON a.observer_id = o.id \
+                         WHERE a.group_id = $1 AND a.station_id = $2 AND o.group_id = $1 \
+                         ORDER BY o.code_name LIMIT 1000",
+                    )
+                    .bind(group_id)
+                    .bind(station_id)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .iter()
+                    .map(observer)
+                    .collect()
+                }
+
+                async fn observers_page(
+                    &self,
+                    group_id: RowId,
+                    after: Option<&CodeName>,
+                    prefix: &str,
+                    limit: i64,
+                ) -> Result<Vec<Observer>> {
+                    // lower() folds Latin letters on both databases (SQLite's
+                    // folds no others), so "obs" finds "Obs-7" on either.
+                    ::sqlx::query(
+                        "SELECT id, group_id, code_name, language, contact FROM observers \
+                         WHERE group_id = $1 AND ($2 IS NULL OR code_name > $2) \
+                         AND lower(substr(code_name, 1, CAST($3 AS INTEGER))) = lower($4) \
+                         ORDER BY code_name LIMIT $5",
+                    )
+                    .bind(group_id)
+                    .bind(after.map(|c| c.as_str()))
+                    .bind(prefix.chars().count() as i64)
+                    .bind(prefix)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .iter()
+                    .map(observer)
+                    .collect()
+                }
+
+                async fn live_devices(
+                    &self,
+                    group_id: RowId,
+                    observer_ids: &[RowId],
+                    now: Timestamp,
+                ) -> Result<Vec<(RowId, i64)>> {
+                    if observer_ids.is_empty() {
+                        return Ok(vec![]);
+                    }
+                    if observer_ids.len() > MAX_IDS_PER_READ {
+                        return Err(StoreError::Database(format!(
+                            "{} observers in one read: at most {MAX_IDS_PER_READ}",
+                            observer_ids.len()
+                        )));
+                    }
+                    let mut q = ::sqlx::QueryBuilder::<Db>::new(
+                        "SELECT observer_id, COUNT(*) AS n FROM sessions WHERE revoked_at IS NULL \
+                         AND expires_at > ",
+                    );
+                    q.push_bind(now.0)
+                        .push(" AND group_id = ")
+                        .push_bind(group_id)
+                        .push(" AND observer_id IN (");
+                    let mut list = q.separated(", ");
+                    for id in observer_ids {
+                        list.push_bind(*id);
+                    }
+                    q.push(") GROUP BY observer_id ORDER BY observer_id");
+                    q.build()
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db)?
+                        .iter()
+                        .map(|r| Ok((get(r, "observer_id")?, get(r, "n")?)))
+                        .collect()
+                }
+
+                async fn user(&self, id: RowId) -> Result<Option<User>> {
+                    ::sqlx::query("SELECT id, group_id, username, role FROM users WHERE id = $1")
+                        .bind(id)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db)?
+                        .as_ref()
+                        .map(user)
+                        .transpose()
                 }
 
                 async fn create_enrolment_code(

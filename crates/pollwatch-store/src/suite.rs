@@ -35,6 +35,9 @@ macro_rules! store_suite {
             groups_cannot_read_each_other,
             supersedes_must_name_own_group_event,
             assignments_are_idempotent_and_group_bound,
+            assignment_changes_commit_with_their_log_events,
+            a_failed_reassignment_changes_nothing,
+            observers_are_paged_and_found_where_they_are,
             many_appends_all_durable_in_order,
             each_group_numbers_its_own_log,
             a_batch_may_correct_its_own_reports,
@@ -940,4 +943,317 @@ pub async fn evidence_blobs_are_recorded_once_per_group(store: Arc<dyn Store>) {
             .unwrap(),
         None
     );
+}
+
+/// A coordinator's assignment change as the server writes it.
+fn assignment(group_id: RowId, observer: RowId, station: RowId, change: &str, n: u8) -> NewEvent {
+    NewEvent {
+        client_id: client_id(n),
+        group_id,
+        observer_id: None,
+        station_id: Some(station),
+        kind: EventKind::Assignment,
+        payload: serde_json::json!({
+            "observer": observer, "station": station, "change": change, "by": "coord"
+        }),
+        observed_at: T0,
+        supersedes: None,
+    }
+}
+
+pub async fn assignment_changes_commit_with_their_log_events(store: Arc<dyn Store>) {
+    let f = fixture(&*store).await;
+    let (a, b) = (f.stations[0].id, f.stations[1].id);
+    let g = f.group_a;
+    let o = f.observer_a;
+    let done = store
+        .change_assignments(g, vec![assignment(g, o, a, "assign", 1)])
+        .await
+        .unwrap();
+    let first = done[0].clone().expect("a change is logged");
+    assert_eq!(first.seq, 1);
+    assert_eq!(first.event.kind, EventKind::Assignment);
+    assert_eq!(first.event.payload["by"], "coord");
+    assert!(store.is_assigned(g, o, a).await.unwrap());
+    // Already so: nothing written, in the table or the log.
+    let again = store
+        .change_assignments(g, vec![assignment(g, o, a, "assign", 2)])
+        .await
+        .unwrap();
+    assert_eq!(again, vec![None]);
+    // A retry of the same event after a lost answer changes nothing twice.
+    let retry = store
+        .change_assignments(g, vec![assignment(g, o, a, "assign", 1)])
+        .await
+        .unwrap();
+    assert_eq!(retry, vec![None]);
+    assert_eq!(store.event_count(g).await.unwrap(), 1);
+    // A move: off A, onto B, both logged in order in one call.
+    let moved = store
+        .change_assignments(
+            g,
+            vec![
+                assignment(g, o, a, "unassign", 3),
+                assignment(g, o, b, "assign", 4),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        moved
+            .iter()
+            .map(|e| e.as_ref().map(|e| e.seq))
+            .collect::<Vec<_>>(),
+        vec![Some(2), Some(3)]
+    );
+    assert!(!store.is_assigned(g, o, a).await.unwrap());
+    assert!(store.is_assigned(g, o, b).await.unwrap());
+    let off_again = store
+        .change_assignments(g, vec![assignment(g, o, a, "unassign", 5)])
+        .await
+        .unwrap();
+    assert_eq!(off_again, vec![None]);
+    let log = store.events(g, 0, 10).await.unwrap();
+    let changes: Vec<_> = log
+        .iter()
+        .map(|e| (e.event.payload["change"].clone(), e.event.station_id))
+        .collect();
+    assert_eq!(
+        changes,
+        vec![
+            (serde_json::json!("assign"), Some(a)),
+            (serde_json::json!("unassign"), Some(a)),
+            (serde_json::json!("assign"), Some(b)),
+        ]
+    );
+    // Another group's observer is not to be had, and nothing is written.
+    let err = store
+        .change_assignments(f.group_b, vec![assignment(f.group_b, o, a, "assign", 6)])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err}");
+    assert!(store.assignments(f.group_b).await.unwrap().is_empty());
+    assert_eq!(store.event_count(f.group_b).await.unwrap(), 0);
+    // An event that is not an assignment of this group is refused whole.
+    let mut wrong = assignment(g, o, a, "assign", 7);
+    wrong.group_id = f.group_b;
+    assert!(store.change_assignments(g, vec![wrong]).await.is_err());
+    assert!(!store.is_assigned(g, o, a).await.unwrap());
+}
+
+pub async fn a_failed_reassignment_changes_nothing(store: Arc<dyn Store>) {
+    let f = fixture(&*store).await;
+    let (a, b) = (f.stations[0].id, f.stations[1].id);
+    let g = f.group_a;
+    let o = f.observer_a;
+    store
+        .change_assignments(g, vec![assignment(g, o, a, "assign", 1)])
+        .await
+        .unwrap();
+    // The move's second half names a station that does not exist: the
+    // first half (off A) must not stand alone, in the table or the log.
+    let err = store
+        .change_assignments(
+            g,
+            vec![
+                assignment(g, o, a, "unassign", 2),
+                assignment(g, o, 999_999, "assign", 3),
+            ],
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err}");
+    assert!(store.is_assigned(g, o, a).await.unwrap());
+    assert_eq!(store.event_count(g).await.unwrap(), 1);
+    // An event id already used with other content (a report's) sinks the
+    // whole change too.
+    store.append(headcount(&f, client_id(9), 10)).await.unwrap();
+    let err = store
+        .change_assignments(
+            g,
+            vec![
+                assignment(g, o, a, "unassign", 4),
+                assignment(g, o, b, "assign", 9),
+            ],
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::ConflictingRetry(_)), "{err}");
+    assert!(store.is_assigned(g, o, a).await.unwrap());
+    assert!(!store.is_assigned(g, o, b).await.unwrap());
+    assert_eq!(store.event_count(g).await.unwrap(), 2);
+    // The log's numbering has no gap left by the failures.
+    let done = store
+        .change_assignments(g, vec![assignment(g, o, b, "assign", 5)])
+        .await
+        .unwrap();
+    assert_eq!(done[0].as_ref().map(|e| e.seq), Some(3));
+}
+
+pub async fn observers_are_paged_and_found_where_they_are(store: Arc<dyn Store>) {
+    let f = fixture(&*store).await;
+    let g = f.group_a;
+    let mut ids = vec![f.observer_a];
+    for name in ["Obs-1", "Obs-2", "obs-3", "Owl", "Сокол"] {
+        let o = store
+            .create_observer(
+                NewObserver {
+                    group_id: g,
+                    code_name: CodeName::parse(name).unwrap(),
+                    language: Language::Kk,
+                    contact: None,
+                },
+                T0,
+            )
+            .await
+            .unwrap();
+        ids.push(o.id);
+    }
+    let names = |list: Vec<pollwatch_domain::Observer>| {
+        list.into_iter()
+            .map(|o| o.code_name.to_string())
+            .collect::<Vec<_>>()
+    };
+    // Pages follow one order, and together hold each observer once.
+    let mut seen = Vec::new();
+    let mut after: Option<CodeName> = None;
+    loop {
+        let page = store
+            .observers_page(g, after.as_ref(), "", 2)
+            .await
+            .unwrap();
+        assert!(page.len() <= 2);
+        let Some(last) = page.last() else { break };
+        after = Some(last.code_name.clone());
+        seen.extend(names(page));
+    }
+    let mut all = names(store.observers(g).await.unwrap());
+    assert_eq!(seen, all);
+    all.sort();
+    seen.sort();
+    assert_eq!(seen, all);
+    assert_eq!(seen.len(), 6);
+    // A prefix, Latin letters in either case.
+    let mut found = names(store.observers_page(g, None, "OBS", 100).await.unwrap());
+    found.sort();
+    assert_eq!(found, vec!["Obs-1", "Obs-2", "obs-3"]);
+    assert_eq!(
+        names(store.observers_page(g, None, "Сок", 100).await.unwrap()),
+        vec!["Сокол"]
+    );
+    assert!(
+        store
+            .observers_page(g, None, "zz", 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Only the group's own.
+    assert!(
+        store
+            .observers_page(f.group_b, None, "Obs", 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Who is where.
+    let (s1, s2) = (f.stations[0].id, f.stations[1].id);
+    store
+        .change_assignments(
+            g,
+            vec![
+                assignment(g, ids[1], s2, "assign", 1),
+                assignment(g, ids[1], s1, "assign", 2),
+                assignment(g, ids[2], s1, "assign", 3),
+            ],
+        )
+        .await
+        .unwrap();
+    let of = store.assignments_of(g, &ids).await.unwrap();
+    let pairs: Vec<_> = of
+        .iter()
+        .map(|a| (a.observer_id, a.number.to_string()))
+        .collect();
+    assert_eq!(
+        pairs,
+        vec![
+            (ids[1], "1".to_owned()),
+            (ids[1], "2".to_owned()),
+            (ids[2], "1".to_owned())
+        ]
+    );
+    assert!(
+        store
+            .assignments_of(f.group_b, &ids)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let mut at_one = names(store.observers_at(g, s1).await.unwrap());
+    at_one.sort();
+    assert_eq!(at_one, vec!["Obs-1", "Obs-2"]);
+    assert!(store.observers_at(f.group_b, s1).await.unwrap().is_empty());
+
+    // Live devices, counted per observer.
+    let phone = |id: &str, observer_id, expires| {
+        session(
+            id,
+            Principal::Observer {
+                observer_id,
+                group_id: g,
+            },
+            expires,
+        )
+    };
+    for s in [
+        phone("p1", ids[1], T0.0 + 1000),
+        phone("p2", ids[1], T0.0 + 1000),
+        phone("p3", ids[2], T0.0 + 1000),
+        phone("old", ids[2], T0.0 + 10),
+    ] {
+        store.create_session(&s, T0).await.unwrap();
+    }
+    store
+        .revoke_sessions(
+            SessionOwner::Observer {
+                group_id: g,
+                observer_id: ids[2],
+            },
+            Some("p3"),
+            None,
+            T0,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .live_devices(g, &ids, Timestamp(T0.0 + 100))
+            .await
+            .unwrap(),
+        vec![(ids[1], 2)]
+    );
+    assert!(
+        store
+            .live_devices(f.group_b, &ids, T0)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // A staff account by id, for naming an action's author.
+    let u = store
+        .create_user(
+            NewUser {
+                group_id: Some(g),
+                username: "coord".into(),
+                role: Role::Coordinator,
+                password_hash: "x".into(),
+            },
+            T0,
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.user(u.id).await.unwrap(), Some(u.clone()));
+    assert_eq!(store.user(u.id + 1000).await.unwrap(), None);
 }

@@ -185,11 +185,32 @@ pub async fn run(database: &str, cmd: AdminCommand) -> anyhow::Result<ExitCode> 
                 .station(election.id, &number)
                 .await?
                 .with_context(|| format!("no station {number} in election {}", election.slug))?;
-            store.assign(group.id, observer.id, s.id).await?;
+            // Logged like a coordinator's change on the web, with the
+            // shell as its author, in the same transaction as the table.
+            let event = pollwatch_domain::NewEvent {
+                client_id: pollwatch_domain::ClientId::from_bytes(rand::random()),
+                group_id: group.id,
+                observer_id: None,
+                station_id: Some(s.id),
+                kind: pollwatch_domain::EventKind::Assignment,
+                payload: serde_json::json!({
+                    "observer": observer.id,
+                    "station": s.id,
+                    "change": "assign",
+                    "by": "cli",
+                }),
+                observed_at: at,
+                supersedes: None,
+            };
+            let changed = store.change_assignments(group.id, vec![event]).await?;
             store
                 .audit("cli", "assign", &format!("{code_name} -> {number}"), at)
                 .await?;
-            println!("{code_name} covers station {number}");
+            if changed.iter().all(Option::is_none) {
+                println!("{code_name} already covers station {number}");
+            } else {
+                println!("{code_name} covers station {number}");
+            }
         }
         AdminCommand::Devices { group, observer } => {
             let (_, o) = find_observer(&*store, &group, &observer).await?;

@@ -487,3 +487,64 @@ fn a_group_adapts_the_forms_without_code_changes() {
         "{err}"
     );
 }
+
+/// An assignment from the shell is logged like one from the web: once,
+/// with its author, whatever the retries.
+#[tokio::test]
+async fn a_shell_assignment_is_logged_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("pollwatch.db").display().to_string();
+    let csv = dir.path().join("stations.csv");
+    registry_csv(&csv, |_, _| {});
+    let number = pollwatch_demo::city(pollwatch_demo::DEFAULT_SEED).stations[0]
+        .number
+        .to_string();
+    for args in [
+        vec!["stations", "import", csv.to_str().unwrap()],
+        vec!["admin", "create-group", "alpha"],
+        vec![
+            "admin",
+            "create-observer",
+            "--group",
+            "alpha",
+            "--observer",
+            "Tulpar",
+        ],
+    ] {
+        let (code, _, err) = run(pollwatch(&db).args(&args));
+        assert_eq!(code, 0, "{args:?}: {err}");
+    }
+    let assign = [
+        "admin",
+        "assign",
+        "--group",
+        "alpha",
+        "--observer",
+        "Tulpar",
+        "--station",
+        &number,
+    ];
+    let (code, out, err) = run(pollwatch(&db).args(assign));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(&format!("Tulpar covers station {number}")),
+        "{out}"
+    );
+    let (code, out, _) = run(pollwatch(&db).args(assign));
+    assert_eq!(code, 0);
+    assert!(out.contains("already covers"), "{out}");
+
+    let store = pollwatch_store_sqlite::SqliteStore::open(Path::new(&db))
+        .await
+        .unwrap();
+    let g = store
+        .group(&Slug::parse("alpha").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let log = store.events(g.id, 0, 10).await.unwrap();
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert_eq!(log[0].event.kind, pollwatch_domain::EventKind::Assignment);
+    assert_eq!(log[0].event.payload["by"], "cli");
+    assert_eq!(log[0].event.payload["change"], "assign");
+}
