@@ -409,7 +409,7 @@ async fn check_against_station(
 
 /// A report's payload refused: the first problem's field, every problem
 /// in the message, and the list for the app to word in its language.
-fn refused(errors: Vec<pollwatch_domain::report::PayloadError>) -> ApiError {
+pub(crate) fn refused(errors: Vec<pollwatch_domain::report::PayloadError>) -> ApiError {
     let field = errors
         .first()
         .map(|e| format!("payload.{}", e.field))

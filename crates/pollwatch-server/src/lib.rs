@@ -20,6 +20,7 @@ pub mod limits;
 pub mod pages;
 pub mod people;
 pub mod rooms;
+pub mod staff;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};

@@ -17,7 +17,7 @@ use std::time::Duration;
 use pollwatch_domain::forms::FormSet;
 use pollwatch_domain::{RowId, Timestamp};
 use pollwatch_situation::{Changes, ElectionClock, Reference, Situation, StationRef, Tallies};
-use pollwatch_store::{Store, StoreError};
+use pollwatch_store::{Store, StoreError, now};
 use tokio::sync::{Mutex, Notify, OnceCell, RwLock, broadcast};
 
 /// Events read per catch-up query.
@@ -127,14 +127,6 @@ pub struct Rooms {
     election_id: Option<RowId>,
     election: OnceCell<Arc<Election>>,
     rooms: std::sync::Mutex<HashMap<RowId, Arc<OnceCell<Arc<Room>>>>>,
-}
-
-fn now() -> Timestamp {
-    let ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0);
-    Timestamp(ms)
 }
 
 impl Rooms {
