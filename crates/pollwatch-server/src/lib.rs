@@ -20,6 +20,7 @@ pub mod limits;
 pub mod pages;
 pub mod people;
 pub mod rooms;
+pub mod situation;
 pub mod staff;
 
 use std::collections::HashMap;
@@ -170,6 +171,7 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let api = api::routes()
         .merge(devices::api_routes())
+        .merge(situation::api_routes())
         .merge(people::api_routes())
         .layer(DefaultBodyLimit::max(API_BODY_LIMIT))
         .merge(blobs::routes())
@@ -178,6 +180,7 @@ pub fn router(state: AppState) -> Router {
         .merge(analysis::routes())
         .merge(app::routes())
         .merge(devices::page_routes())
+        .merge(situation::page_routes())
         .merge(people::page_routes())
         .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT))
         .method_not_allowed_fallback(pages::method_not_allowed)

@@ -170,8 +170,12 @@ async fn stylesheet() -> Response {
 }
 
 async fn home(MaybeCaller(caller): MaybeCaller) -> Redirect {
-    match caller.map(|c| c.principal().role()) {
+    match caller.as_ref().map(|c| c.principal().role()) {
         Some(pollwatch_domain::Role::Observer) => Redirect::to("/app/"),
+        // Election day starts in the situation room.
+        Some(_) if caller.as_ref().is_some_and(crate::situation::watches) => {
+            Redirect::to("/situation")
+        }
         Some(_) => Redirect::to("/stations"),
         None => Redirect::to("/login"),
     }
@@ -188,6 +192,8 @@ pub struct Nav {
     pub analyses: bool,
     /// Show the observers' devices page.
     pub manages_observers: bool,
+    /// Show the situation room and the alerts.
+    pub watches: bool,
 }
 
 impl Nav {
@@ -205,6 +211,7 @@ impl Nav {
             csrf_token: c.session.csrf_token.clone(),
             analyses: c.principal().role().may(Permission::Analyse),
             manages_observers: c.principal().role().may(Permission::ManageObservers),
+            watches: crate::situation::watches(c),
         }
     }
 }

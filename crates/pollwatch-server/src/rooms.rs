@@ -127,6 +127,9 @@ pub struct Rooms {
     election_id: Option<RowId>,
     election: OnceCell<Arc<Election>>,
     rooms: std::sync::Mutex<HashMap<RowId, Arc<OnceCell<Arc<Room>>>>>,
+    /// Observers' code names by (group, observer): feeds name observers on
+    /// every update, and a name never changes.
+    names: std::sync::RwLock<HashMap<(RowId, RowId), String>>,
 }
 
 impl Rooms {
@@ -137,7 +140,23 @@ impl Rooms {
             election_id,
             election: OnceCell::new(),
             rooms: Default::default(),
+            names: Default::default(),
         }
+    }
+
+    /// An observer's code name, for staff screens; `None` if the observer is
+    /// not of this group.
+    pub async fn code_name(&self, group: RowId, observer: RowId) -> Result<Option<String>, StoreError> {
+        if let Ok(names) = self.names.read()
+            && let Some(n) = names.get(&(group, observer))
+        {
+            return Ok(Some(n.clone()));
+        }
+        let found = self.store.observer(group, observer).await?;
+        if let (Some(o), Ok(mut names)) = (&found, self.names.write()) {
+            names.insert((group, observer), o.code_name.to_string());
+        }
+        Ok(found.map(|o| o.code_name.to_string()))
     }
 
     async fn election(&self) -> Result<Arc<Election>, StoreError> {
@@ -205,13 +224,13 @@ impl Rooms {
             .into_iter()
             .map(|a| (a.observer_id, a.station_id))
             .collect();
-        let observers = self
-            .store
-            .observers(group)
-            .await?
-            .into_iter()
-            .map(|o| o.id)
-            .collect();
+        let known = self.store.observers(group).await?;
+        if let Ok(mut names) = self.names.write() {
+            for o in &known {
+                names.insert((group, o.id), o.code_name.to_string());
+            }
+        }
+        let observers = known.into_iter().map(|o| o.id).collect();
         let mut situation = Situation::new(Reference {
             stations: election.stations.clone(),
             assignments,
