@@ -166,38 +166,8 @@ impl Rooms {
     async fn election(&self) -> Result<Arc<Election>, StoreError> {
         self.election
             .get_or_try_init(|| async {
-                let found = match self.election_id {
-                    Some(id) => self.store.elections().await?.into_iter().find(|e| e.id == id),
-                    None => None,
-                };
-                let zone = found
-                    .as_ref()
-                    .map(|e| e.time_zone.clone())
-                    .unwrap_or_else(|| "UTC".into());
-                let clock = ElectionClock::new(&zone, self.forms.alerts.hours)
-                    .or_else(|e| {
-                        tracing::warn!(error = %e, "the election's time zone is unknown: using UTC");
-                        ElectionClock::new("UTC", self.forms.alerts.hours)
-                    })
-                    .map_err(|e| StoreError::Database(e.to_string()))?;
-                let stations = match self.election_id {
-                    Some(id) => self.store.stations(id).await?,
-                    None => Vec::new(),
-                };
-                let stations = stations
-                    .into_iter()
-                    .map(|s| StationRef {
-                        id: s.id,
-                        number: s.record.number.to_string(),
-                        name: s.record.name,
-                        district: s.record.district,
-                        registered_voters: s.record.registered_voters,
-                        coordinates: s
-                            .record
-                            .coordinates
-                            .map(|c| (c.latitude, c.longitude)),
-                    })
-                    .collect();
+                let (clock, stations) =
+                    election_reference(&*self.store, &self.forms, self.election_id).await?;
                 Ok(Arc::new(Election { clock, stations }))
             })
             .await
@@ -221,38 +191,14 @@ impl Rooms {
     async fn build(&self, group: RowId) -> Result<Arc<Room>, StoreError> {
         let started = std::time::Instant::now();
         let election = self.election().await?;
-        let assignments = self
-            .store
-            .assignments(group)
-            .await?
-            .into_iter()
-            .map(|a| (a.observer_id, a.station_id))
-            .collect();
-        let known = self.store.observers(group).await?;
-        if let Ok(mut names) = self.names.write() {
-            for o in &known {
-                names.insert((group, o.id), o.code_name.to_string());
-            }
-        }
-        let observers = known.into_iter().map(|o| o.id).collect();
-        let mut situation = Situation::new(Reference {
-            stations: election.stations.clone(),
-            assignments,
-            observers,
-            forms: Arc::clone(&self.forms),
-            clock: election.clock.clone(),
-        });
-        let mut events = 0usize;
-        loop {
-            let page = self.store.events(group, situation.last_seq(), PAGE).await?;
-            if page.is_empty() {
-                break;
-            }
-            events += page.len();
-            for e in &page {
-                situation.apply(e);
-            }
-        }
+        let (mut situation, events) = situation_from_log(
+            &self.store,
+            &self.forms,
+            election.clock.clone(),
+            election.stations.clone(),
+            group,
+        )
+        .await?;
         situation.tick(now());
         let tallies = Arc::new(situation.tallies());
         tracing::info!(
@@ -421,4 +367,94 @@ impl Rooms {
             }
         });
     }
+}
+
+/// The election's clock and stations, as the rooms show them.
+pub async fn election_reference(
+    store: &dyn Store,
+    forms: &FormSet,
+    election_id: Option<RowId>,
+) -> Result<(ElectionClock, Vec<StationRef>), StoreError> {
+    let found = match election_id {
+        Some(id) => store.elections().await?.into_iter().find(|e| e.id == id),
+        None => None,
+    };
+    let zone = found
+        .as_ref()
+        .map(|e| e.time_zone.clone())
+        .unwrap_or_else(|| "UTC".into());
+    let clock = ElectionClock::new(&zone, forms.alerts.hours)
+        .or_else(|e| {
+            tracing::warn!(error = %e, "the election's time zone is unknown: using UTC");
+            ElectionClock::new("UTC", forms.alerts.hours)
+        })
+        .map_err(|e| StoreError::Database(e.to_string()))?;
+    let stations = match election_id {
+        Some(id) => store.stations(id).await?,
+        None => Vec::new(),
+    };
+    let stations = stations
+        .into_iter()
+        .map(|s| StationRef {
+            id: s.id,
+            number: s.record.number.to_string(),
+            name: s.record.name,
+            district: s.record.district,
+            registered_voters: s.record.registered_voters,
+            coordinates: s.record.coordinates.map(|c| (c.latitude, c.longitude)),
+        })
+        .collect();
+    Ok((clock, stations))
+}
+
+/// A group's projections folded from its whole log, page by page, over
+/// the assignments and observers stored now: what a room is built from
+/// (and what `pollwatch bench situation` times). The next page is read
+/// (and its payloads parsed) on another task while this one folds, so a
+/// national log costs about the longer of the two, not their sum.
+/// Answers the events read.
+pub async fn situation_from_log(
+    store: &Arc<dyn Store>,
+    forms: &Arc<FormSet>,
+    clock: ElectionClock,
+    stations: Vec<StationRef>,
+    group: RowId,
+) -> Result<(Situation, usize), StoreError> {
+    let assignments = store
+        .assignments(group)
+        .await?
+        .into_iter()
+        .map(|a| (a.observer_id, a.station_id))
+        .collect();
+    let observers = store
+        .observers(group)
+        .await?
+        .into_iter()
+        .map(|o| o.id)
+        .collect();
+    let mut situation = Situation::new(Reference {
+        stations,
+        assignments,
+        observers,
+        forms: Arc::clone(forms),
+        clock,
+    });
+    let read = |after: i64| {
+        let store = Arc::clone(store);
+        tokio::spawn(async move { store.events(group, after, PAGE).await })
+    };
+    let joined = |r: Result<Result<Vec<_>, StoreError>, tokio::task::JoinError>| {
+        r.map_err(|e| StoreError::Database(format!("reading the log: {e}")))?
+    };
+    let mut events = 0usize;
+    let mut page = joined(read(situation.last_seq()).await)?;
+    while let Some(last) = page.last() {
+        let next = read(last.seq);
+        for e in &page {
+            situation.apply(e);
+        }
+        events += page.len();
+        page = joined(next.await)?;
+    }
+    Ok((situation, events))
 }

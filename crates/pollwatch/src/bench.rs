@@ -11,6 +11,8 @@ use clap::Subcommand;
 use pollwatch_domain::{ClientId, CodeName, EventKind, Language, NewEvent, Slug, Timestamp};
 use pollwatch_store::{NewObserver, StationImport, Store, now};
 
+mod situation;
+
 #[derive(Subcommand)]
 pub enum BenchCommand {
     /// Each forensic method, and the whole suite, on one results file;
@@ -43,6 +45,46 @@ pub enum BenchCommand {
         )]
         postgres: String,
     },
+    /// A situation room rebuilt from a national group's log: generates
+    /// the log (the demo's observers' days replayed at scale) through
+    /// batched appends, then folds it in a fresh process as the server
+    /// does at start; reports the time and the memory.
+    Situation {
+        /// "sqlite" (a fresh file in a temporary directory) or "postgres"
+        /// (a fresh database on the server of --postgres, dropped afterwards).
+        #[arg(long, default_value = "sqlite")]
+        backend: String,
+        /// Events in the group's log.
+        #[arg(long, default_value_t = 1_200_000)]
+        events: u64,
+        /// Stations in the registry (95,000 is the national scale).
+        #[arg(long, default_value_t = 95_000)]
+        stations: u32,
+        /// The group's observers, one station each.
+        #[arg(long, default_value_t = 30_000)]
+        observers: u32,
+        #[arg(long, default_value_t = pollwatch_demo::DEFAULT_SEED)]
+        seed: u64,
+        /// Keep the database afterwards (prints where).
+        #[arg(long)]
+        keep: bool,
+        #[arg(
+            long,
+            env = "POLLWATCH_TEST_POSTGRES",
+            default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+        )]
+        postgres: String,
+    },
+    /// The rebuild alone, on an existing database: one group's room folded
+    /// from its log (what `bench situation` runs in a child process).
+    Rebuild {
+        /// The database (a SQLite path or a postgres:// URL).
+        #[arg(long)]
+        database: String,
+        /// The group's slug.
+        #[arg(long)]
+        group: String,
+    },
 }
 
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
@@ -54,6 +96,27 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
             concurrency,
             postgres,
         } => append(&backend, events, concurrency, postgres).await,
+        BenchCommand::Situation {
+            backend,
+            events,
+            stations,
+            observers,
+            seed,
+            keep,
+            postgres,
+        } => {
+            situation::run(situation::Args {
+                backend,
+                postgres,
+                events,
+                stations,
+                observers,
+                seed,
+                keep,
+            })
+            .await
+        }
+        BenchCommand::Rebuild { database, group } => situation::rebuild(&database, &group).await,
     }
 }
 

@@ -19,6 +19,7 @@ use serde::Serialize;
 
 use crate::serve::ServeArgs;
 
+mod election_day;
 mod flood;
 
 #[derive(Args)]
@@ -63,6 +64,25 @@ pub struct LoadtestArgs {
     /// per-address ones and the hashing threads' queue).
     #[arg(long)]
     pub random_usernames: bool,
+    /// Instead of one report after another: the demo city at closing
+    /// time. --observers phones of a demo group (--group, else the demo's
+    /// first) each send a closing-time report every --every-ms (with
+    /// jitter), while --coordinators watch the live feed; measures
+    /// reports/s and the delay from a report to each coordinator's feed.
+    /// Needs the demo in the database (`pollwatch demo --no-serve`).
+    #[arg(long)]
+    pub election_day: bool,
+    /// With --election-day: simulated observers.
+    #[arg(long, default_value_t = 600)]
+    pub observers: usize,
+    /// With --election-day: coordinators connected to the live feed.
+    #[arg(long, default_value_t = 20)]
+    pub coordinators: usize,
+    /// With --election-day: each observer's pause between reports, in
+    /// milliseconds (each pause drawn between half and one and a half
+    /// times this).
+    #[arg(long, default_value_t = 5000)]
+    pub every_ms: u64,
     /// With --url: the server's process id, to sample its resident memory
     /// from /proc (the in-process server samples this process).
     #[arg(long)]
@@ -89,6 +109,20 @@ struct Latency {
     max: f64,
 }
 
+impl Latency {
+    /// Milliseconds from a histogram of microseconds.
+    fn of(h: &Histogram<u64>) -> Self {
+        let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+        Self {
+            p50: ms(0.5),
+            p90: ms(0.9),
+            p99: ms(0.99),
+            p999: ms(0.999),
+            max: h.max() as f64 / 1000.0,
+        }
+    }
+}
+
 pub(crate) fn loopback_only(url: &str) -> anyhow::Result<()> {
     let parsed = reqwest::Url::parse(url).with_context(|| format!("bad --url {url}"))?;
     match parsed.host_str() {
@@ -106,6 +140,9 @@ pub async fn run(database: &str, args: LoadtestArgs) -> anyhow::Result<ExitCode>
     }
     if args.login_flood {
         return flood::run(database, args).await;
+    }
+    if args.election_day {
+        return election_day::run(database, args).await;
     }
     let store = crate::open_store(database).await?;
     let stations = station_numbers(&store).await?;
