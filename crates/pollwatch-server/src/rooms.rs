@@ -146,7 +146,11 @@ impl Rooms {
 
     /// An observer's code name, for staff screens; `None` if the observer is
     /// not of this group.
-    pub async fn code_name(&self, group: RowId, observer: RowId) -> Result<Option<String>, StoreError> {
+    pub async fn code_name(
+        &self,
+        group: RowId,
+        observer: RowId,
+    ) -> Result<Option<String>, StoreError> {
         if let Ok(names) = self.names.read()
             && let Some(n) = names.get(&(group, observer))
         {

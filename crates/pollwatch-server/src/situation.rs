@@ -189,12 +189,7 @@ pub struct AlertView {
     pub case: Option<String>,
 }
 
-fn alert_view(
-    s: &Situation,
-    a: &Alert,
-    tr: Tr,
-    names: &BTreeMap<RowId, String>,
-) -> AlertView {
+fn alert_view(s: &Situation, a: &Alert, tr: Tr, names: &BTreeMap<RowId, String>) -> AlertView {
     let station = a.station.and_then(|id| s.station(id));
     AlertView {
         id: a.id.clone(),
@@ -215,7 +210,11 @@ fn alert_view(
         raised: s.clock().local_time(a.raised_at),
         raised_at: a.raised_at.0,
         count: a.count,
-        detail: a.causes.last().map(|c| c.detail.clone()).unwrap_or_default(),
+        detail: a
+            .causes
+            .last()
+            .map(|c| c.detail.clone())
+            .unwrap_or_default(),
         assigned_to: a.assigned_to.clone(),
         case: a.case.clone(),
     }
@@ -243,16 +242,52 @@ async fn names_for(
 fn tiles(tr: Tr, t: &Tally) -> Vec<(&'static str, &'static str, u32)> {
     vec![
         ("covered", tr.t("situation.tile.covered"), t.covered),
-        ("observers_checked_in", tr.t("situation.tile.checked_in"), t.observers_checked_in),
-        ("observers_silent", tr.t("situation.tile.silent"), t.observers_silent),
-        ("observers_alarm", tr.t("situation.tile.alarm"), t.observers_alarm),
-        ("observers_removed", tr.t("situation.tile.removed"), t.observers_removed),
-        ("observers_detained", tr.t("situation.tile.detained"), t.observers_detained),
-        ("protocols_posted", tr.t("situation.tile.posted"), t.protocols_posted),
-        ("protocols_refused", tr.t("situation.tile.refused"), t.protocols_refused),
-        ("protocols_missing", tr.t("situation.tile.missing"), t.protocols_missing),
+        (
+            "observers_checked_in",
+            tr.t("situation.tile.checked_in"),
+            t.observers_checked_in,
+        ),
+        (
+            "observers_silent",
+            tr.t("situation.tile.silent"),
+            t.observers_silent,
+        ),
+        (
+            "observers_alarm",
+            tr.t("situation.tile.alarm"),
+            t.observers_alarm,
+        ),
+        (
+            "observers_removed",
+            tr.t("situation.tile.removed"),
+            t.observers_removed,
+        ),
+        (
+            "observers_detained",
+            tr.t("situation.tile.detained"),
+            t.observers_detained,
+        ),
+        (
+            "protocols_posted",
+            tr.t("situation.tile.posted"),
+            t.protocols_posted,
+        ),
+        (
+            "protocols_refused",
+            tr.t("situation.tile.refused"),
+            t.protocols_refused,
+        ),
+        (
+            "protocols_missing",
+            tr.t("situation.tile.missing"),
+            t.protocols_missing,
+        ),
         ("open_alerts", tr.t("situation.tile.alerts"), t.open_alerts),
-        ("critical_alerts", tr.t("situation.tile.critical"), t.critical_alerts),
+        (
+            "critical_alerts",
+            tr.t("situation.tile.critical"),
+            t.critical_alerts,
+        ),
     ]
 }
 
@@ -329,12 +364,19 @@ async fn room_page(
     let (view, feed_alerts, seq) = {
         let s = room.read().await;
         let page = s.stations_page(&filter, q.after.unwrap_or(0), PAGE);
-        let stations: Vec<StationView> =
-            page.stations.iter().map(|st| station_view(&s, st, tr)).collect();
+        let stations: Vec<StationView> = page
+            .stations
+            .iter()
+            .map(|st| station_view(&s, st, tr))
+            .collect();
         let next = page.next.map(|n| {
             let mut url = format!("/situation?after={n}");
             if !q.district.is_empty() {
-                let _ = write!(url, "&district={}", crate::pages::filters::segment(&q.district));
+                let _ = write!(
+                    url,
+                    "&district={}",
+                    crate::pages::filters::segment(&q.district)
+                );
             }
             if let Some(st) = status {
                 let _ = write!(url, "&status={}", st.as_str());
@@ -363,10 +405,17 @@ async fn room_page(
     let names = names_for(&state, group, feed_alerts.iter().filter_map(|a| a.observer)).await?;
     let feed = {
         let s = room.read().await;
-        feed_alerts.iter().map(|a| alert_view(&s, a, tr, &names)).collect()
+        feed_alerts
+            .iter()
+            .map(|a| alert_view(&s, a, tr, &names))
+            .collect()
     };
     let zone = state.rooms.clock().await?.zone_name().to_owned();
-    let shown = match filter.district.as_deref().and_then(|d| tallies.districts.get(d)) {
+    let shown = match filter
+        .district
+        .as_deref()
+        .and_then(|d| tallies.districts.get(d))
+    {
         Some(t) => t,
         None => &tallies.all,
     };
@@ -458,7 +507,10 @@ fn map_svg(s: &Situation, filter: &StationFilter, tr: Tr) -> String {
                         st.station.name,
                         status_label(tr, status)
                     ),
-                    href: format!("/stations/{}", crate::pages::filters::segment(&st.station.number)),
+                    href: format!(
+                        "/stations/{}",
+                        crate::pages::filters::segment(&st.station.number)
+                    ),
                     number: st.station.number.clone(),
                     r: 1.0,
                 }
@@ -467,9 +519,12 @@ fn map_svg(s: &Situation, filter: &StationFilter, tr: Tr) -> String {
     } else {
         let mut by: BTreeMap<&str, (f64, f64, usize, StationStatus)> = BTreeMap::new();
         for (st, (lat, lon)) in &points {
-            let e = by
-                .entry(st.station.district.as_str())
-                .or_insert((0.0, 0.0, 0, StationStatus::NotCovered));
+            let e = by.entry(st.station.district.as_str()).or_insert((
+                0.0,
+                0.0,
+                0,
+                StationStatus::NotCovered,
+            ));
             e.0 += lat;
             e.1 += lon;
             e.2 += 1;
@@ -563,7 +618,10 @@ async fn summary(
     Ok(Json(SummaryJson {
         seq,
         tallies: tallies_json(&room.tallies()),
-        alerts: alerts.iter().map(|a| alert_view(&s, a, chosen.tr, &names)).collect(),
+        alerts: alerts
+            .iter()
+            .map(|a| alert_view(&s, a, chosen.tr, &names))
+            .collect(),
     }))
 }
 
@@ -618,7 +676,10 @@ async fn live_update(
         resync,
         tallies: tallies_json(&update.tallies),
         stations,
-        alerts: alerts.iter().map(|a| alert_view(&s, a, tr, &names)).collect(),
+        alerts: alerts
+            .iter()
+            .map(|a| alert_view(&s, a, tr, &names))
+            .collect(),
         newest_received: update.newest_received.map(|t| t.0),
     })
 }
@@ -647,14 +708,23 @@ async fn stream(
     let hello = json!({"seq": current, "resync": behind});
     let stream = async_stream_of(move |tx| async move {
         let _ = tx
-            .send(SseEvent::default().event("hello").id(current.to_string()).data(hello.to_string()))
+            .send(
+                SseEvent::default()
+                    .event("hello")
+                    .id(current.to_string())
+                    .data(hello.to_string()),
+            )
             .await;
         loop {
             let update = match rx.recv().await {
                 Ok(u) => u,
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
                     let data = json!({"resync": true}).to_string();
-                    if tx.send(SseEvent::default().event("update").data(data)).await.is_err() {
+                    if tx
+                        .send(SseEvent::default().event("update").data(data))
+                        .await
+                        .is_err()
+                    {
                         return;
                     }
                     continue;
@@ -731,7 +801,10 @@ async fn alerts_page(
         .collect();
     let names = names_for(&state, group, alerts.iter().filter_map(|a| a.observer)).await?;
     let s = room.read().await;
-    let feed = alerts.iter().map(|a| alert_view(&s, a, chosen.tr, &names)).collect();
+    let feed = alerts
+        .iter()
+        .map(|a| alert_view(&s, a, chosen.tr, &names))
+        .collect();
     drop(s);
     Ok(render(&AlertsPage {
         tr: chosen.tr,
