@@ -114,10 +114,10 @@ async fn import(database: &str, args: ImportArgs) -> anyhow::Result<ExitCode> {
         }
         Err(e) => return Err(e),
     };
-    if let Some(zone) = &args.time_zone {
-        if !args.dry_run {
-            store.set_election_time_zone(election.id, zone).await?;
-        }
+    if let Some(zone) = &args.time_zone
+        && !args.dry_run
+    {
+        store.set_election_time_zone(election.id, zone).await?;
     }
     let count = parsed.stations.len();
     let report = store
