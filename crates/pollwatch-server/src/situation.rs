@@ -363,7 +363,7 @@ async fn room_page(
     };
     let (view, feed_alerts, seq) = {
         let s = room.read().await;
-        let page = s.stations_page(&filter, q.after.unwrap_or(0), PAGE);
+        let page = s.stations_by_urgency(&filter, q.after.unwrap_or(0), PAGE);
         let stations: Vec<StationView> = page
             .stations
             .iter()
