@@ -49,6 +49,8 @@ pub const FILES: &[(&str, &str)] = &[
     ("results.toml", include_str!("../i18n/results.toml")),
     ("devices.toml", include_str!("../i18n/devices.toml")),
     ("people.toml", include_str!("../i18n/people.toml")),
+    ("reports.toml", include_str!("../i18n/reports.toml")),
+    ("cases.toml", include_str!("../i18n/cases.toml")),
 ];
 
 /// The cookie that remembers the viewer's choice.
