@@ -11,6 +11,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod blobs;
+pub mod cases;
 pub mod devices;
 pub mod error;
 pub mod extract;
@@ -19,6 +20,7 @@ pub mod i18n;
 pub mod limits;
 pub mod pages;
 pub mod people;
+pub mod reports;
 pub mod rooms;
 pub mod situation;
 pub mod staff;
@@ -182,6 +184,7 @@ pub fn router(state: AppState) -> Router {
         .merge(devices::page_routes())
         .merge(situation::page_routes())
         .merge(people::page_routes())
+        .merge(cases::page_routes())
         .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT))
         .method_not_allowed_fallback(pages::method_not_allowed)
         .layer(axum::middleware::from_fn(i18n::middleware));
