@@ -17,7 +17,7 @@ use std::time::Duration;
 use pollwatch_domain::forms::FormSet;
 use pollwatch_domain::{RowId, Timestamp};
 use pollwatch_situation::{Changes, ElectionClock, Reference, Situation, StationRef, Tallies};
-use pollwatch_store::{Store, StoreError, now};
+use pollwatch_store::{LogNotice, Store, StoreError, now};
 use tokio::sync::{Mutex, Notify, OnceCell, RwLock, broadcast};
 
 /// Events read per catch-up query.
@@ -368,11 +368,36 @@ impl Rooms {
         });
         let rooms = Arc::clone(self);
         tokio::spawn(async move {
-            let Ok(Some(mut rx)) = rooms.store.subscribe().await else {
-                return;
+            let mut rx = match rooms.store.subscribe().await {
+                Ok(Some(rx)) => rx,
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot hear of other servers' events; the poll alone keeps the rooms in step");
+                    return;
+                }
             };
-            while let Some(group) = rx.recv().await {
-                rooms.catch_up_quietly(group).await;
+            while let Some(first) = rx.recv().await {
+                // Whatever queued meanwhile, at most one catch-up per
+                // group: a burst of other servers' batches costs one
+                // query per group, not one per batch.
+                let mut groups = std::collections::BTreeSet::new();
+                let mut all = false;
+                let mut notice = Some(first);
+                while let Some(n) = notice {
+                    match n {
+                        LogNotice::Grew(group) => {
+                            groups.insert(group);
+                        }
+                        LogNotice::MayHaveMissed => all = true,
+                    }
+                    notice = rx.try_recv().ok();
+                }
+                if all {
+                    groups.extend(rooms.built().iter().map(|r| r.group));
+                }
+                for group in groups {
+                    rooms.catch_up_quietly(group).await;
+                }
             }
         });
         let rooms = Arc::clone(self);

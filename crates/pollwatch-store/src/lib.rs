@@ -269,6 +269,20 @@ pub struct BlobInfo {
     pub received_at: Timestamp,
 }
 
+/// What [`Store::subscribe`] tells of the logs. A notice carries no
+/// events: the listener reads them by log position, so a lost notice
+/// delays an update but loses nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogNotice {
+    /// This group's log grew.
+    Grew(RowId),
+    /// Notices may have been lost (the listening connection was down, or
+    /// has only just started listening): any group's log may have grown.
+    /// Sent once listening again, so a catch-up started on it sees
+    /// everything not notified after it.
+    MayHaveMissed,
+}
+
 /// The persistence interface, one implementation per database. Chosen at
 /// start from the database URL as an `Arc<dyn Store>`.
 ///
@@ -448,11 +462,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<Event>>;
     async fn event_count(&self, group_id: RowId) -> Result<i64>;
     /// Learn of events other servers store: the id of each group whose log
-    /// grew, soon after its commit (PostgreSQL's LISTEN/NOTIFY). `None`
+    /// grew, soon after its commit (PostgreSQL's LISTEN/NOTIFY), and
+    /// [`LogNotice::MayHaveMissed`] whenever notices may have been lost
+    /// (on first listening, and after a lost connection came back). `None`
     /// where no other server can write (SQLite: one process owns the file).
-    async fn subscribe(&self) -> Result<Option<tokio::sync::mpsc::Receiver<RowId>>> {
-        Ok(None)
-    }
+    async fn subscribe(&self) -> Result<Option<tokio::sync::mpsc::Receiver<LogNotice>>>;
 
     // --- official results ---
     /// Store an official result in one transaction. The same file read

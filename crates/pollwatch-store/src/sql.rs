@@ -1669,6 +1669,14 @@ macro_rules! sql_store {
                     .transpose()
                 }
 
+                async fn subscribe(
+                    &self,
+                ) -> Result<Option<::tokio::sync::mpsc::Receiver<$crate::LogNotice>>> {
+                    // Each backend says how (or whether) it hears of other
+                    // servers' appends.
+                    self.listen().await
+                }
+
                 async fn event_count(&self, group_id: RowId) -> Result<i64> {
                     let row = ::sqlx::query("SELECT COUNT(*) AS n FROM events WHERE group_id = $1")
                         .bind(group_id)
