@@ -346,9 +346,15 @@ async fn browser_session(
     jar: CookieJar,
     principal: Principal,
 ) -> Result<Response, PageError> {
-    // Observers go to their app; staff to the station list.
+    // Observers go to their app; a group's staff to the situation room,
+    // an admin to the station list.
     let landing = match principal {
         Principal::Observer { .. } => "/app/",
+        Principal::Staff {
+            group_id: Some(_),
+            role,
+            ..
+        } if role.may(Permission::ReadGroupEvents) => "/situation",
         Principal::Staff { .. } => "/stations",
     };
     let (token, session) = auth::start_session(state, principal).await?;

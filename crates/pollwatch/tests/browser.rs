@@ -45,7 +45,14 @@ struct Browser {
 }
 
 impl Browser {
+    /// A phone: 360 px, touch.
     async fn start() -> Option<Self> {
+        Self::start_with(360, 780, true).await
+    }
+
+    /// A browser window of this size; `phone` emulates a touch screen of
+    /// exactly that width (headless windows have a minimum width).
+    async fn start_with(width: u32, height: u32, phone: bool) -> Option<Self> {
         if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
             let msg = format!(
                 "{CHROMIUM} or {CHROMEDRIVER} missing: install Debian's chromium and chromium-driver"
@@ -98,20 +105,23 @@ impl Browser {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        let mut options = json!({
+            "binary": CHROMIUM,
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync",
+                format!("--window-size={width},{height}"), "--lang=ru",
+                format!("--user-data-dir={}", browser.profile.path().display()),
+            ],
+        });
+        if phone {
+            // A phone's viewport, exactly: headless windows have a minimum width.
+            options["mobileEmulation"] = json!({"deviceMetrics": {"width": width, "height": height, "pixelRatio": 1.0, "touch": true}});
+        }
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": CHROMIUM,
-                // A phone's viewport, exactly: headless windows have a minimum width.
-                "mobileEmulation": {"deviceMetrics": {"width": 360, "height": 780, "pixelRatio": 1.0, "touch": true}},
-                "args": [
-                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                    "--no-first-run", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync",
-                    "--window-size=360,780", "--lang=ru",
-                    format!("--user-data-dir={}", browser.profile.path().display()),
-                ],
-            },
+            "goog:chromeOptions": options,
         }}});
         let res: Value = browser
             .http
@@ -262,6 +272,15 @@ impl Browser {
         .to_owned()
     }
 
+    async fn resize(&self, width: u32, height: u32) {
+        self.cmd(
+            reqwest::Method::POST,
+            "/window/rect",
+            json!({"width": width, "height": height}),
+        )
+        .await;
+    }
+
     async fn screenshot(&self, dir: &Path, name: &str) {
         let png = self
             .cmd(reqwest::Method::GET, "/screenshot", Value::Null)
@@ -307,7 +326,7 @@ impl Browser {
         let code = app.enrolment_code("alpha").await;
         self.go(&net.url("/enrol")).await;
         self.type_into("input[name=code]", &code).await;
-        self.click("form button[type=submit]").await;
+        self.click("main form button[type=submit]").await;
         self.find("a[href='#checklist/opening']").await;
     }
 }
@@ -569,7 +588,7 @@ async fn an_observer_reports_offline_and_everything_arrives_once() {
     assert_eq!(width, json!(360), "pages are seen as on a 360-px phone");
     browser.screenshot(&shots, "01-enrol").await;
     browser.type_into("input[name=code]", &code).await;
-    browser.click("form button[type=submit]").await;
+    browser.click("main form button[type=submit]").await;
     browser.find("a[href='#checklist/opening']").await;
     browser.screenshot(&shots, "02-home").await;
 
@@ -1513,4 +1532,147 @@ async fn a_refusal_names_its_problems_for_the_app() {
     let v: Value = res.json().await.unwrap();
     assert_eq!(v["error"]["problems"][0]["rule"], "type", "{v}");
     assert_eq!(v["error"]["problems"][0]["field"], "alert", "{v}");
+}
+
+fn coordinator_shots() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots/coordinator-ru");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The coordinator's side of election day, in a real browser: the
+/// observer's alarm reaches an open situation room without a reload, the
+/// coordinator acknowledges it and opens its case; screenshots in Russian
+/// at 1280 and 360 px.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alarm_reaches_the_open_situation_room_at_once() {
+    let Some(phone) = Browser::start().await else {
+        return;
+    };
+    let Some(desk) = Browser::start_with(1280, 900, false).await else {
+        return;
+    };
+    let Some(app) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    let shots = coordinator_shots();
+    // The stations on a map: give them places.
+    let election = app.store.elections().await.unwrap().remove(0);
+    app.store
+        .set_election_time_zone(election.id, "Asia/Almaty")
+        .await
+        .unwrap();
+    let mut records = vec![];
+    for i in 0..40u32 {
+        let mut r = common::station(
+            &format!("{}", 101 + i),
+            if i % 2 == 0 {
+                "Медеуский"
+            } else {
+                "Алмалинский"
+            },
+        );
+        r.coordinates = Some(
+            pollwatch_domain::Coordinates::new(
+                43.20 + f64::from(i % 7) * 0.012,
+                76.85 + f64::from(i / 7) * 0.018,
+            )
+            .unwrap(),
+        );
+        records.push(r);
+    }
+    app.store
+        .import_stations(pollwatch_store::StationImport {
+            election_id: election.id,
+            source: "test".into(),
+            sha256: String::new(),
+            records,
+            dry_run: false,
+            at: pollwatch_store::now(),
+        })
+        .await
+        .unwrap();
+    let net = Network::start(app.addr).await;
+    phone.enrol(&app, &net).await;
+
+    // The coordinator signs in and opens the situation room, in Russian.
+    desk.go(&app.url("/login")).await;
+    desk.type_into("input[name=username]", "coord-alpha").await;
+    desk.type_into("input[name=password]", common::PASSWORD)
+        .await;
+    desk.click("form.stack button[type=submit]").await;
+    desk.wait_for("signed in", "return location.pathname === '/situation';")
+        .await;
+    desk.click("form.lang button[value=ru]").await;
+    desk.wait_for(
+        "in Russian",
+        "return document.documentElement.lang === 'ru';",
+    )
+    .await;
+    desk.wait_for(
+        "the feed is live",
+        "return document.querySelector('#live').classList.contains('on');",
+    )
+    .await;
+    desk.screenshot(&shots, "01-situation-room-1280").await;
+
+    // The observer presses the alarm.
+    let pressed = Instant::now();
+    phone.click("#alarm").await;
+    desk.wait_for(
+        "the alarm in the open room",
+        "return !!document.querySelector('#feed [data-alert^=\"observer_in_danger\"]');",
+    )
+    .await;
+    let took = pressed.elapsed();
+    use std::io::Write as _;
+    let _ = writeln!(
+        std::io::stderr(),
+        "alarm pressed to shown in the room: {} ms",
+        took.as_millis()
+    );
+    assert!(took < Duration::from_secs(2), "the alarm took {took:?}");
+    let cue = desk
+        .run(
+            "const c = document.querySelector('#critical-cue'); return !c.hidden && c.textContent;",
+        )
+        .await;
+    assert!(
+        cue.as_str().is_some_and(|t| t.contains("Obs-alpha")),
+        "a visible cue naming the observer: {cue}"
+    );
+    let reloaded = desk
+        .run("return performance.getEntriesByType('navigation').length;")
+        .await;
+    assert_eq!(reloaded, json!(1), "shown without a reload");
+    desk.screenshot(&shots, "02-alarm-in-the-room-1280").await;
+
+    // Acknowledge it from the feed; open its case.
+    desk.click("#feed [data-alert^=\"observer_in_danger\"] form button")
+        .await;
+    desk.wait_for(
+        "acknowledged",
+        "return !!document.querySelector('#feed [data-alert^=\"observer_in_danger\"].state-acknowledged');",
+    )
+    .await;
+    desk.go(&app.url("/alerts")).await;
+    desk.find(".feed [data-alert]").await;
+    desk.screenshot(&shots, "03-alert-feed-1280").await;
+    desk.go(&app.url("/situation")).await;
+    desk.click("#feed [data-alert^=\"observer_in_danger\"] a[href^=\"/cases/\"]")
+        .await;
+    desk.wait_for(
+        "the case file",
+        "return location.pathname.startsWith('/cases/');",
+    )
+    .await;
+    desk.screenshot(&shots, "04-case-file-1280").await;
+
+    // The same at 360 px.
+    desk.resize(360, 780).await;
+    desk.go(&app.url("/situation")).await;
+    desk.find("#feed").await;
+    desk.screenshot(&shots, "05-situation-room-360").await;
+    desk.go(&app.url("/alerts")).await;
+    desk.screenshot(&shots, "06-alert-feed-360").await;
 }
