@@ -1669,8 +1669,33 @@ async fn an_alarm_reaches_the_open_situation_room_at_once() {
     .await;
     desk.screenshot(&shots, "04-case-file-1280").await;
 
+    // Two observers at 101 whose protocol copies disagree: the readable
+    // report and the side-by-side, where the coordinator chooses.
+    let first = app.observer_token("alpha").await;
+    let second = app.second_observer("alpha", "Berkut-2").await;
+    for (token, n, valid) in [(&first, 201u8, 880u32), (&second, 202, 900)] {
+        let body = json!({
+            "client_id": common::uuid(n),
+            "station": "101",
+            "kind": "protocol",
+            "payload": {"status": "posted", "figures": {
+                "L1": 1500, "L2": 1600, "L3": 900, "L4": 20, "L5": 680, "L6": 900, "L7": 20,
+                "L8": 920 - valid, "L9": valid, "candidates": {"C1": valid}
+            }},
+            "observed_at": pollwatch_server::api::format_time(pollwatch_store::now()),
+        });
+        assert_eq!(app.post_event(token, &body).await.status(), 201);
+    }
+    desk.go(&app.url("/stations/101")).await;
+    desk.find("tr.differs").await;
+    desk.screenshot(&shots, "07-reports-side-by-side-1280")
+        .await;
+
     // The same at 360 px.
     desk.resize(360, 780).await;
+    desk.go(&app.url("/stations/101")).await;
+    desk.find("tr.differs").await;
+    desk.screenshot(&shots, "08-reports-side-by-side-360").await;
     desk.go(&app.url("/situation")).await;
     desk.find("#feed").await;
     desk.screenshot(&shots, "05-situation-room-360").await;

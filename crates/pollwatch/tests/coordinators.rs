@@ -137,63 +137,6 @@ async fn station_101_differs(b: &Browser<'_>, result: i64) -> bool {
     html.contains("href=\"/stations/101\"")
 }
 
-/// A second observer of the group at station 101, enrolled: its token.
-async fn second_observer(app: &TestApp, group: &str, code_name: &str) -> String {
-    let g = app
-        .store
-        .group(&Slug::parse(group).unwrap())
-        .await
-        .unwrap()
-        .unwrap();
-    let o = app
-        .store
-        .create_observer(
-            NewObserver {
-                group_id: g.id,
-                code_name: CodeName::parse(code_name).unwrap(),
-                language: Language::Kk,
-                contact: Some("@berkut_signal".into()),
-            },
-            now(),
-        )
-        .await
-        .unwrap();
-    let e = app.store.elections().await.unwrap().remove(0);
-    let s = app
-        .store
-        .station(
-            e.id,
-            &pollwatch_domain::StationNumber::parse("101").unwrap(),
-        )
-        .await
-        .unwrap()
-        .unwrap();
-    app.store.assign(g.id, o.id, s.id).await.unwrap();
-    let code = pollwatch_server::auth::new_enrolment_code();
-    app.store
-        .create_enrolment_code(
-            &pollwatch_server::auth::enrolment_code_hash(&code),
-            g.id,
-            o.id,
-            Timestamp(now().0 + 60_000),
-            now(),
-        )
-        .await
-        .unwrap();
-    let res = app
-        .http
-        .post(app.url("/api/v1/enrol"))
-        .json(&json!({ "code": code }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
-    res.json::<Value>().await.unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 /// The group's staff events of a kind, payloads only.
 async fn staff_events(app: &TestApp, group: &str, kind: &str) -> Vec<Value> {
     let (g, _) = app.group_observer(group).await;
@@ -368,7 +311,7 @@ async fn conflicting_observers_side_by_side_and_the_chosen_one_stands(backend: B
         return;
     };
     let first = app.observer_token("alpha").await;
-    let second = second_observer(&app, "alpha", "Berkut-2").await;
+    let second = app.second_observer("alpha", "Berkut-2").await;
     let res = app.post_event(&first, &protocol(&uuid(1), 850)).await;
     assert_eq!(res.status(), 201);
     let res = app.post_event(&second, &protocol(&uuid(2), 900)).await;
@@ -544,7 +487,7 @@ async fn harassment_away_from_a_station_is_a_case(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
     };
-    let phone = second_observer(&app, "alpha", "Berkut-2").await;
+    let phone = app.second_observer("alpha", "Berkut-2").await;
     let res = app
         .post_event(
             &phone,
