@@ -49,6 +49,7 @@ pub const FILES: &[(&str, &str)] = &[
     ("results.toml", include_str!("../i18n/results.toml")),
     ("devices.toml", include_str!("../i18n/devices.toml")),
     ("people.toml", include_str!("../i18n/people.toml")),
+    ("messages.toml", include_str!("../i18n/messages.toml")),
 ];
 
 /// The cookie that remembers the viewer's choice.

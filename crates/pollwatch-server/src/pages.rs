@@ -188,6 +188,8 @@ pub struct Nav {
     pub analyses: bool,
     /// Show the observers' devices page.
     pub manages_observers: bool,
+    /// Show the election-day pages (messages to observers).
+    pub coordinates: bool,
 }
 
 impl Nav {
@@ -205,6 +207,7 @@ impl Nav {
             csrf_token: c.session.csrf_token.clone(),
             analyses: c.principal().role().may(Permission::Analyse),
             manages_observers: c.principal().role().may(Permission::ManageObservers),
+            coordinates: c.principal().role().may(Permission::Coordinate),
         }
     }
 }
