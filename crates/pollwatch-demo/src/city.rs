@@ -36,6 +36,7 @@ pub(crate) fn build(seed: u64) -> DemoCity {
             slug: slug("almaty-2026"),
             name: "Presidential election 2026, Almaty (demo)".to_owned(),
             polling_day: "2026-03-15".to_owned(),
+            time_zone: "Asia/Almaty".to_owned(),
         },
         stations,
         groups,

@@ -69,6 +69,8 @@ pub struct DemoElection {
     pub name: String,
     /// ISO date, "2026-03-15".
     pub polling_day: String,
+    /// IANA zone of the election's local times.
+    pub time_zone: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

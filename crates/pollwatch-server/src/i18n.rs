@@ -49,6 +49,9 @@ pub const FILES: &[(&str, &str)] = &[
     ("results.toml", include_str!("../i18n/results.toml")),
     ("devices.toml", include_str!("../i18n/devices.toml")),
     ("people.toml", include_str!("../i18n/people.toml")),
+    ("situation.toml", include_str!("../i18n/situation.toml")),
+    ("reports.toml", include_str!("../i18n/reports.toml")),
+    ("cases.toml", include_str!("../i18n/cases.toml")),
     ("messages.toml", include_str!("../i18n/messages.toml")),
 ];
 

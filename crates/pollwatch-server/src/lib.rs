@@ -11,6 +11,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod blobs;
+pub mod cases;
 pub mod devices;
 pub mod error;
 pub mod extract;
@@ -20,7 +21,9 @@ pub mod limits;
 pub mod messages;
 pub mod pages;
 pub mod people;
+pub mod reports;
 pub mod rooms;
+pub mod situation;
 pub mod staff;
 
 use std::collections::HashMap;
@@ -171,6 +174,7 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let api = api::routes()
         .merge(devices::api_routes())
+        .merge(situation::api_routes())
         .merge(people::api_routes())
         .merge(messages::api_routes())
         .layer(DefaultBodyLimit::max(API_BODY_LIMIT))
@@ -180,7 +184,9 @@ pub fn router(state: AppState) -> Router {
         .merge(analysis::routes())
         .merge(app::routes())
         .merge(devices::page_routes())
+        .merge(situation::page_routes())
         .merge(people::page_routes())
+        .merge(cases::page_routes())
         .merge(messages::page_routes())
         .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT))
         .method_not_allowed_fallback(pages::method_not_allowed)

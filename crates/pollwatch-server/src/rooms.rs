@@ -17,7 +17,7 @@ use std::time::Duration;
 use pollwatch_domain::forms::FormSet;
 use pollwatch_domain::{RowId, Timestamp};
 use pollwatch_situation::{Changes, ElectionClock, Reference, Situation, StationRef, Tallies};
-use pollwatch_store::{Store, StoreError, now};
+use pollwatch_store::{LogNotice, Store, StoreError, now};
 use tokio::sync::{Mutex, Notify, OnceCell, RwLock, broadcast};
 
 /// Events read per catch-up query.
@@ -127,6 +127,9 @@ pub struct Rooms {
     election_id: Option<RowId>,
     election: OnceCell<Arc<Election>>,
     rooms: std::sync::Mutex<HashMap<RowId, Arc<OnceCell<Arc<Room>>>>>,
+    /// Observers' code names by (group, observer): feeds name observers on
+    /// every update, and a name never changes.
+    names: std::sync::RwLock<HashMap<(RowId, RowId), String>>,
 }
 
 impl Rooms {
@@ -137,7 +140,27 @@ impl Rooms {
             election_id,
             election: OnceCell::new(),
             rooms: Default::default(),
+            names: Default::default(),
         }
+    }
+
+    /// An observer's code name, for staff screens; `None` if the observer is
+    /// not of this group.
+    pub async fn code_name(
+        &self,
+        group: RowId,
+        observer: RowId,
+    ) -> Result<Option<String>, StoreError> {
+        if let Ok(names) = self.names.read()
+            && let Some(n) = names.get(&(group, observer))
+        {
+            return Ok(Some(n.clone()));
+        }
+        let found = self.store.observer(group, observer).await?;
+        if let (Some(o), Ok(mut names)) = (&found, self.names.write()) {
+            names.insert((group, observer), o.code_name.to_string());
+        }
+        Ok(found.map(|o| o.code_name.to_string()))
     }
 
     async fn election(&self) -> Result<Arc<Election>, StoreError> {
@@ -205,13 +228,13 @@ impl Rooms {
             .into_iter()
             .map(|a| (a.observer_id, a.station_id))
             .collect();
-        let observers = self
-            .store
-            .observers(group)
-            .await?
-            .into_iter()
-            .map(|o| o.id)
-            .collect();
+        let known = self.store.observers(group).await?;
+        if let Ok(mut names) = self.names.write() {
+            for o in &known {
+                names.insert((group, o.id), o.code_name.to_string());
+            }
+        }
+        let observers = known.into_iter().map(|o| o.id).collect();
         let mut situation = Situation::new(Reference {
             stations: election.stations.clone(),
             assignments,
@@ -345,11 +368,36 @@ impl Rooms {
         });
         let rooms = Arc::clone(self);
         tokio::spawn(async move {
-            let Ok(Some(mut rx)) = rooms.store.subscribe().await else {
-                return;
+            let mut rx = match rooms.store.subscribe().await {
+                Ok(Some(rx)) => rx,
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot hear of other servers' events; the poll alone keeps the rooms in step");
+                    return;
+                }
             };
-            while let Some(group) = rx.recv().await {
-                rooms.catch_up_quietly(group).await;
+            while let Some(first) = rx.recv().await {
+                // Whatever queued meanwhile, at most one catch-up per
+                // group: a burst of other servers' batches costs one
+                // query per group, not one per batch.
+                let mut groups = std::collections::BTreeSet::new();
+                let mut all = false;
+                let mut notice = Some(first);
+                while let Some(n) = notice {
+                    match n {
+                        LogNotice::Grew(group) => {
+                            groups.insert(group);
+                        }
+                        LogNotice::MayHaveMissed => all = true,
+                    }
+                    notice = rx.try_recv().ok();
+                }
+                if all {
+                    groups.extend(rooms.built().iter().map(|r| r.group));
+                }
+                for group in groups {
+                    rooms.catch_up_quietly(group).await;
+                }
             }
         });
         let rooms = Arc::clone(self);

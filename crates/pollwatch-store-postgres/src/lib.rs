@@ -4,10 +4,11 @@
 //! `pollwatch_store::sql_store!`); only connecting and migrating differ.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use pollwatch_store::{GroupCommit, Result, StoreError};
+use pollwatch_store::{GroupCommit, LogNotice, Result, StoreError};
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgListener, PgPoolOptions};
 
 pub use pollwatch_store::Store;
 
@@ -51,6 +52,117 @@ impl PostgresStore {
 
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    /// For `Store::subscribe`: LISTEN on a connection of its own (a pool of
+    /// one beside the store's, so the store's sixteen stay for requests),
+    /// in a task that lives while the receiver does. The task connects
+    /// and reconnects by itself, backing off; each time it is listening
+    /// (again) it sends [`LogNotice::MayHaveMissed`], so the caller catches
+    /// up everything committed while nobody listened. Never fails: a
+    /// database down at start is one more connection to retry.
+    async fn listen(&self) -> Result<Option<tokio::sync::mpsc::Receiver<LogNotice>>> {
+        let options = self.pool.connect_options().as_ref().clone();
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .min_connections(0)
+            .max_lifetime(None)
+            .idle_timeout(None)
+            .acquire_timeout(LISTEN_CONNECT_WAIT)
+            .connect_lazy_with(options);
+        let (tx, rx) = tokio::sync::mpsc::channel(NOTICE_QUEUE);
+        tokio::spawn(listen_for_events(pool, tx));
+        Ok(Some(rx))
+    }
+}
+
+/// The channel the `events_notify` trigger (migration 0007) notifies.
+const CHANNEL: &str = "pollwatch_events";
+/// How long the listener waits for its connection before backing off.
+const LISTEN_CONNECT_WAIT: Duration = Duration::from_secs(5);
+/// Longest pause between attempts to listen again.
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// Notices queued for a slow consumer before the listener sends
+/// "may have missed" instead of each one.
+const NOTICE_QUEUE: usize = 1024;
+
+async fn listen_for_events(pool: PgPool, tx: tokio::sync::mpsc::Sender<LogNotice>) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let listening = async {
+            let mut l = PgListener::connect_with(&pool).await?;
+            l.listen(CHANNEL).await?;
+            Ok::<_, sqlx::Error>(l)
+        };
+        let mut listener = tokio::select! {
+            l = listening => match l {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::warn!(error = %e, retry_ms = backoff.as_millis() as u64, "cannot listen for other servers' events");
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = tx.closed() => return,
+                    }
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    continue;
+                }
+            },
+            _ = tx.closed() => return,
+        };
+        // Listening from here on: anything committed before is in the log
+        // for a catch-up to read, anything after will be notified.
+        if tx.send(LogNotice::MayHaveMissed).await.is_err() {
+            return;
+        }
+        backoff = Duration::from_millis(100);
+        loop {
+            let next = tokio::select! {
+                n = listener.try_recv() => n,
+                _ = tx.closed() => return,
+            };
+            match next {
+                Ok(Some(n)) => {
+                    let Ok(group) = n.payload().parse::<i64>() else {
+                        tracing::warn!(payload = n.payload(), "a notification that names no group");
+                        continue;
+                    };
+                    match tx.try_send(LogNotice::Grew(group)) {
+                        Ok(()) => {}
+                        Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => {
+                            // One "catch up everything" stands for all the
+                            // notices that do not fit.
+                            if tx.send(LogNotice::MayHaveMissed).await.is_err() {
+                                return;
+                            }
+                        }
+                        Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => return,
+                    }
+                }
+                // The connection dropped and sqlx listened again on a new
+                // one: whatever was notified in between is lost.
+                Ok(None) => {
+                    tracing::info!(
+                        "listening for other servers' events again after a lost connection"
+                    );
+                    if tx.send(LogNotice::MayHaveMissed).await.is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    // A dead or refused connection: start over with a new
+                    // listener, which says "may have missed" once it
+                    // listens.
+                    tracing::warn!(error = %e, "lost the connection that listens for other servers' events");
+                    break;
+                }
+            }
+        }
+        drop(listener);
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = tx.closed() => return,
+        }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
     }
 }
 

@@ -62,3 +62,26 @@ async fn events_cannot_be_rewritten() {
     }
     pool.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_servers_appends_are_heard() {
+    let Some((a, db)) = make().await else {
+        return;
+    };
+    let b: Arc<dyn Store> = Arc::new(PostgresStore::connect(&db.url).await.unwrap());
+    let url = db.url.clone();
+    pollwatch_store::suite::other_servers_appends_are_heard(a, b, || async move {
+        // As a failover or a network cut would: the server ends the
+        // listening session.
+        let pool = sqlx::PgPool::connect(&url).await.unwrap();
+        let cut: Vec<(bool,)> = sqlx::query_as(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        assert_eq!(cut.len(), 1, "one listening connection");
+    })
+    .await;
+}

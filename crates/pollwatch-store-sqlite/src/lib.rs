@@ -135,4 +135,12 @@ impl SqliteStore {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+
+    /// For `Store::subscribe`: nobody else writes this file, so there is
+    /// nothing to hear.
+    async fn listen(
+        &self,
+    ) -> Result<Option<tokio::sync::mpsc::Receiver<pollwatch_store::LogNotice>>> {
+        Ok(None)
+    }
 }

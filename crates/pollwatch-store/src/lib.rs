@@ -269,6 +269,20 @@ pub struct BlobInfo {
     pub received_at: Timestamp,
 }
 
+/// What [`Store::subscribe`] tells of the logs. A notice carries no
+/// events: the listener reads them by log position, so a lost notice
+/// delays an update but loses nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogNotice {
+    /// This group's log grew.
+    Grew(RowId),
+    /// Notices may have been lost (the listening connection was down, or
+    /// has only just started listening): any group's log may have grown.
+    /// Sent once listening again, so a catch-up started on it sees
+    /// everything not notified after it.
+    MayHaveMissed,
+}
+
 /// The persistence interface, one implementation per database. Chosen at
 /// start from the database URL as an `Arc<dyn Store>`.
 ///
@@ -430,6 +444,15 @@ pub trait Store: Send + Sync + 'static {
     /// the same call.
     async fn append_many(&self, events: Vec<NewEvent>) -> Result<Vec<Result<Appended>>>;
     async fn events_for_station(&self, group_id: RowId, station_id: RowId) -> Result<Vec<Event>>;
+    /// A station's events newest first, before log position `before_seq`
+    /// (`i64::MAX` for the newest): a bounded page of a busy station.
+    async fn station_events_before(
+        &self,
+        group_id: RowId,
+        station_id: RowId,
+        before_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<Event>>;
     /// A page of the group's log in order, after `after_seq`.
     async fn events(&self, group_id: RowId, after_seq: i64, limit: i64) -> Result<Vec<Event>>;
     async fn event_by_client_id(
@@ -439,11 +462,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<Event>>;
     async fn event_count(&self, group_id: RowId) -> Result<i64>;
     /// Learn of events other servers store: the id of each group whose log
-    /// grew, soon after its commit (PostgreSQL's LISTEN/NOTIFY). `None`
+    /// grew, soon after its commit (PostgreSQL's LISTEN/NOTIFY), and
+    /// [`LogNotice::MayHaveMissed`] whenever notices may have been lost
+    /// (on first listening, and after a lost connection came back). `None`
     /// where no other server can write (SQLite: one process owns the file).
-    async fn subscribe(&self) -> Result<Option<tokio::sync::mpsc::Receiver<RowId>>> {
-        Ok(None)
-    }
+    async fn subscribe(&self) -> Result<Option<tokio::sync::mpsc::Receiver<LogNotice>>>;
 
     // --- official results ---
     /// Store an official result in one transaction. The same file read

@@ -475,6 +475,24 @@ pub async fn events_append_and_read_back(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(at_first, vec![a.event.clone(), b.event.clone()]);
+    let newest = store
+        .station_events_before(f.group_a, f.stations[0].id, i64::MAX, 1)
+        .await
+        .unwrap();
+    assert_eq!(newest, vec![b.event.clone()]);
+    let older = store
+        .station_events_before(f.group_a, f.stations[0].id, b.event.seq, 10)
+        .await
+        .unwrap();
+    assert_eq!(older, vec![a.event.clone()]);
+    assert!(
+        store
+            .station_events_before(f.group_b, f.stations[0].id, i64::MAX, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "another group's events are not this group's"
+    );
     let page = store.events(f.group_a, a.event.seq, 1).await.unwrap();
     assert_eq!(page.len(), 1);
     assert_eq!(page[0].event.client_id, client_id(2));
@@ -1256,4 +1274,72 @@ pub async fn observers_are_paged_and_found_where_they_are(store: Arc<dyn Store>)
         .unwrap();
     assert_eq!(store.user(u.id).await.unwrap(), Some(u.clone()));
     assert_eq!(store.user(u.id + 1000).await.unwrap(), None);
+}
+
+/// Two stores over one database, as two servers: what one appends, the
+/// other hears of by [`Store::subscribe`], one notice per batch, and after
+/// `cut_listener` (which must kill the listening connection) it hears
+/// "may have missed" and then new appends again. For backends where other
+/// servers can write.
+pub async fn other_servers_appends_are_heard<F, Fut>(
+    a: Arc<dyn Store>,
+    b: Arc<dyn Store>,
+    cut_listener: F,
+) where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    use crate::LogNotice;
+    use std::time::Duration;
+    let f = fixture(&*a).await;
+    let mut rx = b
+        .subscribe()
+        .await
+        .unwrap()
+        .expect("this backend can hear other servers");
+    async fn next(rx: &mut tokio::sync::mpsc::Receiver<LogNotice>, secs: u64) -> LogNotice {
+        tokio::time::timeout(Duration::from_secs(secs), rx.recv())
+            .await
+            .expect("a notice in time")
+            .expect("the listener is alive")
+    }
+    // Listening starts with "catch up everything".
+    assert_eq!(next(&mut rx, 10).await, LogNotice::MayHaveMissed);
+
+    let sent = std::time::Instant::now();
+    a.append(headcount(&f, client_id(1), 1)).await.unwrap();
+    assert_eq!(next(&mut rx, 5).await, LogNotice::Grew(f.group_a));
+    let ms = sent.elapsed().as_millis();
+    assert!(ms < 2000, "heard after {ms} ms");
+
+    // A batch of fifty, one transaction: one notice.
+    let batch = (0..50u8)
+        .map(|i| headcount(&f, client_id(10 + i), u32::from(i)))
+        .collect();
+    a.append_many(batch).await.unwrap();
+    assert_eq!(next(&mut rx, 5).await, LogNotice::Grew(f.group_a));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(rx.try_recv().is_err(), "more than one notice for one batch");
+
+    // Another group's report names that group.
+    let mut other = headcount(&f, client_id(90), 5);
+    other.group_id = f.group_b;
+    other.observer_id = Some(f.observer_b);
+    a.append(other).await.unwrap();
+    assert_eq!(next(&mut rx, 5).await, LogNotice::Grew(f.group_b));
+
+    // The listening connection dies: once listening again, "may have
+    // missed", so what was committed meanwhile is caught up by position.
+    cut_listener().await;
+    a.append(headcount(&f, client_id(91), 7)).await.unwrap();
+    let mut heard = Vec::new();
+    while !heard.contains(&LogNotice::MayHaveMissed) {
+        heard.push(next(&mut rx, 30).await);
+    }
+    a.append(headcount(&f, client_id(92), 8)).await.unwrap();
+    loop {
+        if next(&mut rx, 5).await == LogNotice::Grew(f.group_a) {
+            break;
+        }
+    }
 }

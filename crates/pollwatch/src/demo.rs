@@ -152,6 +152,9 @@ pub async fn build(store: &Arc<dyn Store>, seed: u64) -> anyhow::Result<Logins> 
             &city.election.polling_day,
         )
         .await?;
+    store
+        .set_election_time_zone(election.id, &city.election.time_zone)
+        .await?;
     let report = store
         .import_stations(StationImport {
             election_id: election.id,
