@@ -18,6 +18,7 @@ pub mod extract;
 pub mod hashing;
 pub mod i18n;
 pub mod limits;
+pub mod messages;
 pub mod pages;
 pub mod people;
 pub mod reports;
@@ -175,6 +176,7 @@ pub fn router(state: AppState) -> Router {
         .merge(devices::api_routes())
         .merge(situation::api_routes())
         .merge(people::api_routes())
+        .merge(messages::api_routes())
         .layer(DefaultBodyLimit::max(API_BODY_LIMIT))
         .merge(blobs::routes())
         .method_not_allowed_fallback(api::method_not_allowed);
@@ -185,6 +187,7 @@ pub fn router(state: AppState) -> Router {
         .merge(situation::page_routes())
         .merge(people::page_routes())
         .merge(cases::page_routes())
+        .merge(messages::page_routes())
         .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT))
         .method_not_allowed_fallback(pages::method_not_allowed)
         .layer(axum::middleware::from_fn(i18n::middleware));

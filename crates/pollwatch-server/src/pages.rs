@@ -201,7 +201,7 @@ pub struct Nav {
     pub manages_observers: bool,
     /// Show the situation room and the alerts.
     pub watches: bool,
-    /// Show the coordinators' pages (cases).
+    /// Show the coordinators' pages (cases, messages).
     pub coordinates: bool,
 }
 

@@ -1702,3 +1702,175 @@ async fn an_alarm_reaches_the_open_situation_room_at_once() {
     desk.go(&app.url("/alerts")).await;
     desk.screenshot(&shots, "06-alert-feed-360").await;
 }
+
+/// A coordinator's message reaches a phone that was offline when it was
+/// sent: at the next sync it shows as a banner (kept for offline use),
+/// "Mark as read" hides it at once and sends the receipt through the
+/// outbox, and the coordinator's page shows it read. A revoked phone
+/// forgets its messages with everything else. Screenshots of the banner at
+/// 360 px go to `target/screenshots/observer-ru/`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_sent_while_offline_is_shown_and_read() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let Some(app) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    let net = Network::start(app.addr).await;
+    let shots = screenshots_dir();
+    eprintln!("screenshots of the message banner: {}", shots.display());
+    let (group, observer, _) = observer_at_101(&app).await;
+    browser.enrol(&app, &net).await;
+    // The reload offline below needs the service worker in charge.
+    browser
+        .wait_for(
+            "the service worker",
+            "await navigator.serviceWorker.ready; return !!navigator.serviceWorker.controller;",
+        )
+        .await;
+    let banner_shown =
+        "return !document.querySelector('#msg-banner').classList.contains('hidden');";
+    assert_eq!(
+        browser.run(banner_shown).await,
+        json!(false),
+        "nothing to show yet"
+    );
+
+    // The phone loses its signal; meanwhile the coordinator writes to the
+    // district of station 101, and the observer counts voters.
+    net.set_offline(true);
+    let coordinator = app.staff_token("coord-alpha").await;
+    let text = "Оставайтесь на участке до вывешивания протокола.\nЗвоните, если вас выводят.";
+    let res = app
+        .http
+        .post(app.url("/api/v1/messages"))
+        .bearer_auth(&coordinator)
+        .json(&json!({"audience": "district", "district": "Медеуский", "text": text}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201, "{:?}", res.text().await);
+    let sent: Value = app.get_json(&coordinator, "/api/v1/messages").await.1;
+    let message = sent[0]["id"].as_str().unwrap().to_owned();
+    browser
+        .run("location.hash = '#headcount'; return true;")
+        .await;
+    browser.click("#hc-tap").await;
+    browser.click("#hc-send").await;
+    browser.wait_pending(1).await;
+    browser.run("await syncMessages(); return true;").await;
+    assert_eq!(
+        browser.run(banner_shown).await,
+        json!(false),
+        "offline, the phone cannot know yet"
+    );
+
+    // Back online: the outbox empties, and that sync brings the message.
+    net.set_offline(false);
+    browser.wait_pending(0).await;
+    browser.wait_for("the banner", banner_shown).await;
+    assert_eq!(browser.text("#msg-text").await, text);
+    browser.run("location.hash = '#home'; return true;").await;
+    browser.find("#messages-link").await;
+    browser.screenshot(&shots, "13-message-banner").await;
+    assert_eq!(browser.text("#messages-link").await, "Сообщения (1)");
+
+    // Kept on the phone: offline, a reload still shows it.
+    net.set_offline(true);
+    browser.go(&net.url("/app/")).await;
+    browser.find("a[href='#checklist/opening']").await;
+    browser.wait_for("the banner offline", banner_shown).await;
+    browser
+        .run("location.hash = '#messages'; return true;")
+        .await;
+    browser
+        .find(&format!("#msg-list li[data-message='{message}'].unread"))
+        .await;
+    browser.screenshot(&shots, "14-messages").await;
+
+    // Read, offline: it is read on the phone at once, and the receipt waits.
+    browser.click("#msg-read").await;
+    assert_eq!(browser.run(banner_shown).await, json!(false));
+    browser
+        .find(&format!("#msg-list li[data-message='{message}'].read"))
+        .await;
+    browser.wait_pending(1).await;
+    net.set_offline(false);
+    browser.wait_pending(0).await;
+
+    // The receipt is the observer's own event, naming the message, with no
+    // station; the coordinator's page shows the message read.
+    let started = Instant::now();
+    let html = loop {
+        let res = app
+            .http
+            .get(app.url("/messages"))
+            .bearer_auth(&coordinator)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let html = res.text().await.unwrap();
+        if html.contains("read by 1 of 1") {
+            break html;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "never shown read: {html}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(
+        html.contains("<span class=\"read-by\">Obs-alpha</span>"),
+        "{html}"
+    );
+    let events = app.store.events(group, 0, 100).await.unwrap();
+    let reads: Vec<_> = events
+        .iter()
+        .filter(|e| e.event.kind == EventKind::MessageRead)
+        .collect();
+    assert_eq!(reads.len(), 1, "read once");
+    assert_eq!(reads[0].event.observer_id, Some(observer));
+    assert_eq!(reads[0].event.station_id, None);
+    assert_eq!(reads[0].event.payload["message"], json!(message));
+    // A later sync keeps it read.
+    browser.run("await syncMessages(); return true;").await;
+    assert_eq!(browser.run(banner_shown).await, json!(false));
+
+    // Another message, then the phone is revoked: its messages go too.
+    let res = app
+        .http
+        .post(app.url("/api/v1/messages"))
+        .bearer_auth(&coordinator)
+        .json(&json!({"audience": "all", "text": "Секретная встреча в 21:00"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    browser.run("await syncMessages(); return true;").await;
+    browser.wait_for("the second banner", banner_shown).await;
+    let res = app
+        .http
+        .post(app.url("/api/v1/observers/Obs-alpha/devices/revoke"))
+        .bearer_auth(&coordinator)
+        .json(&json!({"all": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    browser.run("await syncMessages(); return true;").await;
+    browser
+        .wait_for(
+            "the neutral screen",
+            "return !!document.querySelector('#not-enrolled');",
+        )
+        .await;
+    let left = browser
+        .run("return [document.body.innerText, localStorage.length];")
+        .await;
+    assert!(
+        !left[0].as_str().unwrap().contains("Секретная") && left[1] == json!(0),
+        "{left}"
+    );
+}
