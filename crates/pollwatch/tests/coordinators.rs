@@ -7,8 +7,7 @@ mod common;
 
 use common::{Backend, TestApp, uuid};
 use pollwatch_domain::results::{ResultSet, StationResult};
-use pollwatch_domain::{CodeName, Language, Slug, Timestamp};
-use pollwatch_store::{NewObserver, ResultImport, now};
+use pollwatch_store::{ResultImport, now};
 use serde_json::{Value, json};
 
 /// A browser session of a staff user: its cookie and CSRF token.
