@@ -1668,6 +1668,8 @@ async fn an_alarm_reaches_the_open_situation_room_at_once() {
     )
     .await;
     desk.screenshot(&shots, "04-case-file-1280").await;
+    let case_page = desk.run("return location.pathname;").await;
+    let case_page = case_page.as_str().unwrap().to_owned();
 
     // Two observers at 101 whose protocol copies disagree: the readable
     // report and the side-by-side, where the coordinator chooses.
@@ -1696,6 +1698,9 @@ async fn an_alarm_reaches_the_open_situation_room_at_once() {
     desk.go(&app.url("/stations/101")).await;
     desk.find("tr.differs").await;
     desk.screenshot(&shots, "08-reports-side-by-side-360").await;
+    desk.go(&app.url(&case_page)).await;
+    desk.find("main h1").await;
+    desk.screenshot(&shots, "09-case-file-360").await;
     desk.go(&app.url("/situation")).await;
     desk.find("#feed").await;
     desk.screenshot(&shots, "05-situation-room-360").await;
