@@ -1690,6 +1690,10 @@ async fn an_alarm_reaches_the_open_situation_room_at_once() {
     }
     desk.go(&app.url("/stations/101")).await;
     desk.find("tr.differs").await;
+    desk.run(
+        "document.querySelector('tr.differs').closest('table').scrollIntoView(); return true;",
+    )
+    .await;
     desk.screenshot(&shots, "07-reports-side-by-side-1280")
         .await;
 
@@ -1697,6 +1701,10 @@ async fn an_alarm_reaches_the_open_situation_room_at_once() {
     desk.resize(360, 780).await;
     desk.go(&app.url("/stations/101")).await;
     desk.find("tr.differs").await;
+    desk.run(
+        "document.querySelector('tr.differs').closest('table').scrollIntoView(); return true;",
+    )
+    .await;
     desk.screenshot(&shots, "08-reports-side-by-side-360").await;
     desk.go(&app.url(&case_page)).await;
     desk.find("main h1").await;
