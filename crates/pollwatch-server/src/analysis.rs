@@ -15,8 +15,9 @@ use axum::routing::get;
 use pollwatch_analysis::charts::{self, Axis};
 use pollwatch_analysis::{compare, forensics, quickcount};
 use pollwatch_domain::results::{ObservedFigures, ResultSet, StationResult};
-use pollwatch_domain::{Permission, RowId};
-use pollwatch_store::{ResultImportInfo, Store, StoreError};
+use pollwatch_domain::{EventKind, Permission, RowId};
+use pollwatch_situation::Summary;
+use pollwatch_store::{ResultImportInfo, StoreError};
 use serde::Deserialize;
 
 use crate::AppState;
@@ -278,45 +279,53 @@ async fn report(
     }))
 }
 
-/// The caller's group's stored reports as observers' figures, by station
-/// number. Shared by the pages and `pollwatch compare --group`.
+/// The caller's group's standing reports as observers' figures, by
+/// station number: what the situation room says stands (a disputed report
+/// is left out, the coordinator's choice between observers is used, a
+/// corrected report gives way to its correction). Shared by the pages and
+/// `pollwatch compare --group`.
 pub async fn observed_from_group(
-    store: &dyn Store,
+    rooms: &crate::rooms::Rooms,
     group_id: RowId,
     candidates: &[String],
 ) -> Result<Vec<compare::Observed>, StoreError> {
-    let mut numbers = HashMap::new();
-    for e in store.elections().await? {
-        for s in store.stations(e.id).await? {
-            numbers.insert(s.id, s.record.number.to_string());
-        }
-    }
-    let mut events = Vec::new();
-    let mut after = 0;
-    loop {
-        let page = store.events(group_id, after, 5000).await?;
-        let Some(last) = page.last() else { break };
-        after = last.seq;
-        events.extend(page);
-    }
-    // A corrected report no longer stands; its correction does.
-    let superseded: std::collections::HashSet<&str> = events
-        .iter()
-        .filter_map(|e| e.event.supersedes.as_ref().map(|c| c.as_str()))
-        .collect();
-    let reports = events.iter().filter_map(|e| {
-        if superseded.contains(e.event.client_id.as_str()) {
-            return None;
-        }
-        let station = numbers.get(&e.event.station_id?)?;
-        Some(compare::Report {
-            station,
-            kind: e.event.kind,
-            payload: &e.event.payload,
-            seq: e.seq,
+    // After the vote the figures matter more than a few milliseconds: fold
+    // whatever the log holds before reading.
+    rooms.catch_up(group_id).await?;
+    let room = rooms.room(group_id).await?;
+    let s = room.read().await;
+    Ok(observed_from_situation(&s, candidates))
+}
+
+/// [`observed_from_group`] on a situation already at hand.
+pub fn observed_from_situation(
+    s: &pollwatch_situation::Situation,
+    candidates: &[String],
+) -> Vec<compare::Observed> {
+    let standing: Vec<(&str, EventKind, serde_json::Value, i64)> = s
+        .standing_reports()
+        .map(|(st, slot)| {
+            (
+                st.station.number.as_str(),
+                match slot.summary {
+                    Summary::Checklist { .. } => EventKind::Checklist,
+                    Summary::Headcount { .. } => EventKind::Headcount,
+                    Summary::Protocol { .. } => EventKind::Protocol,
+                },
+                slot.payload(),
+                slot.seq,
+            )
         })
-    });
-    Ok(compare::observed_from_reports(reports, candidates))
+        .collect();
+    let reports = standing
+        .iter()
+        .map(|(station, kind, payload, seq)| compare::Report {
+            station,
+            kind: *kind,
+            payload,
+            seq: *seq,
+        });
+    compare::observed_from_reports(reports, candidates)
 }
 
 #[derive(Deserialize)]
@@ -363,7 +372,7 @@ async fn comparison(
         let observed: Vec<compare::Observed> = file_figures.into_iter().map(Into::into).collect();
         ("file".to_owned(), observed)
     } else {
-        let observed = observed_from_group(&*state.store, group_id, &set.candidates).await?;
+        let observed = observed_from_group(&state.rooms, group_id, &set.candidates).await?;
         ("group".to_owned(), observed)
     };
     let result = tokio::task::spawn_blocking(move || compare::compare(&set, &observed, &rules))
@@ -450,7 +459,7 @@ async fn quick_count(
     };
     let group_id = caller.group_id()?;
     let (info, set, _) = load(&state, id).await?;
-    let observed = observed_from_group(&*state.store, group_id, &set.candidates).await?;
+    let observed = observed_from_group(&state.rooms, group_id, &set.candidates).await?;
     let mut sample = sample_from_copies(&observed, &set.candidates);
     sample.leader = set.leader;
     let qc = quickcount::estimate(&sample, Some(set.stations.len()), Some(&set));

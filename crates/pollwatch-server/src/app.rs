@@ -131,3 +131,48 @@ pub async fn my_stations(
     }
     Ok(Json(out))
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    /// The app's own catalogue: every text the script names exists in each
+    /// language, and no language has a key the others lack.
+    #[test]
+    fn the_apps_catalogue_is_complete() {
+        let all: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(MESSAGES).unwrap();
+        let keys = |lang: &str| -> BTreeSet<String> {
+            all[lang].as_object().unwrap().keys().cloned().collect()
+        };
+        let en = keys("en");
+        for lang in ["ru", "kk"] {
+            assert_eq!(keys(lang), en, "{lang} and en differ");
+        }
+        for lang in ["en", "ru", "kk"] {
+            for (k, v) in all[lang].as_object().unwrap() {
+                assert!(
+                    v.as_str().is_some_and(|s| !s.trim().is_empty()),
+                    "{lang}.{k} is empty"
+                );
+            }
+        }
+        // Literal uses only: `tr('key')`.
+        let mut missing = vec![];
+        for (at, _) in SCRIPT.match_indices("tr('") {
+            let rest = &SCRIPT[at + 4..];
+            let Some(end) = rest.find('\'') else { continue };
+            if !rest[end..].starts_with("')") {
+                continue; // `tr('rule_' + …)`: built at run time
+            }
+            let key = &rest[..end];
+            if !en.contains(key) {
+                missing.push(key.to_owned());
+            }
+        }
+        assert!(missing.is_empty(), "not in i18n.json: {missing:?}");
+    }
+}

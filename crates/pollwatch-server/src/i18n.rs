@@ -50,6 +50,9 @@ pub const FILES: &[(&str, &str)] = &[
     ("devices.toml", include_str!("../i18n/devices.toml")),
     ("people.toml", include_str!("../i18n/people.toml")),
     ("situation.toml", include_str!("../i18n/situation.toml")),
+    ("reports.toml", include_str!("../i18n/reports.toml")),
+    ("cases.toml", include_str!("../i18n/cases.toml")),
+    ("messages.toml", include_str!("../i18n/messages.toml")),
 ];
 
 /// The cookie that remembers the viewer's choice.

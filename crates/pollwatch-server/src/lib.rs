@@ -11,14 +11,17 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod blobs;
+pub mod cases;
 pub mod devices;
 pub mod error;
 pub mod extract;
 pub mod hashing;
 pub mod i18n;
 pub mod limits;
+pub mod messages;
 pub mod pages;
 pub mod people;
+pub mod reports;
 pub mod rooms;
 pub mod situation;
 pub mod staff;
@@ -173,6 +176,7 @@ pub fn router(state: AppState) -> Router {
         .merge(devices::api_routes())
         .merge(situation::api_routes())
         .merge(people::api_routes())
+        .merge(messages::api_routes())
         .layer(DefaultBodyLimit::max(API_BODY_LIMIT))
         .merge(blobs::routes())
         .method_not_allowed_fallback(api::method_not_allowed);
@@ -182,6 +186,8 @@ pub fn router(state: AppState) -> Router {
         .merge(devices::page_routes())
         .merge(situation::page_routes())
         .merge(people::page_routes())
+        .merge(cases::page_routes())
+        .merge(messages::page_routes())
         .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT))
         .method_not_allowed_fallback(pages::method_not_allowed)
         .layer(axum::middleware::from_fn(i18n::middleware));

@@ -10,12 +10,11 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use axum_extra::extract::CookieJar;
-use pollwatch_domain::{Event, Permission, Station, StationKind};
+use pollwatch_domain::{Permission, Station, StationKind};
 use pollwatch_store::Principal;
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::api::format_time;
 use crate::auth::{self, Caller, LOGIN_CSRF_COOKIE, MaybeCaller, Refused, SESSION_COOKIE};
 use crate::error::{ApiError, PageError};
 use crate::extract::page::{Form, Path, Query};
@@ -34,6 +33,14 @@ pub fn routes() -> Router<AppState> {
         .route("/lang", post(crate::i18n::switch))
         .route("/stations", get(stations))
         .route("/stations/{number}", get(station))
+        .route(
+            "/stations/{number}/review",
+            post(crate::reports::review_form),
+        )
+        .route(
+            "/stations/{number}/choose",
+            post(crate::reports::choice_form),
+        )
         .fallback(|| async { PageError(ApiError::NotFound("this page".into())) })
 }
 
@@ -194,6 +201,8 @@ pub struct Nav {
     pub manages_observers: bool,
     /// Show the situation room and the alerts.
     pub watches: bool,
+    /// Show the coordinators' pages (cases, messages).
+    pub coordinates: bool,
 }
 
 impl Nav {
@@ -212,6 +221,7 @@ impl Nav {
             analyses: c.principal().role().may(Permission::Analyse),
             manages_observers: c.principal().role().may(Permission::ManageObservers),
             watches: crate::situation::watches(c),
+            coordinates: c.principal().role().may(Permission::Coordinate),
         }
     }
 }
@@ -336,9 +346,15 @@ async fn browser_session(
     jar: CookieJar,
     principal: Principal,
 ) -> Result<Response, PageError> {
-    // Observers go to their app; staff to the station list.
+    // Observers go to their app; a group's staff to the situation room,
+    // an admin to the station list.
     let landing = match principal {
         Principal::Observer { .. } => "/app/",
+        Principal::Staff {
+            group_id: Some(_),
+            role,
+            ..
+        } if role.may(Permission::ReadGroupEvents) => "/situation",
         Principal::Staff { .. } => "/stations",
     };
     let (token, session) = auth::start_session(state, principal).await?;
@@ -543,19 +559,17 @@ struct StationPage {
     open: bool,
     accessibility: String,
     /// `None` when the viewer may not read the group's reports.
-    events: Option<Vec<EventRow>>,
+    reports: Option<crate::reports::StationReports>,
     /// The code names of the group's observers who cover it (same rule).
     observers: Option<Vec<String>>,
+    /// This page shows reports older than this log position.
+    before: Option<i64>,
 }
 
-struct EventRow {
-    kind: &'static str,
-    observed_at: String,
-    received_at: String,
-    /// The observer's code name; `None` for a report staff wrote.
-    observer: Option<String>,
-    payload: String,
-    superseded: bool,
+#[derive(Deserialize)]
+struct StationQuery {
+    /// Show the reports before this log position (the "older" link).
+    before: Option<i64>,
 }
 
 async fn station(
@@ -563,6 +577,7 @@ async fn station(
     chosen: Chosen,
     MaybeCaller(caller): MaybeCaller,
     Path(number): Path<String>,
+    Query(q): Query<StationQuery>,
 ) -> Result<Response, PageError> {
     let caller = match require_page(caller) {
         Ok(c) => c,
@@ -571,6 +586,9 @@ async fn station(
     caller.require(Permission::ReadStations)?;
     let parsed = pollwatch_domain::StationNumber::parse(&number)
         .map_err(|e| ApiError::invalid("number", e))?;
+    if q.before.is_some_and(|b| b < 1) {
+        return Err(ApiError::invalid("before", "must be a positive log position").into());
+    }
     let found = match state.election_id {
         Some(id) => state.store.station(id, &parsed).await?,
         None => None,
@@ -578,17 +596,18 @@ async fn station(
     let station = found.ok_or_else(|| ApiError::NotFound(format!("station {number}")))?;
 
     let may_read = caller.principal().role().may(Permission::ReadGroupEvents);
-    let (events, observers) = match (may_read, caller.principal()) {
+    let (reports, observers) = match (may_read, caller.principal()) {
         (
             true,
             Principal::Staff {
                 group_id: Some(g), ..
             },
         ) => {
-            let events = state.store.events_for_station(*g, station.id).await?;
-            let observers = state.store.observers(*g).await?;
+            let reports =
+                crate::reports::for_station(&state, chosen.tr, &caller, *g, station.id, q.before)
+                    .await?;
             let here = crate::people::at_station(&state, *g, station.id).await?;
-            (Some(event_rows(&events, &observers)), Some(here))
+            (Some(reports), Some(here))
         }
         _ => (None, None),
     };
@@ -604,31 +623,9 @@ async fn station(
             .collect::<Vec<_>>()
             .join(", "),
         station,
-        events,
+        reports,
         observers,
+        before: q.before,
     };
     Ok(render(&page))
-}
-
-fn event_rows(events: &[Event], observers: &[pollwatch_domain::Observer]) -> Vec<EventRow> {
-    let superseded: std::collections::HashSet<_> = events
-        .iter()
-        .filter_map(|e| e.event.supersedes.clone())
-        .collect();
-    events
-        .iter()
-        .rev()
-        .map(|e| EventRow {
-            kind: e.event.kind.as_str(),
-            observed_at: format_time(e.event.observed_at),
-            received_at: format_time(e.received_at),
-            observer: e
-                .event
-                .observer_id
-                .and_then(|id| observers.iter().find(|o| o.id == id))
-                .map(|o| o.code_name.to_string()),
-            payload: serde_json::to_string_pretty(&e.event.payload).unwrap_or_default(),
-            superseded: superseded.contains(&e.event.client_id),
-        })
-        .collect()
 }

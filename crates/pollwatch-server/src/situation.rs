@@ -363,7 +363,7 @@ async fn room_page(
     };
     let (view, feed_alerts, seq) = {
         let s = room.read().await;
-        let page = s.stations_page(&filter, q.after.unwrap_or(0), PAGE);
+        let page = s.stations_by_urgency(&filter, q.after.unwrap_or(0), PAGE);
         let stations: Vec<StationView> = page
             .stations
             .iter()
@@ -684,28 +684,72 @@ async fn live_update(
     })
 }
 
+#[derive(Deserialize, Default)]
+struct StreamQuery {
+    /// The room position the page was rendered at.
+    #[serde(default)]
+    since: Option<i64>,
+}
+
 /// The live feed: an `update` event each time the group's room changes
 /// (coalesced: a burst is one), with the stations and alerts that changed
-/// and the tallies. A client that reconnects with `Last-Event-ID` behind
-/// the room gets a `resync` and reloads; one that falls behind the feed,
-/// too.
+/// and the tallies. A client that connects behind the room (`Last-Event-ID`
+/// on a reconnect, `since` for a page just rendered) first gets one update
+/// with what changed in between — or `resync` when that is too much; one
+/// that falls behind the feed gets `resync` too.
 async fn stream(
     State(state): State<AppState>,
     chosen: Chosen,
     caller: Caller,
     headers: HeaderMap,
+    crate::extract::api::Query(q): crate::extract::api::Query<StreamQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
     let group = watcher(&caller)?;
     let tr = chosen.tr;
     let room = state.rooms.room(group).await?;
     let mut rx = room.subscribe();
-    let current = room.read().await.last_seq();
+    // Where the viewer is: the last event id on a reconnect, else the
+    // position the page was rendered at (`since`).
     let last_seen: Option<i64> = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok());
-    let behind = last_seen.is_some_and(|l| l < current);
-    let hello = json!({"seq": current, "resync": behind});
+        .and_then(|v| v.parse().ok())
+        .or(q.since);
+    // What changed in between, as one update (or a resync if too much).
+    let (current, catch_up) = {
+        let s = room.read().await;
+        let current = s.last_seq();
+        let catch_up = match last_seen {
+            Some(since) if since < current => {
+                let all = StationFilter::default();
+                let stations: std::collections::BTreeSet<RowId> = s
+                    .stations_matching(&all)
+                    .filter(|st| st.changed > since)
+                    .map(|st| st.station.id)
+                    .take(MAX_LIVE_STATIONS + 1)
+                    .collect();
+                let alerts = s
+                    .alert_feed(false, None, usize::MAX)
+                    .into_iter()
+                    .filter(|a| a.changed > since)
+                    .map(|a| a.id.clone())
+                    .collect();
+                Some(Update {
+                    seq: current,
+                    changes: pollwatch_situation::Changes {
+                        stations,
+                        alerts,
+                        ..Default::default()
+                    },
+                    tallies: room.tallies(),
+                    newest_received: None,
+                })
+            }
+            _ => None,
+        };
+        (current, catch_up)
+    };
+    let hello = json!({"seq": current, "resync": false});
     let stream = async_stream_of(move |tx| async move {
         let _ = tx
             .send(
@@ -715,6 +759,19 @@ async fn stream(
                     .data(hello.to_string()),
             )
             .await;
+        if let Some(update) = catch_up {
+            let body = match live_update(&state, group, tr, &update).await {
+                Ok(u) => serde_json::to_string(&u).unwrap_or_default(),
+                Err(_) => json!({"resync": true}).to_string(),
+            };
+            let ev = SseEvent::default()
+                .event("update")
+                .id(current.to_string())
+                .data(body);
+            if tx.send(ev).await.is_err() {
+                return;
+            }
+        }
         loop {
             let update = match rx.recv().await {
                 Ok(u) => u,

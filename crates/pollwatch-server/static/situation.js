@@ -171,17 +171,15 @@
     } catch (e) { /* the visible cue is enough */ }
   }
 
-  var source = new EventSource("/api/v1/situation/stream");
+  var source = new EventSource("/api/v1/situation/stream?since=" + encodeURIComponent(room.dataset.seq));
   source.addEventListener("open", function () { setLive(true); });
   source.addEventListener("error", function () { setLive(false); });
   source.addEventListener("hello", function (e) {
     setLive(true);
+    // What changed while the page loaded or the connection was down
+    // comes next, as an update.
     var h = JSON.parse(e.data);
-    // The room moved on while the page loaded or the connection was down.
-    if (h.seq > Number(room.dataset.seq)) {
-      room.dataset.seq = h.seq;
-      if (h.resync) { live.textContent = labels.reload; location.reload(); }
-    }
+    if (h.resync) { live.textContent = labels.reload; location.reload(); }
   });
   source.addEventListener("update", function (e) {
     var u = JSON.parse(e.data);

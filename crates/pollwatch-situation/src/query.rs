@@ -222,6 +222,37 @@ impl Situation {
         }
     }
 
+    /// A page of stations, most urgent first (critical, problem, reporting,
+    /// …, not covered last; registry order within a state), from position
+    /// `offset` of that order.
+    pub fn stations_by_urgency(
+        &self,
+        f: &StationFilter,
+        offset: usize,
+        limit: usize,
+    ) -> StationPage<'_> {
+        let mut all: Vec<(std::cmp::Reverse<StationStatus>, usize)> = self
+            .stations
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| self.matches(s, f))
+            .map(|(i, s)| (std::cmp::Reverse(self.status(s)), i))
+            .collect();
+        all.sort_unstable();
+        let matching = all.len();
+        let stations = all
+            .iter()
+            .skip(offset)
+            .take(limit)
+            .map(|(_, i)| &self.stations[*i])
+            .collect();
+        StationPage {
+            stations,
+            next: (offset + limit < matching).then_some(offset + limit),
+            matching,
+        }
+    }
+
     /// Every station matching, for the map (the caller bounds how many it
     /// draws).
     pub fn stations_matching<'a>(

@@ -686,6 +686,21 @@ fn station_states_follow_the_day() {
     assert_eq!(t.all.by_status["not_covered"], 1);
     assert_eq!(t.all.covered, 2);
     assert_eq!(t.districts["Central"].observers_checked_in, 1);
+    let first = s.stations_by_urgency(&StationFilter::default(), 0, 2);
+    let numbers: Vec<&str> = first
+        .stations
+        .iter()
+        .map(|x| x.station.number.as_str())
+        .collect();
+    assert_eq!(
+        numbers,
+        ["101", "102"],
+        "the problem first, not covered last"
+    );
+    assert_eq!(first.next, Some(2));
+    let rest = s.stations_by_urgency(&StationFilter::default(), 2, 2);
+    assert_eq!(rest.stations[0].station.number, "201");
+    assert_eq!(rest.next, None);
 }
 
 #[test]

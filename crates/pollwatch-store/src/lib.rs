@@ -444,6 +444,15 @@ pub trait Store: Send + Sync + 'static {
     /// the same call.
     async fn append_many(&self, events: Vec<NewEvent>) -> Result<Vec<Result<Appended>>>;
     async fn events_for_station(&self, group_id: RowId, station_id: RowId) -> Result<Vec<Event>>;
+    /// A station's events newest first, before log position `before_seq`
+    /// (`i64::MAX` for the newest): a bounded page of a busy station.
+    async fn station_events_before(
+        &self,
+        group_id: RowId,
+        station_id: RowId,
+        before_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<Event>>;
     /// A page of the group's log in order, after `after_seq`.
     async fn events(&self, group_id: RowId, after_seq: i64, limit: i64) -> Result<Vec<Event>>;
     async fn event_by_client_id(

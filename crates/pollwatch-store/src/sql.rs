@@ -1612,6 +1612,29 @@ macro_rules! sql_store {
                     .collect()
                 }
 
+                async fn station_events_before(
+                    &self,
+                    group_id: RowId,
+                    station_id: RowId,
+                    before_seq: i64,
+                    limit: i64,
+                ) -> Result<Vec<Event>> {
+                    ::sqlx::query(&format!(
+                        "SELECT {EVENT_COLUMNS} FROM events WHERE group_id = $1 AND station_id = $2 \
+                         AND group_seq < $3 ORDER BY group_seq DESC LIMIT $4"
+                    ))
+                    .bind(group_id)
+                    .bind(station_id)
+                    .bind(before_seq)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .iter()
+                    .map(event)
+                    .collect()
+                }
+
                 async fn events(&self, group_id: RowId, after_seq: i64, limit: i64) -> Result<Vec<Event>> {
                     ::sqlx::query(&format!(
                         "SELECT {EVENT_COLUMNS} FROM events WHERE group_id = $1 AND group_seq > $2 \

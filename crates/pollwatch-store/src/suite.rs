@@ -475,6 +475,24 @@ pub async fn events_append_and_read_back(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(at_first, vec![a.event.clone(), b.event.clone()]);
+    let newest = store
+        .station_events_before(f.group_a, f.stations[0].id, i64::MAX, 1)
+        .await
+        .unwrap();
+    assert_eq!(newest, vec![b.event.clone()]);
+    let older = store
+        .station_events_before(f.group_a, f.stations[0].id, b.event.seq, 10)
+        .await
+        .unwrap();
+    assert_eq!(older, vec![a.event.clone()]);
+    assert!(
+        store
+            .station_events_before(f.group_b, f.stations[0].id, i64::MAX, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "another group's events are not this group's"
+    );
     let page = store.events(f.group_a, a.event.seq, 1).await.unwrap();
     assert_eq!(page.len(), 1);
     assert_eq!(page[0].event.client_id, client_id(2));

@@ -32,6 +32,11 @@ pub struct ImportArgs {
     /// Polling day (YYYY-MM-DD) when the election is created by this import.
     #[arg(long, default_value = "")]
     pub polling_day: String,
+    /// The election's time zone (IANA, like Europe/Moscow or Asia/Almaty):
+    /// staff pages show local times in it and silences count in its
+    /// opening hours. Set on the election whether new or not.
+    #[arg(long)]
+    pub time_zone: Option<String>,
     /// Check the file and report what would change; store nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -44,6 +49,11 @@ pub async fn run(database: &str, cmd: StationsCommand) -> anyhow::Result<ExitCod
 }
 
 async fn import(database: &str, args: ImportArgs) -> anyhow::Result<ExitCode> {
+    // A wrong zone is refused before anything is stored.
+    if let Some(zone) = &args.time_zone {
+        let hours = pollwatch_domain::forms::defaults().alerts.hours;
+        pollwatch_situation::ElectionClock::new(zone, hours).context("--time-zone")?;
+    }
     let progress = crate::progress::bar(4, "reading");
     let bytes = std::fs::read(&args.file)
         .with_context(|| format!("cannot read {}", args.file.display()))?;
@@ -104,6 +114,11 @@ async fn import(database: &str, args: ImportArgs) -> anyhow::Result<ExitCode> {
         }
         Err(e) => return Err(e),
     };
+    if let Some(zone) = &args.time_zone
+        && !args.dry_run
+    {
+        store.set_election_time_zone(election.id, zone).await?;
+    }
     let count = parsed.stations.len();
     let report = store
         .import_stations(StationImport {

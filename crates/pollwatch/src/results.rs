@@ -466,7 +466,7 @@ pub async fn run_compare(database: &str, args: CompareArgs) -> anyhow::Result<Ex
         }
         (_, _, Some(group)) => {
             let store = crate::open_store(database).await?;
-            observed_from_store(&*store, group, &official.set.candidates).await?
+            observed_from_store(store, group, &official.set.candidates).await?
         }
         _ => {
             let Some(o) = &official.mapping.observed else {
@@ -514,7 +514,7 @@ pub async fn run_compare(database: &str, args: CompareArgs) -> anyhow::Result<Ex
 
 /// The group's stored reports as observers' figures, per station number.
 pub async fn observed_from_store(
-    store: &dyn Store,
+    store: std::sync::Arc<dyn Store>,
     group: &str,
     candidates: &[String],
 ) -> anyhow::Result<Vec<compare::Observed>> {
@@ -523,5 +523,13 @@ pub async fn observed_from_store(
         .group(&slug)
         .await?
         .with_context(|| format!("no group {slug}"))?;
-    Ok(pollwatch_server::analysis::observed_from_group(store, group.id, candidates).await?)
+    // The same projections as the server's pages, so a disputed report is
+    // left out here too and the coordinator's choice stands.
+    let election = crate::pick_election(&*store, None).await?.map(|e| e.id);
+    let rooms = pollwatch_server::rooms::Rooms::new(
+        store,
+        std::sync::Arc::new(pollwatch_domain::forms::defaults()),
+        election,
+    );
+    Ok(pollwatch_server::analysis::observed_from_group(&rooms, group.id, candidates).await?)
 }

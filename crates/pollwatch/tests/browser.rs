@@ -45,7 +45,14 @@ struct Browser {
 }
 
 impl Browser {
+    /// A phone: 360 px, touch.
     async fn start() -> Option<Self> {
+        Self::start_with(360, 780, true).await
+    }
+
+    /// A browser window of this size; `phone` emulates a touch screen of
+    /// exactly that width (headless windows have a minimum width).
+    async fn start_with(width: u32, height: u32, phone: bool) -> Option<Self> {
         if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
             let msg = format!(
                 "{CHROMIUM} or {CHROMEDRIVER} missing: install Debian's chromium and chromium-driver"
@@ -98,20 +105,23 @@ impl Browser {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        let mut options = json!({
+            "binary": CHROMIUM,
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync",
+                format!("--window-size={width},{height}"), "--lang=ru",
+                format!("--user-data-dir={}", browser.profile.path().display()),
+            ],
+        });
+        if phone {
+            // A phone's viewport, exactly: headless windows have a minimum width.
+            options["mobileEmulation"] = json!({"deviceMetrics": {"width": width, "height": height, "pixelRatio": 1.0, "touch": true}});
+        }
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": CHROMIUM,
-                // A phone's viewport, exactly: headless windows have a minimum width.
-                "mobileEmulation": {"deviceMetrics": {"width": 360, "height": 780, "pixelRatio": 1.0, "touch": true}},
-                "args": [
-                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                    "--no-first-run", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync",
-                    "--window-size=360,780", "--lang=ru",
-                    format!("--user-data-dir={}", browser.profile.path().display()),
-                ],
-            },
+            "goog:chromeOptions": options,
         }}});
         let res: Value = browser
             .http
@@ -262,6 +272,15 @@ impl Browser {
         .to_owned()
     }
 
+    async fn resize(&self, width: u32, height: u32) {
+        self.cmd(
+            reqwest::Method::POST,
+            "/window/rect",
+            json!({"width": width, "height": height}),
+        )
+        .await;
+    }
+
     async fn screenshot(&self, dir: &Path, name: &str) {
         let png = self
             .cmd(reqwest::Method::GET, "/screenshot", Value::Null)
@@ -307,7 +326,7 @@ impl Browser {
         let code = app.enrolment_code("alpha").await;
         self.go(&net.url("/enrol")).await;
         self.type_into("input[name=code]", &code).await;
-        self.click("form button[type=submit]").await;
+        self.click("main form button[type=submit]").await;
         self.find("a[href='#checklist/opening']").await;
     }
 }
@@ -569,7 +588,7 @@ async fn an_observer_reports_offline_and_everything_arrives_once() {
     assert_eq!(width, json!(360), "pages are seen as on a 360-px phone");
     browser.screenshot(&shots, "01-enrol").await;
     browser.type_into("input[name=code]", &code).await;
-    browser.click("form button[type=submit]").await;
+    browser.click("main form button[type=submit]").await;
     browser.find("a[href='#checklist/opening']").await;
     browser.screenshot(&shots, "02-home").await;
 
@@ -1365,13 +1384,14 @@ async fn a_revoked_phone_forgets_everything() {
         .type_into("#proto-photo", &photo.path().display().to_string())
         .await;
     browser.wait_pending(2).await;
-    let kept = browser
-        .run("return [localStorage.length, (await caches.keys()).length];")
+    // The service worker caches the app when it installs, which on a busy
+    // machine may finish after the reports are queued.
+    browser
+        .wait_for(
+            "the phone keeps the app and its data",
+            "return localStorage.length > 0 && (await caches.keys()).length > 0;",
+        )
         .await;
-    assert!(
-        kept[0].as_u64().unwrap() > 0 && kept[1].as_u64().unwrap() > 0,
-        "{kept}"
-    );
 
     // The coordinator revokes the observer's devices.
     let coordinator = app.staff_token("coord-alpha").await;
@@ -1513,4 +1533,357 @@ async fn a_refusal_names_its_problems_for_the_app() {
     let v: Value = res.json().await.unwrap();
     assert_eq!(v["error"]["problems"][0]["rule"], "type", "{v}");
     assert_eq!(v["error"]["problems"][0]["field"], "alert", "{v}");
+}
+
+fn coordinator_shots() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots/coordinator-ru");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The coordinator's side of election day, in a real browser: the
+/// observer's alarm reaches an open situation room without a reload, the
+/// coordinator acknowledges it and opens its case; screenshots in Russian
+/// at 1280 and 360 px.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alarm_reaches_the_open_situation_room_at_once() {
+    let Some(phone) = Browser::start().await else {
+        return;
+    };
+    let Some(desk) = Browser::start_with(1280, 900, false).await else {
+        return;
+    };
+    let Some(app) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    let shots = coordinator_shots();
+    // The stations on a map: give them places.
+    let election = app.store.elections().await.unwrap().remove(0);
+    app.store
+        .set_election_time_zone(election.id, "Asia/Almaty")
+        .await
+        .unwrap();
+    let mut records = vec![];
+    for i in 0..40u32 {
+        let mut r = common::station(
+            &format!("{}", 101 + i),
+            if i % 2 == 0 {
+                "Медеуский"
+            } else {
+                "Алмалинский"
+            },
+        );
+        r.coordinates = Some(
+            pollwatch_domain::Coordinates::new(
+                43.20 + f64::from(i % 7) * 0.012,
+                76.85 + f64::from(i / 7) * 0.018,
+            )
+            .unwrap(),
+        );
+        records.push(r);
+    }
+    app.store
+        .import_stations(pollwatch_store::StationImport {
+            election_id: election.id,
+            source: "test".into(),
+            sha256: String::new(),
+            records,
+            dry_run: false,
+            at: pollwatch_store::now(),
+        })
+        .await
+        .unwrap();
+    let net = Network::start(app.addr).await;
+    phone.enrol(&app, &net).await;
+
+    // The coordinator signs in and opens the situation room, in Russian.
+    desk.go(&app.url("/login")).await;
+    desk.type_into("input[name=username]", "coord-alpha").await;
+    desk.type_into("input[name=password]", common::PASSWORD)
+        .await;
+    desk.click("form.stack button[type=submit]").await;
+    desk.wait_for("signed in", "return location.pathname === '/situation';")
+        .await;
+    desk.click("form.lang button[value=ru]").await;
+    desk.wait_for(
+        "in Russian",
+        "return document.documentElement.lang === 'ru';",
+    )
+    .await;
+    desk.wait_for(
+        "the feed is live",
+        "return document.querySelector('#live').classList.contains('on');",
+    )
+    .await;
+    desk.screenshot(&shots, "01-situation-room-1280").await;
+
+    // The observer presses the alarm.
+    let pressed = Instant::now();
+    phone.click("#alarm").await;
+    desk.wait_for(
+        "the alarm in the open room",
+        "return !!document.querySelector('#feed [data-alert^=\"observer_in_danger\"]');",
+    )
+    .await;
+    let took = pressed.elapsed();
+    use std::io::Write as _;
+    let _ = writeln!(
+        std::io::stderr(),
+        "alarm pressed to shown in the room: {} ms",
+        took.as_millis()
+    );
+    assert!(took < Duration::from_secs(2), "the alarm took {took:?}");
+    let cue = desk
+        .run(
+            "const c = document.querySelector('#critical-cue'); return !c.hidden && c.textContent;",
+        )
+        .await;
+    assert!(
+        cue.as_str().is_some_and(|t| t.contains("Obs-alpha")),
+        "a visible cue naming the observer: {cue}"
+    );
+    let reloaded = desk
+        .run("return performance.getEntriesByType('navigation').length;")
+        .await;
+    assert_eq!(reloaded, json!(1), "shown without a reload");
+    desk.screenshot(&shots, "02-alarm-in-the-room-1280").await;
+
+    // Acknowledge it from the feed; open its case.
+    desk.click("#feed [data-alert^=\"observer_in_danger\"] form button")
+        .await;
+    desk.wait_for(
+        "acknowledged",
+        "return !!document.querySelector('#feed [data-alert^=\"observer_in_danger\"].state-acknowledged');",
+    )
+    .await;
+    desk.go(&app.url("/alerts")).await;
+    desk.find(".feed [data-alert]").await;
+    desk.screenshot(&shots, "03-alert-feed-1280").await;
+    desk.go(&app.url("/situation")).await;
+    desk.click("#feed [data-alert^=\"observer_in_danger\"] a[href^=\"/cases/\"]")
+        .await;
+    desk.wait_for(
+        "the case file",
+        "return location.pathname.startsWith('/cases/');",
+    )
+    .await;
+    desk.screenshot(&shots, "04-case-file-1280").await;
+    let case_page = desk.run("return location.pathname;").await;
+    let case_page = case_page.as_str().unwrap().to_owned();
+
+    // Two observers at 101 whose protocol copies disagree: the readable
+    // report and the side-by-side, where the coordinator chooses.
+    let first = app.observer_token("alpha").await;
+    let second = app.second_observer("alpha", "Berkut-2").await;
+    for (token, n, valid) in [(&first, 201u8, 880u32), (&second, 202, 900)] {
+        let body = json!({
+            "client_id": common::uuid(n),
+            "station": "101",
+            "kind": "protocol",
+            "payload": {"status": "posted", "figures": {
+                "L1": 1500, "L2": 1600, "L3": 900, "L4": 20, "L5": 680, "L6": 900, "L7": 20,
+                "L8": 920 - valid, "L9": valid, "candidates": {"C1": valid}
+            }},
+            "observed_at": pollwatch_server::api::format_time(pollwatch_store::now()),
+        });
+        assert_eq!(app.post_event(token, &body).await.status(), 201);
+    }
+    desk.go(&app.url("/stations/101")).await;
+    desk.find("tr.differs").await;
+    desk.run(
+        "document.querySelector('tr.differs').closest('table').scrollIntoView(); return true;",
+    )
+    .await;
+    desk.screenshot(&shots, "07-reports-side-by-side-1280")
+        .await;
+
+    // The same at 360 px.
+    desk.resize(360, 780).await;
+    desk.go(&app.url("/stations/101")).await;
+    desk.find("tr.differs").await;
+    desk.run(
+        "document.querySelector('tr.differs').closest('table').scrollIntoView(); return true;",
+    )
+    .await;
+    desk.screenshot(&shots, "08-reports-side-by-side-360").await;
+    desk.go(&app.url(&case_page)).await;
+    desk.find("main h1").await;
+    desk.screenshot(&shots, "09-case-file-360").await;
+    desk.go(&app.url("/situation")).await;
+    desk.find("#feed").await;
+    desk.screenshot(&shots, "05-situation-room-360").await;
+    desk.go(&app.url("/alerts")).await;
+    desk.screenshot(&shots, "06-alert-feed-360").await;
+}
+
+/// A coordinator's message reaches a phone that was offline when it was
+/// sent: at the next sync it shows as a banner (kept for offline use),
+/// "Mark as read" hides it at once and sends the receipt through the
+/// outbox, and the coordinator's page shows it read. A revoked phone
+/// forgets its messages with everything else. Screenshots of the banner at
+/// 360 px go to `target/screenshots/observer-ru/`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_sent_while_offline_is_shown_and_read() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let Some(app) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    let net = Network::start(app.addr).await;
+    let shots = screenshots_dir();
+    eprintln!("screenshots of the message banner: {}", shots.display());
+    let (group, observer, _) = observer_at_101(&app).await;
+    browser.enrol(&app, &net).await;
+    // The reload offline below needs the service worker in charge.
+    browser
+        .wait_for(
+            "the service worker",
+            "await navigator.serviceWorker.ready; return !!navigator.serviceWorker.controller;",
+        )
+        .await;
+    let banner_shown =
+        "return !document.querySelector('#msg-banner').classList.contains('hidden');";
+    assert_eq!(
+        browser.run(banner_shown).await,
+        json!(false),
+        "nothing to show yet"
+    );
+
+    // The phone loses its signal; meanwhile the coordinator writes to the
+    // district of station 101, and the observer counts voters.
+    net.set_offline(true);
+    let coordinator = app.staff_token("coord-alpha").await;
+    let text = "Оставайтесь на участке до вывешивания протокола.\nЗвоните, если вас выводят.";
+    let res = app
+        .http
+        .post(app.url("/api/v1/messages"))
+        .bearer_auth(&coordinator)
+        .json(&json!({"audience": "district", "district": "Медеуский", "text": text}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201, "{:?}", res.text().await);
+    let sent: Value = app.get_json(&coordinator, "/api/v1/messages").await.1;
+    let message = sent[0]["id"].as_str().unwrap().to_owned();
+    browser
+        .run("location.hash = '#headcount'; return true;")
+        .await;
+    browser.click("#hc-tap").await;
+    browser.click("#hc-send").await;
+    browser.wait_pending(1).await;
+    browser.run("await syncMessages(); return true;").await;
+    assert_eq!(
+        browser.run(banner_shown).await,
+        json!(false),
+        "offline, the phone cannot know yet"
+    );
+
+    // Back online: the outbox empties, and that sync brings the message.
+    net.set_offline(false);
+    browser.wait_pending(0).await;
+    browser.wait_for("the banner", banner_shown).await;
+    assert_eq!(browser.text("#msg-text").await, text);
+    browser.run("location.hash = '#home'; return true;").await;
+    browser.find("#messages-link").await;
+    browser.screenshot(&shots, "13-message-banner").await;
+    assert_eq!(browser.text("#messages-link").await, "Сообщения (1)");
+
+    // Kept on the phone: offline, a reload still shows it.
+    net.set_offline(true);
+    browser.go(&net.url("/app/")).await;
+    browser.find("a[href='#checklist/opening']").await;
+    browser.wait_for("the banner offline", banner_shown).await;
+    browser
+        .run("location.hash = '#messages'; return true;")
+        .await;
+    browser
+        .find(&format!("#msg-list li[data-message='{message}'].unread"))
+        .await;
+    browser.screenshot(&shots, "14-messages").await;
+
+    // Read, offline: it is read on the phone at once, and the receipt waits.
+    browser.click("#msg-read").await;
+    assert_eq!(browser.run(banner_shown).await, json!(false));
+    browser
+        .find(&format!("#msg-list li[data-message='{message}'].read"))
+        .await;
+    browser.wait_pending(1).await;
+    net.set_offline(false);
+    browser.wait_pending(0).await;
+
+    // The receipt is the observer's own event, naming the message, with no
+    // station; the coordinator's page shows the message read.
+    let started = Instant::now();
+    let html = loop {
+        let res = app
+            .http
+            .get(app.url("/messages"))
+            .bearer_auth(&coordinator)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let html = res.text().await.unwrap();
+        if html.contains("read by 1 of 1") {
+            break html;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "never shown read: {html}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(
+        html.contains("<span class=\"read-by\">Obs-alpha</span>"),
+        "{html}"
+    );
+    let events = app.store.events(group, 0, 100).await.unwrap();
+    let reads: Vec<_> = events
+        .iter()
+        .filter(|e| e.event.kind == EventKind::MessageRead)
+        .collect();
+    assert_eq!(reads.len(), 1, "read once");
+    assert_eq!(reads[0].event.observer_id, Some(observer));
+    assert_eq!(reads[0].event.station_id, None);
+    assert_eq!(reads[0].event.payload["message"], json!(message));
+    // A later sync keeps it read.
+    browser.run("await syncMessages(); return true;").await;
+    assert_eq!(browser.run(banner_shown).await, json!(false));
+
+    // Another message, then the phone is revoked: its messages go too.
+    let res = app
+        .http
+        .post(app.url("/api/v1/messages"))
+        .bearer_auth(&coordinator)
+        .json(&json!({"audience": "all", "text": "Секретная встреча в 21:00"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    browser.run("await syncMessages(); return true;").await;
+    browser.wait_for("the second banner", banner_shown).await;
+    let res = app
+        .http
+        .post(app.url("/api/v1/observers/Obs-alpha/devices/revoke"))
+        .bearer_auth(&coordinator)
+        .json(&json!({"all": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    browser.run("await syncMessages(); return true;").await;
+    browser
+        .wait_for(
+            "the neutral screen",
+            "return !!document.querySelector('#not-enrolled');",
+        )
+        .await;
+    let left = browser
+        .run("return [document.body.innerText, localStorage.length];")
+        .await;
+    assert!(
+        !left[0].as_str().unwrap().contains("Секретная") && left[1] == json!(0),
+        "{left}"
+    );
 }

@@ -285,8 +285,14 @@ async fn only_the_author_and_the_assigned_speak(backend: Backend) {
         .await;
     assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
     let alpha = group_id(&app, "alpha").await;
+    let election = app.store.elections().await.unwrap().pop().map(|e| e.id);
+    let rooms = pollwatch_server::rooms::Rooms::new(
+        app.store.clone(),
+        std::sync::Arc::new(pollwatch_domain::forms::defaults()),
+        election,
+    );
     let observed =
-        pollwatch_server::analysis::observed_from_group(&*app.store, alpha, &["Alpha".to_string()])
+        pollwatch_server::analysis::observed_from_group(&rooms, alpha, &["Alpha".to_string()])
             .await
             .unwrap();
     let s101 = observed

@@ -956,7 +956,12 @@ async fn openapi_document_matches_the_api() {
                 .await
                 .unwrap();
             let status = res.status().as_u16();
-            let body = res.text().await.unwrap_or_default();
+            // An event stream stays open: its status is the answer.
+            let body = if path.ends_with("/stream") && status == 200 {
+                String::new()
+            } else {
+                res.text().await.unwrap_or_default()
+            };
             match documented(path, &m) {
                 None => {
                     assert_eq!(
@@ -1039,7 +1044,11 @@ async fn openapi_document_matches_the_api() {
             for probe in probes {
                 let res = probe.send().await.unwrap();
                 let status = res.status().as_u16();
-                let body = res.text().await.unwrap_or_default();
+                let body = if path.ends_with("/stream") && status == 200 {
+                    String::new()
+                } else {
+                    res.text().await.unwrap_or_default()
+                };
                 assert!(
                     statuses.contains(&status),
                     "{method} {path} answered {status}, not among {statuses:?}: {body}"

@@ -1460,9 +1460,8 @@ fn alert_rules_are_checked_against_the_forms() {
             "exactly one",
         ),
         (
-            format!(
-                "[[rules]]\nid = \"a\"\nseverity = \"minor\"\ntitle = {{ en = \"x\" }}\nwhen = {{ alarm = true }}"
-            ),
+            "[[rules]]\nid = \"a\"\nseverity = \"minor\"\ntitle = { en = \"x\" }\nwhen = { alarm = true }"
+                .to_string(),
             "missing translation ru",
         ),
         (

@@ -108,6 +108,7 @@ async function showPending() {
 async function flush() {
   if (S.busy || S.wiped) return;
   S.busy = true;
+  let sent = 0;
   try {
     for (const item of await outboxAll()) {
       let res;
@@ -117,11 +118,16 @@ async function flush() {
           : await fetch('/api/v1/events', { method: 'POST', credentials: 'same-origin', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf() }, body: JSON.stringify(item.body) });
       } catch (_) { break; } // offline: keep everything, try again later
       if (res.ok) {
+        sent += 1;
         await tx('readwrite', (s) => s.delete(item.id));
         if (item.corrects) await tx('readwrite', (s) => s.delete(item.corrects), 'refused');
       } else if (res.status === 401) {
         await unauthorized(res);
         break;
+      } else if (item.body && item.body.kind === 'message_read' && res.status >= 400 && res.status < 500 && ![408, 429].includes(res.status)) {
+        // A read receipt the server will not take (the message is gone
+        // from its list): nothing for the observer to correct.
+        await tx('readwrite', (s) => s.delete(item.id));
       } else if (res.status >= 400 && res.status < 500 && ![408, 429].includes(res.status)) {
         // Refused for good. It moves to the refused list, with the server's
         // reasons, for the observer to see, correct and resend: never lost
@@ -141,6 +147,9 @@ async function flush() {
     showPending();
     alarmState();
   }
+  // The connection is back and the outbox empty: a good moment to ask
+  // for messages sent while the phone was offline.
+  if (sent && !S.wiped && !(await outboxAll().catch(() => [null])).length) syncMessages();
 }
 
 async function refuse(item, why) {
@@ -198,6 +207,7 @@ async function unauthorized(res) {
 async function wipe() {
   S.wiped = true;
   clearInterval(S.timer);
+  clearInterval(S.messageTimer);
   S.me = null; S.forms = null; S.stations = []; S.station = null; S.alertId = null;
   try { localStorage.clear(); sessionStorage.clear(); } catch (_) { /* storage unavailable: nothing kept */ }
   try { if (dbp) (await dbp).close(); } catch (_) { /* never opened */ }
@@ -234,6 +244,93 @@ async function getJson(url, key) {
   }
 }
 
+// ---- messages from the coordinators ----
+// Fetched at every sync (start, an emptied outbox, back online, every
+// minute) and kept in localStorage, so they show offline and go with the
+// rest in a revoked phone's wipe. "Read" is marked on the phone at once
+// (`msgread`, until the server confirms it) and sent as a `message_read`
+// event through the outbox, so it leaves when there is a connection; the
+// server stores a resent one once, by its client id.
+const MESSAGES_EVERY_MS = 60000;
+const messagesKept = () => store.get('messages', []);
+const isRead = (m) => m.read || store.get('msgread', []).includes(m.id);
+const when = (iso) => new Date(iso).toLocaleString(S.lang, { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });
+
+async function syncMessages() {
+  if (S.wiped || S.syncingMessages) return;
+  S.syncingMessages = true;
+  try {
+    const r = await fetch('/api/v1/me/messages', { credentials: 'same-origin' });
+    if (r.status === 401) { await unauthorized(r); return; }
+    if (!r.ok) return;
+    const list = await r.json();
+    if (S.wiped || !Array.isArray(list)) return;
+    store.set('messages', list);
+    // A local mark stays until the server has the receipt.
+    store.set('msgread', store.get('msgread', []).filter((id) => list.some((m) => m.id === id && !m.read)));
+  } catch (_) {
+    return; // offline: the kept list stands
+  } finally {
+    S.syncingMessages = false;
+  }
+  showMessages();
+}
+
+async function markRead(message) {
+  if (S.wiped) return;
+  const read = store.get('msgread', []);
+  if (!read.includes(message)) store.set('msgread', read.concat([message]).slice(-200));
+  showMessages(true);
+  const id = uuid();
+  await enqueue({ id, type: 'event', body: { client_id: id, kind: 'message_read', payload: { message }, observed_at: new Date().toISOString() } });
+}
+
+// The newest unread message, on every page, until it is marked read.
+function showBanner() {
+  const el = $('#msg-banner');
+  if (!el) return;
+  const unread = messagesKept().filter((m) => !isRead(m));
+  el.classList.toggle('hidden', !unread.length);
+  if (!unread.length) { el.replaceChildren(); delete el.dataset.message; return; }
+  const m = unread[0];
+  el.dataset.message = m.id;
+  el.replaceChildren(
+    h('p', { class: 'msg-from' }, tr('message_from') + ' · ' + when(m.sent_at)),
+    h('p', { class: 'msg-text', id: 'msg-text' }, m.text),
+    h('div', { class: 'row' },
+      h('button', { type: 'button', class: 'secondary', id: 'msg-read', onclick: () => markRead(m.id) }, tr('mark_read')),
+      h('a', { href: '#messages', class: 'msg-more' }, unread.length > 1 ? tr('more_unread').replace('{n}', unread.length - 1) : tr('all_messages'))),
+  );
+}
+
+let shownMessages = '';
+function showMessages(force) {
+  if (S.wiped) return;
+  showBanner();
+  const link = $('#messages-link');
+  if (link) link.textContent = messagesLabel();
+  const now = JSON.stringify(messagesKept().map((m) => [m.id, isRead(m)]));
+  if (location.hash === '#messages' && (force || now !== shownMessages)) messagesList();
+  shownMessages = now;
+}
+
+function messagesLabel() {
+  const n = messagesKept().filter((m) => !isRead(m)).length;
+  return tr('messages') + (n ? ' (' + n + ')' : '');
+}
+
+function messagesList() {
+  const list = messagesKept();
+  show(
+    h('h1', {}, tr('messages')),
+    list.length ? h('ul', { class: 'msg-list', id: 'msg-list' }, list.map((m) => h('li', { 'data-message': m.id, class: isRead(m) ? 'read' : 'unread' },
+      h('p', { class: 'hint' }, when(m.sent_at) + ' · ' + tr(isRead(m) ? 'msg_read' : 'msg_unread')),
+      h('p', { class: 'msg-text' }, m.text),
+      isRead(m) ? null : h('button', { type: 'button', class: 'secondary', 'data-read': m.id, onclick: () => markRead(m.id) }, tr('mark_read')))))
+      : h('p', { class: 'hint' }, tr('messages_none')),
+  );
+}
+
 // ---- views ----
 const view = () => $('#view');
 function show(...kids) { const v = view(); v.replaceChildren(...kids); v.focus(); window.scrollTo(0, 0); }
@@ -249,6 +346,7 @@ function home() {
       h('a', { href: '#headcount' }, tr('headcount')),
       h('a', { href: '#incident' }, tr('incident')),
       h('a', { href: '#protocol' }, tr('protocol')),
+      h('a', { href: '#messages', id: 'messages-link' }, messagesLabel()),
       h('a', { href: '#station' }, tr('change_station')),
     ),
   );
@@ -890,6 +988,7 @@ function route() {
   else if (name === 'protocol') protocol();
   else if (name === 'station') chooseStation();
   else if (name === 'refused') refusedList();
+  else if (name === 'messages') messagesList();
   else if (name === 'fix') fixRefused(arg);
   else home();
 }
@@ -902,7 +1001,7 @@ async function start() {
   if ('serviceWorker' in navigator) navigator.serviceWorker.register('/app/sw.js', { scope: '/app/' }).catch(() => {});
   S.lang = store.get('lang', (S.me && S.me.language) || 'ru');
   $('#lang').value = S.lang;
-  $('#lang').onchange = (e) => { S.lang = e.target.value; store.set('lang', S.lang); updateHeader(); showPending(); route(); };
+  $('#lang').onchange = (e) => { S.lang = e.target.value; store.set('lang', S.lang); updateHeader(); showPending(); route(); showBanner(); };
   S.forms = await getJson('/api/v1/forms', 'forms');
   S.stations = (await getJson('/api/v1/me/stations', 'stations')) || [];
   if (S.wiped) return;
@@ -916,11 +1015,14 @@ async function start() {
   $('#alarm').onclick = alarm;
   updateHeader();
   window.addEventListener('hashchange', route);
-  window.addEventListener('online', flush);
+  window.addEventListener('online', () => { flush(); syncMessages(); });
   S.timer = setInterval(() => { flush(); hourly(); }, 5000);
+  S.messageTimer = setInterval(syncMessages, MESSAGES_EVERY_MS);
   if (!S.forms) { show(h('p', { class: 'err' }, tr('no_forms'))); return; }
   route();
   showPending();
+  showMessages();
   flush();
+  syncMessages();
 }
 document.addEventListener('DOMContentLoaded', start);

@@ -258,6 +258,64 @@ impl TestApp {
         body["token"].as_str().unwrap().to_owned()
     }
 
+    /// A second observer of the group at station 101, enrolled: its token.
+    pub async fn second_observer(&self, group: &str, code_name: &str) -> String {
+        let app = self;
+        let g = app
+            .store
+            .group(&Slug::parse(group).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let o = app
+            .store
+            .create_observer(
+                NewObserver {
+                    group_id: g.id,
+                    code_name: CodeName::parse(code_name).unwrap(),
+                    language: Language::Kk,
+                    contact: Some("@berkut_signal".into()),
+                },
+                now(),
+            )
+            .await
+            .unwrap();
+        let e = app.store.elections().await.unwrap().remove(0);
+        let s = app
+            .store
+            .station(
+                e.id,
+                &pollwatch_domain::StationNumber::parse("101").unwrap(),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        app.store.assign(g.id, o.id, s.id).await.unwrap();
+        let code = pollwatch_server::auth::new_enrolment_code();
+        app.store
+            .create_enrolment_code(
+                &pollwatch_server::auth::enrolment_code_hash(&code),
+                g.id,
+                o.id,
+                Timestamp(now().0 + 60_000),
+                now(),
+            )
+            .await
+            .unwrap();
+        let res = app
+            .http
+            .post(app.url("/api/v1/enrol"))
+            .json(&serde_json::json!({ "code": code }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+        res.json::<serde_json::Value>().await.unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
     /// Log a staff user in through the API; answers the bearer token.
     pub async fn staff_token(&self, username: &str) -> String {
         let res = self
