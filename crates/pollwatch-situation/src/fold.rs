@@ -908,10 +908,13 @@ impl Situation {
                 }
             }
             Action::MessageRead { message } => {
+                // Only a message's own audience can have read it: a
+                // receipt for someone else's message is no evidence.
                 if let Some(o) = e.event.observer_id
-                    && let Some(m) = self.messages.iter_mut().rev().find(|m| m.id == message)
+                    && let Some(i) = self.messages.iter().rposition(|m| m.id == message)
+                    && self.is_for(&self.messages[i], o)
                 {
-                    m.reads.entry(o).or_insert(e.received_at);
+                    self.messages[i].reads.entry(o).or_insert(e.received_at);
                     ch.messages.insert(message);
                 }
             }

@@ -402,7 +402,7 @@ impl Situation {
         v
     }
 
-    fn is_for(&self, m: &Message, observer: RowId) -> bool {
+    pub(crate) fn is_for(&self, m: &Message, observer: RowId) -> bool {
         match &m.audience {
             Audience::Observer { observer: o } => *o == observer,
             Audience::All => true,

@@ -619,8 +619,17 @@ fn messages_reach_their_audience_and_reads_are_counted() {
         std::slice::from_ref(&all),
         "observer 4 has no station"
     );
+    // Observer 1 was not told: a receipt from them counts for nothing.
+    log.push(
+        5,
+        Some(1),
+        None,
+        EventKind::MessageRead,
+        json!({"message": one.as_str()}),
+    );
+    let s = log.fold(forms::defaults());
     let m = s.message(&one).unwrap();
-    assert_eq!(m.reads.len(), 1);
+    assert_eq!(m.reads.len(), 1, "{:?}", m.reads);
     assert_eq!(m.reads[&3], at(4), "the first read counts");
     assert_eq!(s.recipients(s.message(&central).unwrap()), [1, 2, 3]);
 
