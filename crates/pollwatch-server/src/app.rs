@@ -115,10 +115,9 @@ pub async fn my_stations(
         return Ok(Json(vec![]));
     };
     let mut out = Vec::new();
-    for a in state.store.assignments(group_id).await? {
-        if a.observer_id != observer_id {
-            continue;
-        }
+    // Only this observer's assignments (the primary key's prefix), not
+    // the group's: 30,000 phones open the app at 07:00.
+    for a in state.store.assignments_of(group_id, &[observer_id]).await? {
         if let Some(s) = state.store.station_by_id(a.station_id).await? {
             out.push(MyStation {
                 headcount_max: pollwatch_domain::report::headcount_bound(&s.record),
