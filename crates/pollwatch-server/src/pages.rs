@@ -488,7 +488,7 @@ struct StationFilter {
 }
 
 /// Pages send a visitor without a session to the login page.
-fn require_page(caller: Option<Caller>) -> Result<Caller, Redirect> {
+pub(crate) fn require_page(caller: Option<Caller>) -> Result<Caller, Redirect> {
     caller.ok_or_else(|| Redirect::to("/login"))
 }
 

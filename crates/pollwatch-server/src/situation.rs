@@ -220,6 +220,23 @@ fn alert_view(s: &Situation, a: &Alert, tr: Tr, names: &BTreeMap<RowId, String>)
     }
 }
 
+/// Alerts as the feed shows them: their observers' code names are looked
+/// up first, outside the room's lock, then the alerts worded.
+async fn alert_views(
+    state: &AppState,
+    room: &crate::rooms::Room,
+    group: RowId,
+    tr: Tr,
+    alerts: &[Alert],
+) -> Result<Vec<AlertView>, ApiError> {
+    let names = names_for(state, group, alerts.iter().filter_map(|a| a.observer)).await?;
+    let s = room.read().await;
+    Ok(alerts
+        .iter()
+        .map(|a| alert_view(&s, a, tr, &names))
+        .collect())
+}
+
 /// Code names of the observers some alerts name.
 async fn names_for(
     state: &AppState,
@@ -348,8 +365,9 @@ async fn room_page(
     MaybeCaller(caller): MaybeCaller,
     Query(q): Query<RoomQuery>,
 ) -> Result<Response, PageError> {
-    let Some(caller) = caller else {
-        return Ok(Redirect::to("/login").into_response());
+    let caller = match crate::pages::require_page(caller) {
+        Ok(c) => c,
+        Err(to_login) => return Ok(to_login.into_response()),
     };
     let group = watcher(&caller)?;
     let tr = chosen.tr;
@@ -402,14 +420,7 @@ async fn room_page(
         )
     };
     let (stations, matching, next, map, gaps, districts) = view;
-    let names = names_for(&state, group, feed_alerts.iter().filter_map(|a| a.observer)).await?;
-    let feed = {
-        let s = room.read().await;
-        feed_alerts
-            .iter()
-            .map(|a| alert_view(&s, a, tr, &names))
-            .collect()
-    };
+    let feed = alert_views(&state, &room, group, tr, &feed_alerts).await?;
     let zone = state.rooms.clock().await?.zone_name().to_owned();
     let shown = match filter
         .district
@@ -613,15 +624,10 @@ async fn summary(
         let alerts: Vec<Alert> = s.alert_feed(true, None, 50).into_iter().cloned().collect();
         (s.last_seq(), alerts)
     };
-    let names = names_for(&state, group, alerts.iter().filter_map(|a| a.observer)).await?;
-    let s = room.read().await;
     Ok(Json(SummaryJson {
         seq,
         tallies: tallies_json(&room.tallies()),
-        alerts: alerts
-            .iter()
-            .map(|a| alert_view(&s, a, chosen.tr, &names))
-            .collect(),
+        alerts: alert_views(&state, &room, group, chosen.tr, &alerts).await?,
     }))
 }
 
@@ -669,17 +675,13 @@ async fn live_update(
             .collect();
         (stations, alerts)
     };
-    let names = names_for(state, group, alerts.iter().filter_map(|a| a.observer)).await?;
-    let s = room.read().await;
+    let alerts = alert_views(state, &room, group, tr, &alerts).await?;
     Ok(LiveUpdate {
         seq: update.seq,
         resync,
         tallies: tallies_json(&update.tallies),
         stations,
-        alerts: alerts
-            .iter()
-            .map(|a| alert_view(&s, a, tr, &names))
-            .collect(),
+        alerts,
         newest_received: update.newest_received.map(|t| t.0),
     })
 }
@@ -843,8 +845,9 @@ async fn alerts_page(
     MaybeCaller(caller): MaybeCaller,
     Query(q): Query<AlertsQuery>,
 ) -> Result<Response, PageError> {
-    let Some(caller) = caller else {
-        return Ok(Redirect::to("/login").into_response());
+    let caller = match crate::pages::require_page(caller) {
+        Ok(c) => c,
+        Err(to_login) => return Ok(to_login.into_response()),
     };
     let group = watcher(&caller)?;
     let all = q.all.is_some();
@@ -856,13 +859,7 @@ async fn alerts_page(
         .into_iter()
         .cloned()
         .collect();
-    let names = names_for(&state, group, alerts.iter().filter_map(|a| a.observer)).await?;
-    let s = room.read().await;
-    let feed = alerts
-        .iter()
-        .map(|a| alert_view(&s, a, chosen.tr, &names))
-        .collect();
-    drop(s);
+    let feed = alert_views(&state, &room, group, chosen.tr, &alerts).await?;
     Ok(render(&AlertsPage {
         tr: chosen.tr,
         nav: Nav::of(&caller, &chosen),
@@ -913,8 +910,9 @@ async fn alert_page(
     MaybeCaller(caller): MaybeCaller,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
-    let Some(caller) = caller else {
-        return Ok(Redirect::to("/login").into_response());
+    let caller = match crate::pages::require_page(caller) {
+        Ok(c) => c,
+        Err(to_login) => return Ok(to_login.into_response()),
     };
     let group = watcher(&caller)?;
     let tr = chosen.tr;
@@ -1033,8 +1031,9 @@ async fn alert_step_form(
     Path(id): Path<String>,
     Form(body): Form<StepBody>,
 ) -> Result<Response, PageError> {
-    let Some(caller) = caller else {
-        return Ok(Redirect::to("/login").into_response());
+    let caller = match crate::pages::require_page(caller) {
+        Ok(c) => c,
+        Err(to_login) => return Ok(to_login.into_response()),
     };
     caller.check_csrf(Some(&body.csrf_token))?;
     take_step(&state, &caller, &id, &body).await?;
