@@ -1367,6 +1367,15 @@ async fn a_revoked_phone_forgets_everything() {
     let shots = screenshots_dir();
     let (group, _, _) = observer_at_101(&app).await;
     browser.enrol(&app, &net).await;
+    // The service worker caches the app when it installs, which on a busy
+    // machine may finish seconds after enrolment; cut off before that, the
+    // install fails and nothing is cached (CI once saw exactly that).
+    browser
+        .wait_for(
+            "the app cached by its service worker",
+            "return (await caches.keys()).length > 0;",
+        )
+        .await;
 
     // Offline, a headcount and a photo wait in the outbox.
     net.set_offline(true);
@@ -1384,8 +1393,6 @@ async fn a_revoked_phone_forgets_everything() {
         .type_into("#proto-photo", &photo.path().display().to_string())
         .await;
     browser.wait_pending(2).await;
-    // The service worker caches the app when it installs, which on a busy
-    // machine may finish after the reports are queued.
     browser
         .wait_for(
             "the phone keeps the app and its data",
