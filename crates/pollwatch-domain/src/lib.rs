@@ -23,6 +23,7 @@ pub mod model;
 pub mod registry;
 pub mod report;
 pub mod results;
+pub mod search;
 
 pub use event::{ClientId, Event, EventKind, NewEvent, Timestamp};
 pub use model::*;

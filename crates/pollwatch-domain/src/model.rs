@@ -53,8 +53,21 @@ impl StationNumber {
     }
 
     /// Sort key that puts "2" before "10": numbers compare by value, the rest as text.
-    pub fn sort_key(&self) -> (u64, &str) {
-        (self.0.parse::<u64>().unwrap_or(u64::MAX), &self.0)
+    /// The databases order by the same pair (`stations.num_key`, `number`), so a
+    /// page of stations and its cursor agree with this order.
+    pub fn sort_key(&self) -> (i64, &str) {
+        (self.ordinal(), &self.0)
+    }
+
+    /// The number's value when it is all digits (at most 18, so it fits a
+    /// 64-bit signed column on both databases), else `i64::MAX`: numbered
+    /// stations first in numeric order, then the others as text.
+    pub fn ordinal(&self) -> i64 {
+        if self.0.len() <= 18 && !self.0.is_empty() && self.0.bytes().all(|b| b.is_ascii_digit()) {
+            self.0.parse::<i64>().unwrap_or(i64::MAX)
+        } else {
+            i64::MAX
+        }
     }
 }
 
@@ -221,6 +234,9 @@ pub struct District {
     pub id: RowId,
     pub election_id: RowId,
     pub name: String,
+    /// Its stations and their registered voters, as of the last import.
+    pub stations: i64,
+    pub voters: i64,
 }
 
 /// A short machine name: lower-case letters, digits and dashes, 2 to 40 long.

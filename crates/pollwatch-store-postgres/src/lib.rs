@@ -47,7 +47,10 @@ impl PostgresStore {
             Arc::new(PostgresLog { pool: pool.clone() }),
             GroupCommit::DEFAULT_MAX_BATCH,
         );
-        Ok(Self { pool, writer })
+        let store = Self { pool, writer };
+        // Stations stored before their words were kept become findable.
+        pollwatch_store::Store::index_station_words(&store).await?;
+        Ok(store)
     }
 
     pub async fn close(&self) {

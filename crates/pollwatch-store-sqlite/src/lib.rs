@@ -110,7 +110,10 @@ impl SqliteStore {
             Arc::new(SqliteLog { pool: pool.clone() }),
             GroupCommit::DEFAULT_MAX_BATCH,
         );
-        Ok(Self { pool, writer })
+        let store = Self { pool, writer };
+        // Stations stored before their words were kept become findable.
+        pollwatch_store::Store::index_station_words(&store).await?;
+        Ok(store)
     }
 
     /// The journal mode and synchronous level in force, as SQLite reports them.

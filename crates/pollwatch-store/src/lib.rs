@@ -185,6 +185,17 @@ pub struct AssignedStation {
 /// databases' limits on bound parameters.
 pub const MAX_IDS_PER_READ: usize = 500;
 
+/// Which page of stations: after a cursor (the last number of the page
+/// before), in one district, matching every search term as a word prefix
+/// (`pollwatch_domain::search::query_terms`).
+#[derive(Debug, Clone, Default)]
+pub struct StationQuery {
+    pub district_id: Option<RowId>,
+    pub terms: Vec<String>,
+    pub after: Option<StationNumber>,
+    pub limit: i64,
+}
+
 /// A station registry file to apply.
 #[derive(Debug, Clone)]
 pub struct StationImport {
@@ -312,7 +323,15 @@ pub trait Store: Send + Sync + 'static {
     /// Apply a registry all-or-nothing in one transaction; recorded with its
     /// source and hash, and every changed field kept in the change log.
     async fn import_stations(&self, import: StationImport) -> Result<ImportReport>;
+    /// Every station of an election: for the CLI, benchmarks and the
+    /// server's start, never a request.
     async fn stations(&self, election_id: RowId) -> Result<Vec<Station>>;
+    /// A page of an election's stations in [`StationNumber::sort_key`]
+    /// order, read from indexes whatever the filters.
+    async fn stations_page(&self, election_id: RowId, q: &StationQuery) -> Result<Vec<Station>>;
+    /// Index the words of stations stored before words were kept (run on
+    /// opening); answers how many stations it indexed.
+    async fn index_station_words(&self) -> Result<u64>;
     async fn station(&self, election_id: RowId, number: &StationNumber) -> Result<Option<Station>>;
     async fn station_by_id(&self, id: RowId) -> Result<Option<Station>>;
 
@@ -443,7 +462,16 @@ pub trait Store: Send + Sync + 'static {
     /// together or not at all. A later event may correct an earlier one of
     /// the same call.
     async fn append_many(&self, events: Vec<NewEvent>) -> Result<Vec<Result<Appended>>>;
-    async fn events_for_station(&self, group_id: RowId, station_id: RowId) -> Result<Vec<Event>>;
+    /// A page of a station's events in log order after `after_seq`, only
+    /// one observer's when `observer_id` is given.
+    async fn events_for_station(
+        &self,
+        group_id: RowId,
+        station_id: RowId,
+        observer_id: Option<RowId>,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<Event>>;
     /// A station's events newest first, before log position `before_seq`
     /// (`i64::MAX` for the newest): a bounded page of a busy station.
     async fn station_events_before(

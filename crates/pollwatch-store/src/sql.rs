@@ -31,7 +31,7 @@ macro_rules! sql_store {
             use $crate::{
                 AssignedStation, Appended, BlobInfo, ImportReport, MAX_IDS_PER_READ, NewBlob, NewObserver, NewUser, Prepared,
                 Principal, Result, ResultImport, ResultImportInfo, Session, SessionLookup,
-                SessionOwner, StationImport, StoreError,
+                SessionOwner, StationImport, StationQuery, StoreError,
             };
 
             type Db = $db;
@@ -434,6 +434,31 @@ macro_rules! sql_store {
                 get(&row, "id")
             }
 
+            /// Station words, several hundred rows a statement: an import
+            /// of 95,000 stations writes about a million of them.
+            async fn insert_words(
+                tx: &mut Tx,
+                election_id: RowId,
+                words: &[(RowId, String)],
+            ) -> Result<()> {
+                for chunk in words.chunks(300) {
+                    let values: Vec<String> = (0..chunk.len())
+                        .map(|i| format!("($1, ${}, ${})", 2 * i + 2, 2 * i + 3))
+                        .collect();
+                    let sql = format!(
+                        "INSERT INTO station_words (election_id, station_id, word) VALUES {} \
+                         ON CONFLICT DO NOTHING",
+                        values.join(", ")
+                    );
+                    let mut q = ::sqlx::query(&sql).bind(election_id);
+                    for (id, word) in chunk {
+                        q = q.bind(*id).bind(word.clone());
+                    }
+                    q.execute(&mut **tx).await.map_err(db)?;
+                }
+                Ok(())
+            }
+
             fn coordinates_parts(r: &StationRecord) -> (Option<f64>, Option<f64>) {
                 match r.coordinates {
                     Some(c) => (Some(c.latitude), Some(c.longitude)),
@@ -714,7 +739,8 @@ macro_rules! sql_store {
 
                 async fn districts(&self, election_id: RowId) -> Result<Vec<District>> {
                     let rows = ::sqlx::query(
-                        "SELECT id, election_id, name FROM districts WHERE election_id = $1 ORDER BY name",
+                        "SELECT id, election_id, name, stations, voters FROM districts \
+                         WHERE election_id = $1 ORDER BY name",
                     )
                     .bind(election_id)
                     .fetch_all(&self.pool)
@@ -726,6 +752,8 @@ macro_rules! sql_store {
                                 id: get(r, "id")?,
                                 election_id: get(r, "election_id")?,
                                 name: get(r, "name")?,
+                                stations: get(r, "stations")?,
+                                voters: get(r, "voters")?,
                             })
                         })
                         .collect()
@@ -788,12 +816,14 @@ macro_rules! sql_store {
                             districts.insert(r.district.clone(), id);
                         }
                     }
+                    // Stations whose words are (re)written below.
+                    let mut worded: Vec<(RowId, &StationRecord)> = Vec::new();
                     for r in &diff.created {
                         let (lat, lon) = coordinates_parts(r);
                         let row = ::sqlx::query(
                             "INSERT INTO stations (election_id, number, name, address, district_id, \
-                             registered_voters, latitude, longitude, kind, accessibility) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+                             registered_voters, latitude, longitude, kind, accessibility, num_key) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
                         )
                         .bind(import.election_id)
                         .bind(r.number.as_str())
@@ -805,10 +835,12 @@ macro_rules! sql_store {
                         .bind(lon)
                         .bind(r.kind.as_str())
                         .bind(accessibility_text(r))
+                        .bind(r.number.ordinal())
                         .fetch_one(&mut *tx)
                         .await
                         .map_err(db)?;
                         let station_id: RowId = get(&row, "id")?;
+                        worded.push((station_id, r));
                         ::sqlx::query(
                             "INSERT INTO station_changes (import_id, station_id, field, old_value, new_value) \
                              VALUES ($1, $2, 'station', '', 'created')",
@@ -841,6 +873,12 @@ macro_rules! sql_store {
                         .execute(&mut *tx)
                         .await
                         .map_err(db)?;
+                        ::sqlx::query("DELETE FROM station_words WHERE station_id = $1")
+                            .bind(station_id)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db)?;
+                        worded.push((station_id, r));
                         for FieldChange { field, old, new } in changes {
                             ::sqlx::query(
                                 "INSERT INTO station_changes (import_id, station_id, field, old_value, new_value) \
@@ -856,9 +894,132 @@ macro_rules! sql_store {
                             .map_err(db)?;
                         }
                     }
+                    let words: Vec<(RowId, String)> = worded
+                        .iter()
+                        .flat_map(|(id, r)| {
+                            $crate::domain::search::station_words(r)
+                                .into_iter()
+                                .map(move |w| (*id, w))
+                        })
+                        .collect();
+                    insert_words(&mut tx, import.election_id, &words).await?;
+                    // The districts' totals, for the ones this import touched
+                    // (a station may have moved out of one into another).
+                    ::sqlx::query(
+                        "UPDATE districts SET \
+                         stations = (SELECT COUNT(*) FROM stations s WHERE s.district_id = districts.id), \
+                         voters = (SELECT COALESCE(SUM(s.registered_voters), 0) FROM stations s \
+                                   WHERE s.district_id = districts.id) \
+                         WHERE election_id = $1",
+                    )
+                    .bind(import.election_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
                     tx.commit().await?;
                     report.import_id = Some(import_id);
                     Ok(report)
+                }
+
+                async fn index_station_words(&self) -> Result<u64> {
+                    let mut done = 0u64;
+                    loop {
+                        // Stations stored before words were kept: each has
+                        // at least its number as a word once indexed.
+                        let rows = ::sqlx::query(&format!(
+                            "SELECT {STATION_COLUMNS} FROM stations s JOIN districts d ON d.id = s.district_id \
+                             WHERE NOT EXISTS (SELECT 1 FROM station_words w WHERE w.station_id = s.id) \
+                             LIMIT 2000"
+                        ))
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db)?;
+                        if rows.is_empty() {
+                            return Ok(done);
+                        }
+                        let stations: Vec<Station> = rows.iter().map(station).collect::<Result<_>>()?;
+                        let mut tx = Tx::begin(&self.pool).await?;
+                        for s in &stations {
+                            let words: Vec<(RowId, String)> =
+                                $crate::domain::search::station_words(&s.record)
+                                    .into_iter()
+                                    .map(|w| (s.id, w))
+                                    .collect();
+                            insert_words(&mut tx, s.election_id, &words).await?;
+                        }
+                        tx.commit().await?;
+                        done += stations.len() as u64;
+                    }
+                }
+
+                async fn stations_page(
+                    &self,
+                    election_id: RowId,
+                    q: &StationQuery,
+                ) -> Result<Vec<Station>> {
+                    // One statement per shape of query (district or not,
+                    // cursor or not, how many words), each answered from an
+                    // index: the first word's range of `station_words`, the
+                    // others by the station's own words, and the order and
+                    // cursor by `stations_order` / `stations_district_order`.
+                    let mut sql = format!(
+                        "SELECT {STATION_COLUMNS} FROM stations s JOIN districts d ON d.id = s.district_id \
+                         WHERE s.election_id = $1"
+                    );
+                    let mut n = 1;
+                    if q.district_id.is_some() {
+                        n += 1;
+                        sql.push_str(&format!(" AND s.district_id = ${n}"));
+                    }
+                    if q.after.is_some() {
+                        sql.push_str(&format!(
+                            " AND (s.num_key > ${} OR (s.num_key = ${} AND s.number > ${}))",
+                            n + 1,
+                            n + 1,
+                            n + 2
+                        ));
+                        n += 2;
+                    }
+                    let terms = &q.terms[..q.terms.len().min($crate::domain::search::MAX_TERMS)];
+                    for (i, _) in terms.iter().enumerate() {
+                        if i == 0 {
+                            sql.push_str(&format!(
+                                " AND s.id IN (SELECT w.station_id FROM station_words w \
+                                 WHERE w.election_id = $1 AND w.word >= ${} AND w.word < ${})",
+                                n + 1,
+                                n + 2
+                            ));
+                        } else {
+                            sql.push_str(&format!(
+                                " AND EXISTS (SELECT 1 FROM station_words w{i} WHERE w{i}.station_id = s.id \
+                                 AND w{i}.word >= ${} AND w{i}.word < ${})",
+                                n + 1,
+                                n + 2
+                            ));
+                        }
+                        n += 2;
+                    }
+                    sql.push_str(&format!(" ORDER BY s.num_key, s.number LIMIT ${}", n + 1));
+                    let mut query = ::sqlx::query(&sql).bind(election_id);
+                    if let Some(d) = q.district_id {
+                        query = query.bind(d);
+                    }
+                    if let Some(after) = &q.after {
+                        query = query.bind(after.ordinal()).bind(after.as_str().to_owned());
+                    }
+                    for t in terms {
+                        query = query
+                            .bind(t.clone())
+                            .bind($crate::domain::search::prefix_end(t));
+                    }
+                    query
+                        .bind(q.limit)
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db)?
+                        .iter()
+                        .map(station)
+                        .collect()
                 }
 
                 async fn stations(&self, election_id: RowId) -> Result<Vec<Station>> {
@@ -1597,13 +1758,20 @@ macro_rules! sql_store {
                     &self,
                     group_id: RowId,
                     station_id: RowId,
+                    observer_id: Option<RowId>,
+                    after_seq: i64,
+                    limit: i64,
                 ) -> Result<Vec<Event>> {
                     ::sqlx::query(&format!(
                         "SELECT {EVENT_COLUMNS} FROM events WHERE group_id = $1 AND station_id = $2 \
-                         ORDER BY group_seq"
+                         AND group_seq > $3 AND ($4 IS NULL OR observer_id = $4) \
+                         ORDER BY group_seq LIMIT $5"
                     ))
                     .bind(group_id)
                     .bind(station_id)
+                    .bind(after_seq)
+                    .bind(observer_id)
+                    .bind(limit)
                     .fetch_all(&self.pool)
                     .await
                     .map_err(db)?

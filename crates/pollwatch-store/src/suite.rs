@@ -13,7 +13,7 @@ use pollwatch_domain::{
 
 use crate::{
     BlobInfo, NewBlob, NewObserver, NewUser, Principal, Session, SessionLookup, SessionOwner,
-    StationImport, Store, StoreError,
+    StationImport, StationQuery, Store, StoreError,
 };
 
 /// Expand to one `#[tokio::test]` per suite function. `$make` is an async fn
@@ -47,7 +47,8 @@ macro_rules! store_suite {
             sessions_are_listed_revoked_and_purged,
             the_write_probe_leaves_nothing,
             official_results_round_trip_once,
-            evidence_blobs_are_recorded_once_per_group
+            evidence_blobs_are_recorded_once_per_group,
+            stations_are_paged_filtered_and_found_by_word
         );
     };
     (@each $make:path; $($name:ident),* $(,)?) => {
@@ -471,10 +472,26 @@ pub async fn events_append_and_read_back(store: Arc<dyn Store>) {
         .unwrap();
     assert!(b.event.seq > a.event.seq);
     let at_first = store
-        .events_for_station(f.group_a, f.stations[0].id)
+        .events_for_station(f.group_a, f.stations[0].id, None, 0, 100)
         .await
         .unwrap();
     assert_eq!(at_first, vec![a.event.clone(), b.event.clone()]);
+    let after_a = store
+        .events_for_station(f.group_a, f.stations[0].id, None, a.event.seq, 1)
+        .await
+        .unwrap();
+    assert_eq!(after_a, vec![b.event.clone()], "paged by log position");
+    let others = store
+        .events_for_station(
+            f.group_a,
+            f.stations[0].id,
+            Some(f.observer_a + 1000),
+            0,
+            100,
+        )
+        .await
+        .unwrap();
+    assert!(others.is_empty(), "only the named observer's");
     let newest = store
         .station_events_before(f.group_a, f.stations[0].id, i64::MAX, 1)
         .await
@@ -565,7 +582,10 @@ pub async fn groups_cannot_read_each_other(store: Arc<dyn Store>) {
     b.observer_id = Some(f.observer_b);
     assert!(store.append(b).await.unwrap().created);
     let station = f.stations[0].id;
-    let seen_by_b = store.events_for_station(f.group_b, station).await.unwrap();
+    let seen_by_b = store
+        .events_for_station(f.group_b, station, None, 0, 100)
+        .await
+        .unwrap();
     assert_eq!(seen_by_b.len(), 1);
     assert_eq!(seen_by_b[0].event.payload["counted"], 3);
     assert_eq!(store.events(f.group_b, 0, 100).await.unwrap().len(), 1);
@@ -1342,4 +1362,131 @@ pub async fn other_servers_appends_are_heard<F, Fut>(
             break;
         }
     }
+}
+
+pub async fn stations_are_paged_filtered_and_found_by_word(store: Arc<dyn Store>) {
+    let election = store
+        .ensure_election(&Slug::parse("paged").unwrap(), "Paged", "2026-03-15")
+        .await
+        .unwrap();
+    let mut records: Vec<StationRecord> = (1..=45)
+        .map(|n| {
+            let district = if n % 3 == 0 {
+                "Әуезов"
+            } else {
+                "Медеуский"
+            };
+            record(&n.to_string(), district, 100 * n)
+        })
+        .collect();
+    records.push(record("12/3", "Әуезов", 50));
+    records.push(record("01-010", "Медеуский", 60));
+    records[6].name = "Гимназия имени Абая".into();
+    records[6].address = "пр. Гагарина, 7".into();
+    store
+        .import_stations(StationImport {
+            election_id: election.id,
+            source: "paged".into(),
+            sha256: "02".into(),
+            records: records.clone(),
+            dry_run: false,
+            at: T0,
+        })
+        .await
+        .unwrap();
+    let page = |q: StationQuery| {
+        let store = store.clone();
+        async move {
+            store
+                .stations_page(election.id, &q)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|s| s.record.number.to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+
+    // Page by page with the cursor, the whole registry in the natural order,
+    // each station once.
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let got = page(StationQuery {
+            after: after.clone(),
+            limit: 10,
+            ..Default::default()
+        })
+        .await;
+        if got.is_empty() {
+            break;
+        }
+        after = Some(StationNumber::parse(got.last().unwrap()).unwrap());
+        seen.extend(got);
+    }
+    let mut expected: Vec<StationNumber> = records.iter().map(|r| r.number.clone()).collect();
+    expected.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    let expected: Vec<String> = expected.iter().map(|n| n.to_string()).collect();
+    assert_eq!(seen, expected);
+    assert_eq!(&seen[..3], ["1", "2", "3"], "2 before 10");
+
+    // A district, in the database, with the same cursor.
+    let districts = store.districts(election.id).await.unwrap();
+    let auezov = districts.iter().find(|d| d.name == "Әуезов").unwrap();
+    assert_eq!(auezov.stations, 16, "15 multiples of 3 and 12/3");
+    assert_eq!(
+        auezov.voters,
+        (1..=15).map(|k| 300 * k).sum::<i64>() + 50,
+        "kept by the import"
+    );
+    let first = page(StationQuery {
+        district_id: Some(auezov.id),
+        limit: 4,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(first, ["3", "6", "9", "12"]);
+    let next = page(StationQuery {
+        district_id: Some(auezov.id),
+        after: Some(StationNumber::parse("12").unwrap()),
+        limit: 2,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(next, ["15", "18"]);
+
+    // Words: any prefix of a word of the name or address, or the number.
+    let find = |q: &str, district_id: Option<RowId>| {
+        page(StationQuery {
+            district_id,
+            terms: crate::domain::search::query_terms(q),
+            limit: 50,
+            ..Default::default()
+        })
+    };
+    assert_eq!(find("гимн", None).await, ["7"]);
+    assert_eq!(find("ГАГАРИНА абая", None).await, ["7"]);
+    assert_eq!(find("гагарина лицей", None).await, Vec::<String>::new());
+    assert_eq!(find("12/3", None).await, ["12/3"]);
+    assert_eq!(
+        find("школа № 4", None).await,
+        ["4", "40", "41", "42", "43", "44", "45"]
+    );
+    assert_eq!(find("школа 4", Some(auezov.id)).await, ["42", "45"]);
+
+    // A renamed station is found by its new name only.
+    records[6].name = "Лицей".into();
+    store
+        .import_stations(StationImport {
+            election_id: election.id,
+            source: "renamed".into(),
+            sha256: "03".into(),
+            records,
+            dry_run: false,
+            at: T0,
+        })
+        .await
+        .unwrap();
+    assert_eq!(find("гимн", None).await, Vec::<String>::new());
+    assert_eq!(find("лицей", None).await, ["7"]);
 }
