@@ -205,16 +205,59 @@ impl From<&Station> for StationView {
     }
 }
 
+#[derive(Deserialize)]
+struct StationsQuery {
+    #[serde(default)]
+    district: String,
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    after: String,
+    limit: Option<i64>,
+}
+
+/// Most stations one page of `/api/v1/stations` answers (about 150 KB).
+pub const MAX_STATIONS_PAGE: i64 = 500;
+
+/// A page of the registry in number order; the next page is named by the
+/// `Link: <…>; rel="next"` header (RFC 8288), absent on the last page.
 async fn stations(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<Json<Vec<StationView>>, ApiError> {
+    Query(q): Query<StationsQuery>,
+) -> Result<Response, ApiError> {
     caller.require(Permission::ReadStations)?;
-    let Some(election_id) = state.election_id else {
-        return Ok(Json(vec![]));
-    };
-    let all = state.store.stations(election_id).await?;
-    Ok(Json(all.iter().map(StationView::from).collect()))
+    let limit = q.limit.unwrap_or(200);
+    if !(1..=MAX_STATIONS_PAGE).contains(&limit) {
+        return Err(ApiError::invalid(
+            "limit",
+            format!(
+                "{limit} is outside 1 to {MAX_STATIONS_PAGE}: page on with after, the last number of the page before"
+            ),
+        ));
+    }
+    let (page, next, _) =
+        crate::pages::registry_page(&state, &q.district, &q.q, &q.after, limit).await?;
+    let body: Vec<StationView> = page.iter().map(StationView::from).collect();
+    let mut response = Json(body).into_response();
+    if let Some(after) = next {
+        let mut url = form_urlencoded::Serializer::new(String::new());
+        if !q.district.is_empty() {
+            url.append_pair("district", &q.district);
+        }
+        if !q.q.is_empty() {
+            url.append_pair("q", &q.q);
+        }
+        url.append_pair("after", &after);
+        url.append_pair("limit", &limit.to_string());
+        if let Ok(v) = axum::http::HeaderValue::from_str(&format!(
+            "</api/v1/stations?{}>; rel=\"next\"",
+            url.finish()
+        )) {
+            response.headers_mut().insert(axum::http::header::LINK, v);
+        }
+    }
+    Ok(response)
 }
 
 async fn find_station(state: &AppState, number: &str) -> Result<Station, ApiError> {
@@ -430,10 +473,10 @@ async fn station_events(
     State(state): State<AppState>,
     caller: Caller,
     Path(number): Path<String>,
+    Query(page): Query<Page>,
 ) -> Result<Json<Vec<EventView>>, ApiError> {
     let group_id = caller.group_id()?;
     let s = find_station(&state, &number).await?;
-    let events = state.store.events_for_station(group_id, s.id).await?;
     // Staff who may read the group's log see it all; an observer sees the
     // reports of their own phone, to confirm what arrived.
     let own_only = match caller.principal() {
@@ -443,9 +486,21 @@ async fn station_events(
             None
         }
     };
+    let limit = page.limit.unwrap_or(500);
+    if !(1..=MAX_PAGE).contains(&limit) || page.after < 0 {
+        return Err(ApiError::invalid(
+            if page.after < 0 { "after" } else { "limit" },
+            format!(
+                "limit must be 1 to {MAX_PAGE} and after a log position (0 for the start): page on with after, the seq of the last event read"
+            ),
+        ));
+    }
+    let events = state
+        .store
+        .events_for_station(group_id, s.id, own_only, page.after, limit)
+        .await?;
     let views = events
         .into_iter()
-        .filter(|e| own_only.is_none() || e.event.observer_id == own_only)
         .map(|e| EventView::new(e, Some(number.clone())))
         .collect();
     Ok(Json(views))

@@ -1,8 +1,6 @@
 //! Server-rendered pages: login, enrolment, the station list and a station's
 //! page, and the health endpoints. They work without JavaScript.
 
-use std::collections::BTreeMap;
-
 use askama::Template;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -462,12 +460,14 @@ struct StationsPage {
     tr: Tr,
     nav: Nav,
     rows: Vec<StationRow>,
-    districts: Vec<(String, usize)>,
+    districts: Vec<(String, i64)>,
     district: String,
     q: String,
-    total: usize,
-    total_voters: u64,
-    open_count: usize,
+    total: i64,
+    total_voters: i64,
+    next_link: Option<String>,
+    first_link: String,
+    paged: bool,
 }
 
 struct StationRow {
@@ -485,11 +485,69 @@ struct StationFilter {
     district: String,
     #[serde(default)]
     q: String,
+    /// The cursor: the last station number of the page before.
+    #[serde(default)]
+    after: String,
 }
 
 /// Pages send a visitor without a session to the login page.
 pub(crate) fn require_page(caller: Option<Caller>) -> Result<Caller, Redirect> {
     caller.ok_or_else(|| Redirect::to("/login"))
+}
+
+/// Stations a page of the registry shows at most: the national registry
+/// is 95,000, and a page of 200 is about 60 KB.
+pub const STATIONS_PER_PAGE: i64 = 200;
+
+/// One page of the registry as the filters ask (district by name, words,
+/// cursor), read from the store's indexes; answers the stations, the
+/// cursor of the next page if there may be one, and the districts.
+pub(crate) async fn registry_page(
+    state: &AppState,
+    district: &str,
+    q: &str,
+    after: &str,
+    limit: i64,
+) -> Result<
+    (
+        Vec<Station>,
+        Option<String>,
+        Vec<pollwatch_domain::District>,
+    ),
+    ApiError,
+> {
+    let Some(election_id) = state.election_id else {
+        return Ok((vec![], None, vec![]));
+    };
+    let districts = state.store.districts(election_id).await?;
+    let district_id = match district.trim() {
+        "" => None,
+        name => match districts.iter().find(|d| d.name == name) {
+            Some(d) => Some(d.id),
+            // A district nobody has: nothing to show, said as an empty page.
+            None => return Ok((vec![], None, districts)),
+        },
+    };
+    let after = match after.trim() {
+        "" => None,
+        a => Some(
+            pollwatch_domain::StationNumber::parse(a).map_err(|e| ApiError::invalid("after", e))?,
+        ),
+    };
+    let query = pollwatch_store::StationQuery {
+        district_id,
+        terms: pollwatch_domain::search::query_terms(q),
+        after,
+        limit: limit + 1,
+    };
+    let mut stations = state.store.stations_page(election_id, &query).await?;
+    let next = if stations.len() as i64 > limit {
+        stations.truncate(limit as usize);
+        stations.last().map(|s| s.record.number.to_string())
+    } else {
+        None
+    };
+    Ok((stations, next, districts))
 }
 
 async fn stations(
@@ -503,24 +561,16 @@ async fn stations(
         Err(redirect) => return Ok(redirect.into_response()),
     };
     caller.require(Permission::ReadStations)?;
-    let all: Vec<Station> = match state.election_id {
-        Some(id) => state.store.stations(id).await?,
-        None => vec![],
-    };
-    let mut districts: BTreeMap<String, usize> = BTreeMap::new();
-    for s in &all {
-        *districts.entry(s.record.district.clone()).or_default() += 1;
-    }
-    let q = filter.q.trim().to_lowercase();
-    let rows: Vec<StationRow> = all
+    let (page_stations, next, districts) = registry_page(
+        &state,
+        &filter.district,
+        &filter.q,
+        &filter.after,
+        STATIONS_PER_PAGE,
+    )
+    .await?;
+    let rows: Vec<StationRow> = page_stations
         .iter()
-        .filter(|s| filter.district.is_empty() || s.record.district == filter.district)
-        .filter(|s| {
-            q.is_empty()
-                || s.record.number.as_str().to_lowercase() == q
-                || s.record.name.to_lowercase().contains(&q)
-                || s.record.address.to_lowercase().contains(&q)
-        })
         .map(|s| StationRow {
             number: s.record.number.to_string(),
             name: s.record.name.clone(),
@@ -530,19 +580,31 @@ async fn stations(
             open: s.record.kind == StationKind::Open,
         })
         .collect();
+    let link = |after: Option<&str>| {
+        let mut url = form_urlencoded::Serializer::new(String::new());
+        if !filter.district.is_empty() {
+            url.append_pair("district", &filter.district);
+        }
+        if !filter.q.is_empty() {
+            url.append_pair("q", &filter.q);
+        }
+        if let Some(a) = after {
+            url.append_pair("after", a);
+        }
+        format!("/stations?{}", url.finish())
+    };
     let page = StationsPage {
         tr: chosen.tr,
         nav: Nav::of(&caller, &chosen),
-        total: all.len(),
-        total_voters: all
+        total: districts.iter().map(|d| d.stations).sum(),
+        total_voters: districts.iter().map(|d| d.voters).sum(),
+        districts: districts
             .iter()
-            .map(|s| u64::from(s.record.registered_voters))
-            .sum(),
-        open_count: all
-            .iter()
-            .filter(|s| s.record.kind == StationKind::Open)
-            .count(),
-        districts: districts.into_iter().collect(),
+            .map(|d| (d.name.clone(), d.stations))
+            .collect(),
+        next_link: next.as_deref().map(|a| link(Some(a))),
+        first_link: link(None),
+        paged: !filter.after.is_empty(),
         district: filter.district,
         q: filter.q,
         rows,

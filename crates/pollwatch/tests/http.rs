@@ -501,6 +501,51 @@ async fn roles_limit_what_callers_do(backend: Backend) {
     let (status, one) = app.get_json(&observer, "/api/v1/stations/102").await;
     assert_eq!(status, 200);
     assert_eq!(one["district"], "Алмалинский");
+
+    // Paged: one station a page, the next named by the Link header.
+    let res = app
+        .http
+        .get(app.url("/api/v1/stations?limit=1"))
+        .bearer_auth(&observer)
+        .send()
+        .await
+        .unwrap();
+    let link = res.headers()["link"].to_str().unwrap().to_owned();
+    let first: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(first.as_array().unwrap().len(), 1);
+    assert!(link.ends_with("; rel=\"next\""), "{link}");
+    let next = link.trim_start_matches('<').split('>').next().unwrap();
+    let res = app
+        .http
+        .get(app.url(next))
+        .bearer_auth(&observer)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        res.headers().get("link").is_none(),
+        "the last page names no next"
+    );
+    let second: serde_json::Value = res.json().await.unwrap();
+    assert_ne!(first[0]["number"], second[0]["number"]);
+    let (status, _) = app
+        .get_json(&observer, "/api/v1/stations?limit=100000")
+        .await;
+    assert_eq!(status, 422, "a page is bounded");
+    let (_, found) = app
+        .get_json(&observer, "/api/v1/stations?district=%D0%90%D0%BB%D0%BC%D0%B0%D0%BB%D0%B8%D0%BD%D1%81%D0%BA%D0%B8%D0%B9")
+        .await;
+    assert!(
+        found
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["district"] == "Алмалинский")
+    );
+    let (_, none) = app
+        .get_json(&observer, "/api/v1/stations?district=Nowhere")
+        .await;
+    assert_eq!(none, serde_json::json!([]));
 }
 
 async fn the_log_names_each_events_station(backend: Backend) {
