@@ -171,17 +171,25 @@ pub fn scenario(seed: u64, size: Size) -> National {
     ];
     for (k, &(primary, visit)) in posts.iter().enumerate() {
         let st = &stations[primary];
-        let mut f = Flags::default();
-        f.count_hidden = rng.random_bool(0.002);
-        if st.registered_voters >= 1500 && rng.random_bool(0.003) {
-            f.inflated = rng.random_range(110..=380);
-        }
-        if rng.random_bool(0.01) {
-            f.protocol = statuses.choose(&mut rng).copied();
-        }
-        f.coercion = rng.random_bool(0.005);
-        f.turned_away = rng.random_bool(0.006);
-        f.badgered = rng.random_bool(0.005);
+        let count_hidden = rng.random_bool(0.002);
+        let inflated = if st.registered_voters >= 1500 && rng.random_bool(0.003) {
+            rng.random_range(110..=380)
+        } else {
+            0
+        };
+        let protocol = if rng.random_bool(0.01) {
+            statuses.choose(&mut rng).copied()
+        } else {
+            None
+        };
+        let f = Flags {
+            count_hidden,
+            inflated,
+            protocol,
+            coercion: rng.random_bool(0.005),
+            turned_away: rng.random_bool(0.006),
+            badgered: rng.random_bool(0.005),
+        };
         let any = f.count_hidden
             || f.inflated > 0
             || f.protocol.is_some()

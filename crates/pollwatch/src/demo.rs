@@ -88,7 +88,7 @@ fn print_logins(addr: Option<std::net::SocketAddr>, logins: &Logins) {
     }
 }
 
-async fn ensure_user(
+pub(crate) async fn ensure_user(
     store: &Arc<dyn Store>,
     username: &str,
     role: Role,
