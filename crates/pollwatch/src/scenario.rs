@@ -160,9 +160,36 @@ pub async fn write(
     crate::demo::ensure_user(store, &g.analyst, Role::Analyst, Some(group.id)).await?;
     let progress = crate::progress::bar(g.observers.len() as u64, "observers");
     let mut observer_ids = HashMap::with_capacity(g.observers.len());
+    // Observers one after another, so their row ids (which the reports'
+    // content hashes cover) are the same on every run; assignments then
+    // many at once.
+    for o in &g.observers {
+        let observer = match store
+            .create_observer(
+                NewObserver {
+                    group_id: group.id,
+                    code_name: o.code_name.clone(),
+                    language: o.language,
+                    contact: None,
+                },
+                at,
+            )
+            .await
+        {
+            Ok(made) => made,
+            Err(StoreError::AlreadyExists(_)) => store
+                .observer_by_code_name(group.id, &o.code_name)
+                .await?
+                .with_context(|| format!("observer {} vanished", o.code_name))?,
+            Err(e) => return Err(e.into()),
+        };
+        observer_ids.insert(o.code_name.clone(), observer.id);
+        progress.inc(1);
+    }
     for chunk in g.observers.chunks(256) {
         let made = chunk.iter().map(|o| {
             let store = Arc::clone(store);
+            let observer = observer_ids.get(&o.code_name).copied();
             let stations: anyhow::Result<Vec<RowId>> = o
                 .stations
                 .iter()
@@ -174,37 +201,16 @@ pub async fn write(
                 })
                 .collect();
             async move {
-                let stations = stations?;
-                let observer = match store
-                    .create_observer(
-                        NewObserver {
-                            group_id: group.id,
-                            code_name: o.code_name.clone(),
-                            language: o.language,
-                            contact: None,
-                        },
-                        at,
-                    )
-                    .await
-                {
-                    Ok(made) => made,
-                    Err(StoreError::AlreadyExists(_)) => store
-                        .observer_by_code_name(group.id, &o.code_name)
-                        .await?
-                        .with_context(|| format!("observer {} vanished", o.code_name))?,
-                    Err(e) => return Err(e.into()),
-                };
-                for s in stations {
-                    store.assign(group.id, observer.id, s).await?;
+                let observer = observer.context("an observer was not stored")?;
+                for s in stations? {
+                    store.assign(group.id, observer, s).await?;
                 }
-                Ok::<_, anyhow::Error>((o.code_name.clone(), observer.id))
+                Ok::<_, anyhow::Error>(())
             }
         });
         for r in futures::future::join_all(made).await {
-            let (name, id) = r?;
-            observer_ids.insert(name, id);
+            r?;
         }
-        progress.inc(chunk.len() as u64);
     }
     progress.finish_and_clear();
     let observers_secs = t.elapsed().as_secs_f64();
