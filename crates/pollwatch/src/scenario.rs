@@ -186,7 +186,9 @@ pub async fn write(
         observer_ids.insert(o.code_name.clone(), observer.id);
         progress.inc(1);
     }
-    for chunk in g.observers.chunks(256) {
+    // Few at once: the pool waits 1.5 s for a connection, and SQLite has
+    // one writer.
+    for chunk in g.observers.chunks(16) {
         let made = chunk.iter().map(|o| {
             let store = Arc::clone(store);
             let observer = observer_ids.get(&o.code_name).copied();

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! The national scenario run small (written twice with one seed: the same
 //! log), the national load test briefly against a spawned server, and the
 //! README's demo examples in order, as a new user runs them.
