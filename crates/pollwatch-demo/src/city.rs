@@ -49,7 +49,7 @@ fn slug(s: &str) -> Slug {
 
 /// Roughly normal (Irwin–Hall: sum of twelve uniforms), cut at ±2.5 sd.
 /// Only additions: the same on every platform.
-fn normal(rng: &mut ChaCha8Rng) -> f64 {
+pub(crate) fn normal(rng: &mut ChaCha8Rng) -> f64 {
     let z: f64 = (0..12).map(|_| rng.random::<f64>()).sum::<f64>() - 6.0;
     z.clamp(-2.5, 2.5)
 }
@@ -62,7 +62,7 @@ pub(crate) fn point_in(rng: &mut ChaCha8Rng, d: &DistrictSpec) -> (f64, f64) {
     (round6(lat), round6(lon))
 }
 
-fn round6(x: f64) -> f64 {
+pub(crate) fn round6(x: f64) -> f64 {
     (x * 1e6).round() / 1e6
 }
 
@@ -121,7 +121,7 @@ fn stations(rng: &mut ChaCha8Rng) -> Vec<StationRecord> {
     out
 }
 
-fn regular_name(rng: &mut ChaCha8Rng) -> String {
+pub(crate) fn regular_name(rng: &mut ChaCha8Rng) -> String {
     let roll = rng.random_range(0..100);
     let pick = |rng: &mut ChaCha8Rng, list: &[&str]| {
         (*list.choose(rng).expect("list is not empty")).to_owned()
@@ -137,7 +137,7 @@ fn regular_name(rng: &mut ChaCha8Rng) -> String {
     }
 }
 
-fn language(rng: &mut ChaCha8Rng) -> Language {
+pub(crate) fn language(rng: &mut ChaCha8Rng) -> Language {
     match rng.random_range(0..100) {
         0..50 => Language::Ru,
         50..85 => Language::Kk,

@@ -72,8 +72,8 @@ const STREAM_STATION: u64 = 1 << 32;
 const STREAM_OBSERVER: u64 = 2 << 32;
 
 /// Headcounts are taken on the hour from 08:00 to 20:00.
-const FIRST_HOUR: i64 = 8;
-const HOURS: usize = 13;
+pub(crate) const FIRST_HOUR: i64 = 8;
+pub(crate) const HOURS: usize = 13;
 /// Indices of the hours (10:00, 12:00 … 20:00) at which the commission
 /// announces its turnout.
 const ANNOUNCED: [usize; 6] = [2, 4, 6, 8, 10, 12];
@@ -145,7 +145,7 @@ fn pick<T: Copy>(rng: &mut ChaCha8Rng, items: &[T], n: usize) -> Vec<T> {
         .collect()
 }
 
-fn minute_ms(rng: &mut ChaCha8Rng, minute: i64) -> i64 {
+pub(crate) fn minute_ms(rng: &mut ChaCha8Rng, minute: i64) -> i64 {
     local_time(0, minute).0 + rng.random_range(0..60_000)
 }
 
@@ -267,13 +267,13 @@ pub(crate) fn plan(city: &DemoCity, seed: u64) -> Irregularities {
 
 /// The irregularities of one station.
 #[derive(Default)]
-struct Flags {
-    count_hidden: bool,
-    inflated: u32,
-    protocol: Option<ProtocolStatus>,
-    coercion: bool,
-    turned_away: bool,
-    badgered: bool,
+pub(crate) struct Flags {
+    pub(crate) count_hidden: bool,
+    pub(crate) inflated: u32,
+    pub(crate) protocol: Option<ProtocolStatus>,
+    pub(crate) coercion: bool,
+    pub(crate) turned_away: bool,
+    pub(crate) badgered: bool,
 }
 
 impl Flags {
@@ -295,7 +295,7 @@ pub(crate) struct Figures {
 pub(crate) struct Truth {
     /// Voters who really voted at the station (not at home) by 08:00 …
     /// 20:00: what an observer at the door can count.
-    voted: [u32; HOURS],
+    pub(crate) voted: [u32; HOURS],
     /// The commission's announced turnout at those hours.
     announced: [Option<u32>; HOURS],
     /// The protocol as the commission signed and posted it.
@@ -307,9 +307,9 @@ pub(crate) struct Truth {
 /// A district's mood: where its turnout and the leader's share centre
 /// (permille). Stations vary by ±40 around it.
 #[derive(Debug, Clone, Copy)]
-struct Mood {
-    turnout: u32,
-    leader: u32,
+pub(crate) struct Mood {
+    pub(crate) turnout: u32,
+    pub(crate) leader: u32,
 }
 
 /// Each district's mood, in [`names::DISTRICTS`] order: turnout centred
@@ -348,7 +348,7 @@ pub(crate) fn truths(city: &DemoCity, seed: u64, plan: &Irregularities) -> Vec<T
         .collect()
 }
 
-fn truth(st: &StationRecord, rng: &mut ChaCha8Rng, inflation: u32, mood: Mood) -> Truth {
+pub(crate) fn truth(st: &StationRecord, rng: &mut ChaCha8Rng, inflation: u32, mood: Mood) -> Truth {
     let r = st.registered_voters;
     // Hospitals and care homes: nearly everyone votes, most in bed.
     let special = r < 300;
@@ -450,18 +450,18 @@ fn truth(st: &StationRecord, rng: &mut ChaCha8Rng, inflation: u32, mood: Mood) -
 }
 
 /// What the observer knows while filling forms at one station.
-struct Ctx<'a> {
-    station: &'a StationRecord,
-    truth: &'a Truth,
-    flags: &'a Flags,
-    language: Language,
+pub(crate) struct Ctx<'a> {
+    pub(crate) station: &'a StationRecord,
+    pub(crate) truth: &'a Truth,
+    pub(crate) flags: &'a Flags,
+    pub(crate) language: Language,
     /// Other observers of these demo groups watching the station all day.
-    colleagues: usize,
+    pub(crate) colleagues: usize,
 }
 
 /// Events of one observer at one station before they get client ids.
 #[derive(Default)]
-struct Log(Vec<(i64, EventKind, Value)>);
+pub(crate) struct Log(pub(crate) Vec<(i64, EventKind, Value)>);
 
 impl Log {
     fn push(&mut self, rng: &mut ChaCha8Rng, minute: i64, kind: EventKind, payload: Value) {
@@ -482,16 +482,16 @@ impl Log {
 }
 
 /// The minute of polling day (from its midnight, Almaty time) of `at`.
-fn minute_of(at: Timestamp) -> i64 {
+pub(crate) fn minute_of(at: Timestamp) -> i64 {
     (at.0 - local_time(0, 0).0).div_euclid(60_000)
 }
 
-fn hhmm(minute: i64) -> String {
+pub(crate) fn hhmm(minute: i64) -> String {
     let m = minute.rem_euclid(24 * 60);
     format!("{:02}:{:02}", m / 60, m % 60)
 }
 
-fn yes(b: bool) -> &'static str {
+pub(crate) fn yes(b: bool) -> &'static str {
     if b { "yes" } else { "no" }
 }
 
@@ -506,7 +506,7 @@ fn checklist(name: &str, answers: Map<String, Value>) -> Value {
 /// An incident report as `forms/incidents.toml` has it: `involved` is one of
 /// the role choices of its `involved` field, `details` answers the
 /// category's detail questions (yes/no as "yes" or "no").
-fn incident(
+pub(crate) fn incident(
     category: &str,
     severity: &str,
     description: &str,
@@ -529,7 +529,7 @@ fn answers(pairs: Vec<(&str, Value)>) -> Map<String, Value> {
 }
 
 /// The last announced turnout at or before headcount hour `i`.
-fn announced_by(truth: &Truth, i: usize) -> Value {
+pub(crate) fn announced_by(truth: &Truth, i: usize) -> Value {
     truth.announced[..=i.min(HOURS - 1)]
         .iter()
         .rev()
@@ -579,7 +579,7 @@ fn voting(cx: &Ctx, rng: &mut ChaCha8Rng, counted_since: u32, announced: Value) 
     checklist("voting", answers(a))
 }
 
-fn full_day(cx: &Ctx, rng: &mut ChaCha8Rng) -> Log {
+pub(crate) fn full_day(cx: &Ctx, rng: &mut ChaCha8Rng) -> Log {
     let (t, f) = (cx.truth, cx.flags);
     let mut log = Log::default();
 
@@ -987,7 +987,7 @@ fn closing(cx: &Ctx, rng: &mut ChaCha8Rng, log: &mut Log) {
 }
 
 /// A midday visit to a second station: check in, one voting checklist, leave.
-fn visit(cx: &Ctx, rng: &mut ChaCha8Rng) -> Log {
+pub(crate) fn visit(cx: &Ctx, rng: &mut ChaCha8Rng) -> Log {
     let t = cx.truth;
     let mut log = Log::default();
     let t_in = rng.random_range(12 * 60 + 30..=14 * 60);

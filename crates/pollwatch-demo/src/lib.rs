@@ -34,13 +34,14 @@ use rand_chacha::ChaCha8Rng;
 mod city;
 mod day;
 mod names;
+pub mod national;
 mod official;
 
 pub use city::{ALMATY_BOX, OPEN_STATIONS};
 pub use day::{CANDIDATES, ObserverAt, ProtocolStatus};
 pub use official::{
     AGAINST_ALL, CANDIDATE_COLUMNS, CSV_HEADER, Falsification, MAPPING, OfficialResults,
-    official_results,
+    QUICK_COUNT_SAMPLE, official_results, quick_count_sample,
 };
 
 /// The seed the demo uses unless told otherwise (polling day as a number).

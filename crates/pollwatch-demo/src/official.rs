@@ -10,8 +10,8 @@
 
 use std::collections::BTreeSet;
 
-use pollwatch_domain::StationNumber;
 use pollwatch_domain::results::{ResultSet, StationResult};
+use pollwatch_domain::{StationNumber, StationRecord};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
@@ -21,6 +21,7 @@ use crate::{CANDIDATES, DemoCity, Irregularities, names, stream};
 const STREAM_ALTERED: u64 = 5;
 const STREAM_STUFFED: u64 = 6;
 const STREAM_ROUNDED: u64 = 7;
+const STREAM_SAMPLE: u64 = 8;
 
 /// How many observed stations get figures altered after posting.
 const ALTERED: usize = 6;
@@ -182,6 +183,26 @@ pub fn official_results(city: &DemoCity, seed: u64) -> OfficialResults {
         }
     }
 
+    let (set, csv) = publish(&city.stations, &figures);
+
+    let number = |i: &usize| city.stations[*i].number.clone();
+    OfficialResults {
+        set,
+        csv,
+        falsification: Falsification {
+            stuffed,
+            rounded,
+            altered_after_posting: altered.iter().map(number).collect(),
+            stuffed_district,
+            rounded_district,
+        },
+    }
+}
+
+/// The published result of `stations` with these figures: the result set
+/// and the same as the commission's CSV ([`CSV_HEADER`], readable with
+/// [`MAPPING`]).
+pub(crate) fn publish(stations: &[StationRecord], figures: &[Figures]) -> (ResultSet, String) {
     let set = ResultSet {
         candidates: CANDIDATES
             .iter()
@@ -189,10 +210,9 @@ pub fn official_results(city: &DemoCity, seed: u64) -> OfficialResults {
             .chain([AGAINST_ALL.to_owned()])
             .collect(),
         leader: 0,
-        stations: city
-            .stations
+        stations: stations
             .iter()
-            .zip(&figures)
+            .zip(figures)
             .enumerate()
             .map(|(k, (st, f))| StationResult {
                 station: st.number.as_str().to_owned(),
@@ -212,10 +232,10 @@ pub fn official_results(city: &DemoCity, seed: u64) -> OfficialResults {
         skipped_incomplete: 0,
     };
 
-    let mut csv = String::with_capacity(80 * (city.stations.len() + 1));
+    let mut csv = String::with_capacity(80 * (stations.len() + 1));
     csv.push_str(CSV_HEADER);
     csv.push('\n');
-    for (st, f) in city.stations.iter().zip(&figures) {
+    for (st, f) in stations.iter().zip(figures) {
         csv.push_str(&field(st.number.as_str()));
         csv.push(',');
         csv.push_str(&field(&st.district));
@@ -226,18 +246,29 @@ pub fn official_results(city: &DemoCity, seed: u64) -> OfficialResults {
         csv.push('\n');
     }
 
-    let number = |i: &usize| city.stations[*i].number.clone();
-    OfficialResults {
-        set,
-        csv,
-        falsification: Falsification {
-            stuffed,
-            rounded,
-            altered_after_posting: altered.iter().map(number).collect(),
-            stuffed_district,
-            rounded_district,
-        },
-    }
+    (set, csv)
+}
+
+/// Stations the demo's quick-count sample holds unless told otherwise.
+pub const QUICK_COUNT_SAMPLE: usize = 120;
+
+/// A quick-count sample of the demo city: `n` stations drawn at random
+/// (seeded, in station order) with the protocol as it was signed at the
+/// station, which is what a quick-count observer copies there. Where the
+/// publication was falsified ([`Falsification`]) it differs from
+/// [`official_results`]; everywhere else it is the same. The CSV has the
+/// official result's columns ([`CSV_HEADER`], read with [`MAPPING`]).
+pub fn quick_count_sample(city: &DemoCity, seed: u64, n: usize) -> String {
+    let plan = day::plan(city, seed);
+    let truths = day::truths(city, seed, &plan);
+    let mut rng = stream(seed, STREAM_SAMPLE);
+    let mut picked: Vec<usize> =
+        rand::seq::index::sample(&mut rng, city.stations.len(), n.min(city.stations.len()))
+            .into_vec();
+    picked.sort_unstable();
+    let stations: Vec<StationRecord> = picked.iter().map(|&i| city.stations[i].clone()).collect();
+    let figures: Vec<Figures> = picked.iter().map(|&i| truths[i].figures.clone()).collect();
+    publish(&stations, &figures).1
 }
 
 /// Indices of the stations with any irregularity of polling day.
@@ -259,7 +290,7 @@ fn irregular_stations(city: &DemoCity, plan: &Irregularities) -> BTreeSet<usize>
 
 /// Change a posted protocol: votes moved from C2 to C1, or (when C2 has
 /// too few, or `moved` is false) ballots added for C1.
-fn alter(f: &mut Figures, rng: &mut ChaCha8Rng, moved: bool) {
+pub(crate) fn alter(f: &mut Figures, rng: &mut ChaCha8Rng, moved: bool) {
     let k = rng.random_range(50..=300);
     let c2 = f.candidates[1];
     if moved && k.min(c2 * 9 / 10) >= 50 {
@@ -274,7 +305,7 @@ fn alter(f: &mut Figures, rng: &mut ChaCha8Rng, moved: bool) {
 
 /// Add up to `k` ballots for C1 (at least `min`, else nothing): issued at
 /// the station, in the stationary box, valid. The number added, if any.
-fn stuff(f: &mut Figures, k: u32, min: u32) -> Option<u32> {
+pub(crate) fn stuff(f: &mut Figures, k: u32, min: u32) -> Option<u32> {
     let [l1, _, l3, l4, ..] = f.lines;
     let k = k.min(l1.saturating_sub(l3 + l4));
     if k < min {
@@ -336,7 +367,7 @@ fn round(f: &Figures, rng: &mut ChaCha8Rng) -> Option<Figures> {
 }
 
 /// A CSV field, quoted if it must be.
-fn field(text: &str) -> String {
+pub(crate) fn field(text: &str) -> String {
     if text.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", text.replace('"', "\"\""))
     } else {

@@ -36,6 +36,11 @@ pub struct DemoArgs {
     /// Build the data and exit without serving.
     #[arg(long)]
     pub no_serve: bool,
+    /// Where to write the demo's files for the README's examples: the
+    /// official result (official.csv) and a quick-count sample
+    /// (quickcount-sample.csv), both read with mappings/demo.toml.
+    #[arg(long, default_value = "demo-data")]
+    pub files: std::path::PathBuf,
 }
 
 pub async fn run(database: &str, mut args: DemoArgs) -> anyhow::Result<ExitCode> {
@@ -45,6 +50,7 @@ pub async fn run(database: &str, mut args: DemoArgs) -> anyhow::Result<ExitCode>
         .get_or_insert_with(|| crate::serve::default_data_dir(database));
     let store = crate::open_store(database).await?;
     let logins = build(&store, args.seed).await?;
+    write_files(&args.files, args.seed)?;
     println!(
         "demo data ready in {:.1} s",
         started.elapsed().as_secs_f64()
@@ -62,6 +68,31 @@ pub async fn run(database: &str, mut args: DemoArgs) -> anyhow::Result<ExitCode>
     })
     .await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The demo's official result and a quick-count sample as files, so the
+/// README's `results import`, `compare` and `quickcount` examples have
+/// something to read. Written again on every run (same seed, same bytes).
+fn write_files(dir: &std::path::Path, seed: u64) -> anyhow::Result<()> {
+    let city = pollwatch_demo::city(seed);
+    let official = pollwatch_demo::official_results(&city, seed);
+    let sample =
+        pollwatch_demo::quick_count_sample(&city, seed, pollwatch_demo::QUICK_COUNT_SAMPLE);
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    for (name, text) in [
+        ("official.csv", &official.csv),
+        ("quickcount-sample.csv", &sample),
+    ] {
+        let path = dir.join(name);
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    println!(
+        "files: {0}/official.csv (the official result, {1} stations) and {0}/quickcount-sample.csv ({2} sample stations), read with mappings/demo.toml",
+        dir.display(),
+        city.stations.len(),
+        pollwatch_demo::QUICK_COUNT_SAMPLE
+    );
+    Ok(())
 }
 
 /// Who can log in to the demo, and how.
@@ -88,7 +119,7 @@ fn print_logins(addr: Option<std::net::SocketAddr>, logins: &Logins) {
     }
 }
 
-async fn ensure_user(
+pub(crate) async fn ensure_user(
     store: &Arc<dyn Store>,
     username: &str,
     role: Role,

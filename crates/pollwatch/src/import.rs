@@ -40,6 +40,9 @@ pub struct ImportArgs {
     /// Check the file and report what would change; store nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// List every changed field (by default the first 50).
+    #[arg(long)]
+    pub all: bool,
 }
 
 pub async fn run(database: &str, cmd: StationsCommand) -> anyhow::Result<ExitCode> {
@@ -150,14 +153,18 @@ async fn import(database: &str, args: ImportArgs) -> anyhow::Result<ExitCode> {
         }
     );
     const SHOWN: usize = 50;
-    for (number, change) in report.changes.iter().take(SHOWN) {
+    let shown = if args.all { usize::MAX } else { SHOWN };
+    for (number, change) in report.changes.iter().take(shown) {
         println!(
             "  station {number}: {}: {:?} -> {:?}",
             change.field, change.old, change.new
         );
     }
-    if report.changes.len() > SHOWN {
-        println!("  … and {} more changes", report.changes.len() - SHOWN);
+    if report.changes.len() > shown {
+        println!(
+            "  … and {} more changes (--all lists them)",
+            report.changes.len() - shown
+        );
     }
     if args.dry_run {
         println!("dry run: nothing was stored");

@@ -21,6 +21,7 @@ use crate::serve::ServeArgs;
 
 mod election_day;
 mod flood;
+mod national;
 
 #[derive(Args)]
 pub struct LoadtestArgs {
@@ -41,9 +42,10 @@ pub struct LoadtestArgs {
     /// tenancy keeps its reports apart from real groups').
     #[arg(long, default_value = "loadtest")]
     pub group: String,
-    /// Print the result as JSON.
-    #[arg(long)]
-    pub json: bool,
+    /// Print the result as JSON; with a file name (--national), write it
+    /// there and print the table.
+    #[arg(long, num_args = 0..=1, value_name = "FILE")]
+    pub json: Option<Option<std::path::PathBuf>>,
     /// Instead of reports: flood one staff account with wrong passwords
     /// while measuring /healthz and observers' reports, the server's
     /// memory, and how soon the rightful user gets in afterwards.
@@ -72,9 +74,10 @@ pub struct LoadtestArgs {
     /// Needs the demo in the database (`pollwatch demo --no-serve`).
     #[arg(long)]
     pub election_day: bool,
-    /// With --election-day: simulated observers.
-    #[arg(long, default_value_t = 600)]
-    pub observers: usize,
+    /// With --election-day: simulated observers (600 unless given). With
+    /// --national: phones opened (30,000 unless given).
+    #[arg(long)]
+    pub observers: Option<usize>,
     /// With --election-day: coordinators connected to the live feed.
     #[arg(long, default_value_t = 20)]
     pub coordinators: usize,
@@ -85,8 +88,50 @@ pub struct LoadtestArgs {
     pub every_ms: u64,
     /// With --url: the server's process id, to sample its resident memory
     /// from /proc (the in-process server samples this process).
+    /// With --national: found from the listening port when not given.
     #[arg(long)]
     pub server_pid: Option<u32>,
+    /// The national scenario's election day (`pollwatch scenario national`
+    /// first): --observers phones open the app within --open-seconds, then
+    /// send closing-time reports at --rate per second for --seconds, while
+    /// --coordinators and --analysts read their pages. Per endpoint:
+    /// count, p50/p99/max latency, largest answer, errors, beside the
+    /// targets; the server's memory.
+    #[arg(long)]
+    pub national: bool,
+    /// With --national: analysts reading the official result's pages.
+    #[arg(long, default_value_t = 5)]
+    pub analysts: usize,
+    /// With --national: the window the phones open the app in.
+    #[arg(long, default_value_t = 60)]
+    pub open_seconds: u64,
+    /// With --national: reports per second at closing time.
+    #[arg(long, default_value_t = 100.0)]
+    pub rate: f64,
+    /// With --national: staff's pause between pages, in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    pub think_ms: u64,
+    /// With --national: requests in flight at most (phones queue beyond).
+    #[arg(long, default_value_t = 1024)]
+    pub max_in_flight: usize,
+    /// With --national: seed of the reports' choice and content.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// With --national: the official result the analysts read (default:
+    /// the scenario's latest).
+    #[arg(long)]
+    pub result: Option<i64>,
+}
+
+impl LoadtestArgs {
+    /// --group, or `default` when it was left at the load-test group.
+    pub fn group_or(&self, default: &str) -> String {
+        if self.group == "loadtest" {
+            default.to_owned()
+        } else {
+            self.group.clone()
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -143,6 +188,9 @@ pub async fn run(database: &str, args: LoadtestArgs) -> anyhow::Result<ExitCode>
     }
     if args.election_day {
         return election_day::run(database, args).await;
+    }
+    if args.national {
+        return national::run(database, args).await;
     }
     let store = crate::open_store(database).await?;
     let stations = station_numbers(&store).await?;
@@ -329,7 +377,7 @@ async fn run_reports(
             max: hist.max() as f64 / 1000.0,
         },
     };
-    if args.json {
+    if args.json.is_some() {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         println!(

@@ -12,6 +12,7 @@ mod import;
 mod loadtest;
 mod progress;
 mod results;
+mod scenario;
 mod serve;
 
 use std::process::ExitCode;
@@ -71,6 +72,9 @@ enum Command {
     QuickcountPlan(results::PlanArgs),
     /// Compare observers' figures with the official ones, station by station.
     Compare(results::CompareArgs),
+    /// Scenarios at scale, for measuring: `scenario national`.
+    #[command(subcommand)]
+    Scenario(scenario::ScenarioCommand),
     /// The forms observers fill: check a group's own before using them.
     #[command(subcommand)]
     Forms(FormsCommand),
@@ -123,6 +127,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::QuickcountPlan(args) => results::run_plan(args),
         Command::Compare(args) => results::run_compare(&db, args).await,
         Command::Forms(FormsCommand::Check { dir }) => forms::check(dir.as_deref()),
+        Command::Scenario(cmd) => scenario::run(&db, cmd).await,
         Command::Loadtest(args) => loadtest::run(&db, args).await,
         Command::Bench(cmd) => bench::run(cmd).await,
     }

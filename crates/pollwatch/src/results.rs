@@ -185,6 +185,9 @@ pub struct ForensicsArgs {
     pub draws: usize,
     #[arg(long)]
     pub json: bool,
+    /// List every outlier station (by default the 10 most anomalous).
+    #[arg(long)]
+    pub all: bool,
 }
 
 pub fn run_forensics(args: ForensicsArgs) -> anyhow::Result<ExitCode> {
@@ -216,7 +219,10 @@ pub fn run_forensics(args: ForensicsArgs) -> anyhow::Result<ExitCode> {
         if !loaded.mapping.source.is_empty() {
             println!("source: {}", loaded.mapping.source);
         }
-        print!("{}", forensics_summary(&loaded.set, &report));
+        print!(
+            "{}",
+            forensics_summary(&loaded.set, &report, if args.all { usize::MAX } else { 10 })
+        );
         println!("read in {read_secs:.2} s, analysed in {analyse_secs:.2} s");
     }
     Ok(ExitCode::SUCCESS)
@@ -228,7 +234,8 @@ fn fmt_opt(v: Option<f64>, digits: usize) -> String {
 }
 
 /// The readable summary of a forensics report.
-pub fn forensics_summary(set: &ResultSet, r: &forensics::Report) -> String {
+/// At most `outliers` outlier stations are listed, and the rest counted.
+pub fn forensics_summary(set: &ResultSet, r: &forensics::Report, outliers: usize) -> String {
     use std::fmt::Write;
     let mut s = String::new();
     let leader = set.candidates.get(set.leader).cloned().unwrap_or_default();
@@ -279,8 +286,15 @@ pub fn forensics_summary(set: &ResultSet, r: &forensics::Report) -> String {
         );
     }
     let _ = writeln!(s, "most anomalous stations:");
-    for o in r.outliers.iter().take(10) {
+    for o in r.outliers.iter().take(outliers) {
         let _ = writeln!(s, "  {}: {}", o.station, o.reason);
+    }
+    if r.outliers.len() > outliers {
+        let _ = writeln!(
+            s,
+            "  … and {} more (--all lists them)",
+            r.outliers.len() - outliers
+        );
     }
     s
 }
@@ -439,6 +453,9 @@ pub struct CompareArgs {
     pub headcount_tolerance: u64,
     #[arg(long)]
     pub json: bool,
+    /// List every station with findings (by default the first 50).
+    #[arg(long)]
+    pub all: bool,
 }
 
 pub async fn run_compare(database: &str, args: CompareArgs) -> anyhow::Result<ExitCode> {
@@ -492,20 +509,21 @@ pub async fn run_compare(database: &str, args: CompareArgs) -> anyhow::Result<Ex
         for (kind, n) in &result.by_kind {
             println!("  {kind}: {n} stations");
         }
+        let shown = if args.all { usize::MAX } else { 50 };
         for s in result
             .stations
             .iter()
             .filter(|s| !s.findings.is_empty())
-            .take(50)
+            .take(shown)
         {
             for f in &s.findings {
                 println!("  station {}: {}", s.station, f.message);
             }
         }
-        if result.stations_with_findings > 50 {
+        if result.stations_with_findings > shown {
             println!(
-                "  … and {} more stations (use --json for all)",
-                result.stations_with_findings - 50
+                "  … and {} more stations (--all lists them, --json gives everything)",
+                result.stations_with_findings - shown
             );
         }
     }

@@ -113,7 +113,8 @@ impl Templates {
 }
 
 pub(super) async fn run(database: &str, args: LoadtestArgs) -> anyhow::Result<ExitCode> {
-    if args.observers == 0 || args.observers > 10_000 {
+    let phones_wanted = args.observers.unwrap_or(600);
+    if phones_wanted == 0 || phones_wanted > 10_000 {
         bail!("--observers must be between 1 and 10000");
     }
     if args.coordinators > 200 {
@@ -137,10 +138,10 @@ pub(super) async fn run(database: &str, args: LoadtestArgs) -> anyhow::Result<Ex
         bail!("no group {group} in this database: run `pollwatch demo --no-serve` on it first");
     }
     let stations = Arc::new(super::station_numbers(&store).await?);
-    let codes = super::enrolment_codes(&store, &group, args.observers).await?;
+    let codes = super::enrolment_codes(&store, &group, phones_wanted).await?;
     let base = super::server(database, &store, args.url.as_deref()).await?;
     let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(args.observers + args.coordinators)
+        .pool_max_idle_per_host(phones_wanted + args.coordinators)
         .timeout(Duration::from_secs(30))
         .build()?;
     let phones = super::enrol_all(&http, &base, &codes).await?;
@@ -296,7 +297,7 @@ pub(super) async fn run(database: &str, args: LoadtestArgs) -> anyhow::Result<Ex
     let report = ElectionDayReport {
         backend: store.backend().into(),
         group,
-        observers: args.observers,
+        observers: phones_wanted,
         coordinators: args.coordinators,
         seconds,
         reports: sent.len() as u64,
@@ -309,7 +310,7 @@ pub(super) async fn run(database: &str, args: LoadtestArgs) -> anyhow::Result<Ex
         resyncs,
         updates,
     };
-    if args.json {
+    if args.json.is_some() {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         let l = |l: &Latency| {

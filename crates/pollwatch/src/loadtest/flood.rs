@@ -333,7 +333,7 @@ pub async fn run(database: &str, args: LoadtestArgs) -> anyhow::Result<ExitCode>
         rightful_login_after_s,
         rightful_attempts,
     };
-    if args.json {
+    if args.json.is_some() {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_text(&report);
