@@ -88,3 +88,110 @@ pub fn check(dir: Option<&Path>) -> anyhow::Result<ExitCode> {
     );
     Ok(ExitCode::SUCCESS)
 }
+
+#[derive(clap::Args)]
+pub struct ImportXlsformArgs {
+    /// The XLSForm: .xlsx (as Kobo and ODK export it), .xls, .xlsb or .ods.
+    pub file: std::path::PathBuf,
+    /// Where to write the checklist (TOML, the forms/ format). Put it in a
+    /// group's forms folder and check it with `pollwatch forms check DIR`.
+    #[arg(long)]
+    pub out: std::path::PathBuf,
+    /// Replace OUT if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `pollwatch forms import-xlsform FILE --out FILE.toml`: the conversion is
+/// the domain's (`forms::xlsform`); reading the workbook is done here.
+pub fn import_xlsform(args: ImportXlsformArgs) -> anyhow::Result<ExitCode> {
+    use calamine::Reader as _;
+    use pollwatch_domain::forms::xlsform;
+
+    let mut book = calamine::open_workbook_auto(&args.file)
+        .with_context(|| format!("cannot read {} as a spreadsheet", args.file.display()))?;
+    let mut sheets = Vec::new();
+    for name in book.sheet_names() {
+        let range = book
+            .worksheet_range(&name)
+            .with_context(|| format!("{}: cannot read sheet {name}", args.file.display()))?;
+        sheets.push(xlsform::Sheet {
+            rows: rows_of(&range),
+            name,
+        });
+    }
+    let fallback = args
+        .file
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("form")
+        .to_owned();
+    match xlsform::import(&sheets, &fallback) {
+        Ok(imported) => {
+            for w in &imported.warnings {
+                eprintln!("warning: {w}");
+            }
+            if args.out.exists() && !args.force {
+                bail!("{} exists: give --force to replace it", args.out.display());
+            }
+            std::fs::write(&args.out, &imported.toml)
+                .with_context(|| format!("cannot write {}", args.out.display()))?;
+            println!(
+                "checklist {} v{}: {} questions written to {}; {} thing(s) not carried over \
+                 as they were (listed above and at the top of the file)",
+                imported.form.id,
+                imported.form.version,
+                imported.form.questions.len(),
+                args.out.display(),
+                imported.warnings.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(refused) => {
+            for w in &refused.warnings {
+                eprintln!("warning: {w}");
+            }
+            for e in &refused.errors {
+                eprintln!("error: {e}");
+            }
+            eprintln!(
+                "error: no checklist can be made of {}: {} error(s); nothing written",
+                args.file.display(),
+                refused.errors.len()
+            );
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+/// A sheet's cells as texts, placed where the spreadsheet has them: the
+/// range starts at its first used cell, the rows here at A1, so that the
+/// importer's row and column numbers are the ones the user sees.
+fn rows_of(range: &calamine::Range<calamine::Data>) -> Vec<Vec<String>> {
+    let Some((top, left)) = range.start() else {
+        return Vec::new();
+    };
+    let mut rows = vec![Vec::new(); top as usize];
+    for row in range.rows() {
+        let mut cells = vec![String::new(); left as usize];
+        cells.extend(row.iter().map(cell_text));
+        rows.push(cells);
+    }
+    rows
+}
+
+fn cell_text(d: &calamine::Data) -> String {
+    use calamine::Data;
+    match d {
+        Data::Empty => String::new(),
+        Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
+        Data::Int(i) => i.to_string(),
+        // A whole number typed into a cell (a version, a choice name) is
+        // stored as a float: written back as typed.
+        Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
+        Data::Float(f) => f.to_string(),
+        Data::Bool(b) => b.to_string(),
+        Data::DateTime(d) => d.to_string(),
+        Data::Error(e) => format!("#{e:?}"),
+    }
+}

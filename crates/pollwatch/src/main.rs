@@ -90,6 +90,9 @@ enum Command {
 enum FormsCommand {
     /// Load and check the forms (the shipped ones, or DIR's files over them).
     Check { dir: Option<std::path::PathBuf> },
+    /// Make a checklist of an XLSForm (Kobo, ODK) in .xlsx or .ods, saying
+    /// what cannot be carried over by sheet, row and column.
+    ImportXlsform(forms::ImportXlsformArgs),
 }
 
 fn main() -> ExitCode {
@@ -127,6 +130,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::QuickcountPlan(args) => results::run_plan(args),
         Command::Compare(args) => results::run_compare(&db, args).await,
         Command::Forms(FormsCommand::Check { dir }) => forms::check(dir.as_deref()),
+        Command::Forms(FormsCommand::ImportXlsform(args)) => forms::import_xlsform(args),
         Command::Scenario(cmd) => scenario::run(&db, cmd).await,
         Command::Loadtest(args) => loadtest::run(&db, args).await,
         Command::Bench(cmd) => bench::run(cmd).await,

@@ -22,6 +22,7 @@ mod protocol;
 mod question;
 #[cfg(test)]
 mod tests;
+pub mod xlsform;
 
 use std::collections::BTreeMap;
 use std::fmt;
