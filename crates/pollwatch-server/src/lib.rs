@@ -14,6 +14,7 @@ pub mod blobs;
 pub mod cases;
 pub mod devices;
 pub mod error;
+pub mod exports;
 pub mod extract;
 pub mod hashing;
 pub mod i18n;
@@ -177,6 +178,7 @@ pub fn router(state: AppState) -> Router {
         .merge(situation::api_routes())
         .merge(people::api_routes())
         .merge(messages::api_routes())
+        .merge(exports::api_routes())
         .layer(DefaultBodyLimit::max(API_BODY_LIMIT))
         .merge(blobs::routes())
         .method_not_allowed_fallback(api::method_not_allowed);
@@ -188,6 +190,7 @@ pub fn router(state: AppState) -> Router {
         .merge(people::page_routes())
         .merge(cases::page_routes())
         .merge(messages::page_routes())
+        .merge(exports::page_routes())
         .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT))
         .method_not_allowed_fallback(pages::method_not_allowed)
         .layer(axum::middleware::from_fn(i18n::middleware));

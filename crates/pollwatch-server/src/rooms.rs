@@ -115,9 +115,17 @@ impl Room {
 }
 
 /// The election the rooms show, loaded once.
-struct Election {
-    clock: ElectionClock,
-    stations: Vec<StationRef>,
+pub struct Election {
+    pub clock: ElectionClock,
+    pub stations: Vec<StationRef>,
+    /// Station id -> position in `stations`.
+    by_id: HashMap<RowId, usize>,
+}
+
+impl Election {
+    pub fn station(&self, id: RowId) -> Option<&StationRef> {
+        self.stations.get(*self.by_id.get(&id)?)
+    }
 }
 
 /// Every group's room.
@@ -163,12 +171,23 @@ impl Rooms {
         Ok(found.map(|o| o.code_name.to_string()))
     }
 
-    async fn election(&self) -> Result<Arc<Election>, StoreError> {
+    /// The election's clock and stations, loaded once for all rooms (and
+    /// for the exports, which name each report's station).
+    pub async fn election(&self) -> Result<Arc<Election>, StoreError> {
         self.election
             .get_or_try_init(|| async {
                 let (clock, stations) =
                     election_reference(&*self.store, &self.forms, self.election_id).await?;
-                Ok(Arc::new(Election { clock, stations }))
+                let by_id = stations
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| (s.id, i))
+                    .collect();
+                Ok(Arc::new(Election {
+                    clock,
+                    stations,
+                    by_id,
+                }))
             })
             .await
             .cloned()

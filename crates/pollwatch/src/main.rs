@@ -7,6 +7,7 @@
 mod admin;
 mod bench;
 mod demo;
+mod export;
 mod forms;
 mod import;
 mod loadtest;
@@ -75,6 +76,9 @@ enum Command {
     /// Scenarios at scale, for measuring: `scenario national`.
     #[command(subcommand)]
     Scenario(scenario::ScenarioCommand),
+    /// A group's reports, incidents, headcounts, protocols, stations with
+    /// coverage, or comparison, as CSV, XLSX or GeoJSON.
+    Export(export::ExportArgs),
     /// The forms observers fill: check a group's own before using them.
     #[command(subcommand)]
     Forms(FormsCommand),
@@ -129,6 +133,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Quickcount(args) => results::run_quickcount(args),
         Command::QuickcountPlan(args) => results::run_plan(args),
         Command::Compare(args) => results::run_compare(&db, args).await,
+        Command::Export(args) => export::run(&db, args).await,
         Command::Forms(FormsCommand::Check { dir }) => forms::check(dir.as_deref()),
         Command::Forms(FormsCommand::ImportXlsform(args)) => forms::import_xlsform(args),
         Command::Scenario(cmd) => scenario::run(&db, cmd).await,
