@@ -129,15 +129,16 @@ async fn send(
     crate::staff::record(state, caller, EventKind::Message, None, payload).await
 }
 
-/// Code names of the group's observers, by id: one read for a whole page.
-async fn code_names(state: &AppState, group_id: RowId) -> Result<HashMap<RowId, String>, ApiError> {
-    Ok(state
-        .store
-        .observers(group_id)
-        .await?
-        .into_iter()
-        .map(|o| (o.id, o.code_name.to_string()))
-        .collect())
+/// The code names these messages show (see [`SentView::named`]), read
+/// by id (never the whole group) without holding the room meanwhile.
+async fn code_names(
+    state: &AppState,
+    group_id: RowId,
+    room: &crate::rooms::Room,
+    ids: impl Fn(&Situation) -> Vec<RowId>,
+) -> Result<HashMap<RowId, String>, ApiError> {
+    let ids = ids(&*room.read().await);
+    crate::people::code_names(state, group_id, ids).await
 }
 
 /// A sent message as the coordinators see it.
@@ -170,27 +171,41 @@ pub struct SentView {
 }
 
 impl SentView {
-    fn new(s: &Situation, m: &Message, names: &HashMap<RowId, String>) -> Self {
-        let name = |id: &RowId| names.get(id).cloned().unwrap_or_else(|| format!("#{id}"));
-        // The room knows the observers of its start and those seen since;
-        // the store knows the whole group (one created since the room was
-        // built is told "all" too). Whoever read it counts, even if moved
-        // out of the district since.
+    /// Everyone the message is for, as of now, and of those who read it.
+    /// The room knows the observers of its start and those seen since (one
+    /// created since is counted once seen); whoever read it counts, even
+    /// if moved out of the district since.
+    fn split(s: &Situation, m: &Message) -> (Vec<RowId>, Vec<RowId>) {
         let mut recipients: BTreeSet<RowId> = s.recipients(m).into_iter().collect();
         if m.audience == Audience::All {
-            recipients.extend(names.keys().copied());
+            recipients.extend(s.observers().map(|o| o.id));
         }
         recipients.extend(m.reads.keys().copied());
-        let (read, unread): (Vec<RowId>, Vec<RowId>) =
-            recipients.iter().partition(|o| m.reads.contains_key(o));
-        let mut read_by: Vec<String> = read.iter().map(name).collect();
-        let mut unread_by: Vec<String> = unread.iter().map(name).collect();
+        recipients.iter().partition(|o| m.reads.contains_key(o))
+    }
+
+    /// The observers the view names: the one it is for, and the first
+    /// [`MAX_NAMES`] of those who read it and of those who did not.
+    fn named(s: &Situation, m: &Message) -> Vec<RowId> {
+        let (read, unread) = Self::split(s, m);
+        let mut ids: Vec<RowId> = read.into_iter().take(MAX_NAMES).collect();
+        ids.extend(unread.into_iter().take(MAX_NAMES));
+        if let Audience::Observer { observer } = &m.audience {
+            ids.push(*observer);
+        }
+        ids
+    }
+
+    fn new(s: &Situation, m: &Message, names: &HashMap<RowId, String>) -> Self {
+        let name = |id: &RowId| names.get(id).cloned().unwrap_or_else(|| format!("#{id}"));
+        let (read, unread) = Self::split(s, m);
+        let more_read = read.len().saturating_sub(MAX_NAMES);
+        let more_unread = unread.len().saturating_sub(MAX_NAMES);
+        let mut read_by: Vec<String> = read.iter().take(MAX_NAMES).map(name).collect();
+        let mut unread_by: Vec<String> = unread.iter().take(MAX_NAMES).map(name).collect();
         read_by.sort();
         unread_by.sort();
-        let more_read = read_by.len().saturating_sub(MAX_NAMES);
-        let more_unread = unread_by.len().saturating_sub(MAX_NAMES);
-        read_by.truncate(MAX_NAMES);
-        unread_by.truncate(MAX_NAMES);
+        let recipients = read.len() + unread.len();
         let (audience, observer_code_name, district) = match &m.audience {
             Audience::Observer { observer } => ("observer", Some(name(observer)), None),
             Audience::District { district } => ("district", None, Some(district.clone())),
@@ -204,7 +219,7 @@ impl SentView {
             audience,
             observer_code_name,
             district,
-            recipients: recipients.len(),
+            recipients,
             read: read.len(),
             shown_at: s.clock().local(m.at),
             read_by,
@@ -219,8 +234,14 @@ impl SentView {
 async fn sent(state: &AppState, caller: &Caller) -> Result<Vec<SentView>, ApiError> {
     caller.require(Permission::Coordinate)?;
     let group_id = caller.group_id()?;
-    let names = code_names(state, group_id).await?;
     let room = state.rooms.room(group_id).await?;
+    let names = code_names(state, group_id, &room, |s| {
+        s.messages(LIMIT)
+            .into_iter()
+            .flat_map(|m| SentView::named(s, m))
+            .collect()
+    })
+    .await?;
     let s = room.read().await;
     Ok(s.messages(LIMIT)
         .into_iter()
@@ -260,8 +281,14 @@ async fn api_send(
     )
     .await?;
     let group_id = caller.group_id()?;
-    let names = code_names(&state, group_id).await?;
     let room = state.rooms.room(group_id).await?;
+    let id = event.event.client_id.clone();
+    let names = code_names(&state, group_id, &room, |s| {
+        s.message(&id)
+            .map(|m| SentView::named(s, m))
+            .unwrap_or_default()
+    })
+    .await?;
     let s = room.read().await;
     let m = s
         .message(&event.event.client_id)

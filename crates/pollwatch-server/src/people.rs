@@ -101,6 +101,25 @@ pub struct ObserverView {
     devices: i64,
 }
 
+/// The code names of these observers of the group, by id: what a page
+/// names, read by id (never the whole group). Unknown ids are left out.
+pub async fn code_names(
+    state: &AppState,
+    group_id: i64,
+    ids: impl IntoIterator<Item = i64>,
+) -> Result<HashMap<i64, String>, ApiError> {
+    let mut ids: Vec<i64> = ids.into_iter().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut names = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(MAX_IDS_PER_READ) {
+        for o in state.store.observers_by_id(group_id, chunk).await? {
+            names.insert(o.id, o.code_name.to_string());
+        }
+    }
+    Ok(names)
+}
+
 /// The views of these observers: two reads for the whole page.
 async fn views(
     state: &AppState,
@@ -186,6 +205,12 @@ async fn create(
             },
             other => other.into(),
         })?;
+    state
+        .rooms
+        .room(group_id)
+        .await?
+        .observer_joined(observer.id)
+        .await;
     state
         .store
         .audit(

@@ -681,18 +681,26 @@ pub async fn for_station(
         .await?;
     let more = events.len() as i64 > PAGE_SIZE;
     let events = &events[..events.len().min(PAGE_SIZE as usize)];
-    let names: HashMap<i64, String> = state
-        .store
-        .observers(group_id)
-        .await?
-        .into_iter()
-        .map(|o| (o.id, o.code_name.to_string()))
-        .collect();
     let superseded: std::collections::HashSet<&ClientId> = events
         .iter()
         .filter_map(|e| e.event.supersedes.as_ref())
         .collect();
     let room = state.rooms.room(group_id).await?;
+    // Only the observers this page names (its reports and the station's
+    // side-by-side columns), read without holding the room.
+    let named: Vec<i64> = {
+        let s = room.read().await;
+        events
+            .iter()
+            .filter_map(|e| e.event.observer_id)
+            .chain(
+                s.station(station_id)
+                    .into_iter()
+                    .flat_map(|st| st.slots.values().flatten().filter_map(|x| x.observer)),
+            )
+            .collect()
+    };
+    let names: HashMap<i64, String> = crate::people::code_names(state, group_id, named).await?;
     let s = room.read().await;
     let reports = events
         .iter()

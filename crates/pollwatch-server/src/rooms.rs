@@ -61,6 +61,11 @@ impl Room {
         self.situation.read().await
     }
 
+    /// Tell the room of an observer created since it was built.
+    pub async fn observer_joined(&self, observer: RowId) {
+        self.situation.write().await.observer_joined(observer);
+    }
+
     /// The tallies as last published.
     pub fn tallies(&self) -> Arc<Tallies> {
         match self.tallies.read() {

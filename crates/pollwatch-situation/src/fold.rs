@@ -155,6 +155,13 @@ impl Situation {
         s
     }
 
+    /// An observer created since the reference was read: the log does not
+    /// record who joins, so whoever creates one tells the room, which then
+    /// counts them (a message to all is for them too).
+    pub fn observer_joined(&mut self, id: RowId) {
+        self.observer_mut(id);
+    }
+
     /// The log position folded so far.
     pub fn last_seq(&self) -> i64 {
         self.last_seq

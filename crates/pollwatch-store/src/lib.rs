@@ -352,7 +352,12 @@ pub trait Store: Send + Sync + 'static {
         group_id: RowId,
         code_name: &CodeName,
     ) -> Result<Option<Observer>>;
+    /// Every observer of the group: for the CLI, exports and the rooms'
+    /// start, never a request's page.
     async fn observers(&self, group_id: RowId) -> Result<Vec<Observer>>;
+    /// These observers of the group (others' ids are left out), by code
+    /// name. At most [`MAX_IDS_PER_READ`] ids: a page names its own.
+    async fn observers_by_id(&self, group_id: RowId, ids: &[RowId]) -> Result<Vec<Observer>>;
     /// Idempotent: assigning twice stores one assignment.
     async fn assign(&self, group_id: RowId, observer_id: RowId, station_id: RowId) -> Result<()>;
     async fn assignments(&self, group_id: RowId) -> Result<Vec<Assignment>>;

@@ -1191,6 +1191,37 @@ macro_rules! sql_store {
                     .transpose()
                 }
 
+                async fn observers_by_id(
+                    &self,
+                    group_id: RowId,
+                    ids: &[RowId],
+                ) -> Result<Vec<Observer>> {
+                    if ids.is_empty() {
+                        return Ok(vec![]);
+                    }
+                    if ids.len() > MAX_IDS_PER_READ {
+                        return Err(StoreError::Database(format!(
+                            "{} observers in one read: at most {MAX_IDS_PER_READ}",
+                            ids.len()
+                        )));
+                    }
+                    let mut q = ::sqlx::QueryBuilder::<Db>::new(
+                        "SELECT id, group_id, code_name, language, contact FROM observers WHERE id IN (",
+                    );
+                    let mut list = q.separated(", ");
+                    for id in ids {
+                        list.push_bind(*id);
+                    }
+                    q.push(") AND group_id = ").push_bind(group_id).push(" ORDER BY code_name");
+                    q.build()
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db)?
+                        .iter()
+                        .map(observer)
+                        .collect()
+                }
+
                 async fn observer_by_code_name(
                     &self,
                     group_id: RowId,

@@ -604,6 +604,22 @@ pub async fn groups_cannot_read_each_other(store: Arc<dyn Store>) {
         .map(|o| o.code_name.to_string())
         .collect();
     assert_eq!(names, ["Sokol-1"]);
+    // Read by id, another group's observer stays out of the answer.
+    let by_id: Vec<_> = store
+        .observers_by_id(f.group_b, &[f.observer_a, f.observer_b, 999_999])
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.code_name.to_string())
+        .collect();
+    assert_eq!(by_id, ["Sokol-1"]);
+    assert!(
+        store
+            .observers_by_id(f.group_b, &vec![f.observer_b; crate::MAX_IDS_PER_READ + 1])
+            .await
+            .is_err(),
+        "a read is bounded"
+    );
 }
 
 pub async fn supersedes_must_name_own_group_event(store: Arc<dyn Store>) {
