@@ -346,6 +346,15 @@ pub trait Store: Send + Sync + 'static {
     /// A group's staff accounts (coordinators, analysts), by name; at most 1,000.
     async fn group_users(&self, group_id: RowId) -> Result<Vec<User>>;
     async fn create_observer(&self, observer: NewObserver, at: Timestamp) -> Result<Observer>;
+    /// Many observers of the group with the stations each covers, in one
+    /// transaction (a roster, the national scenario): all stored or none;
+    /// a code name already used refuses the whole roster.
+    async fn enlist_observers(
+        &self,
+        group_id: RowId,
+        roster: Vec<(NewObserver, Vec<RowId>)>,
+        at: Timestamp,
+    ) -> Result<Vec<Observer>>;
     async fn observer(&self, group_id: RowId, id: RowId) -> Result<Option<Observer>>;
     async fn observer_by_code_name(
         &self,

@@ -1176,6 +1176,53 @@ macro_rules! sql_store {
                     observer(&row)
                 }
 
+                async fn enlist_observers(
+                    &self,
+                    group_id: RowId,
+                    roster: Vec<(NewObserver, Vec<RowId>)>,
+                    at: Timestamp,
+                ) -> Result<Vec<Observer>> {
+                    let mut tx = Tx::begin(&self.pool).await?;
+                    let mut made = Vec::with_capacity(roster.len());
+                    for (o, stations) in roster {
+                        if o.group_id != group_id {
+                            return Err(StoreError::Database(format!(
+                                "observer {} is for another group",
+                                o.code_name
+                            )));
+                        }
+                        let row = ::sqlx::query(
+                            "INSERT INTO observers (group_id, code_name, language, contact, created_at) \
+                             VALUES ($1, $2, $3, $4, $5) \
+                             RETURNING id, group_id, code_name, language, contact",
+                        )
+                        .bind(group_id)
+                        .bind(o.code_name.as_str())
+                        .bind(o.language.as_str())
+                        .bind(&o.contact)
+                        .bind(at.0)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(unique(format!("observer {}", o.code_name)))?;
+                        let observer = observer(&row)?;
+                        for station in stations {
+                            ::sqlx::query(
+                                "INSERT INTO assignments (group_id, observer_id, station_id) VALUES ($1, $2, $3) \
+                                 ON CONFLICT (observer_id, station_id) DO NOTHING",
+                            )
+                            .bind(group_id)
+                            .bind(observer.id)
+                            .bind(station)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db)?;
+                        }
+                        made.push(observer);
+                    }
+                    tx.commit().await?;
+                    Ok(made)
+                }
+
                 async fn observer(&self, group_id: RowId, id: RowId) -> Result<Option<Observer>> {
                     ::sqlx::query(
                         "SELECT id, group_id, code_name, language, contact FROM observers \

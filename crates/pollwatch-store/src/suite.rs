@@ -270,6 +270,55 @@ pub async fn names_are_unique(store: Arc<dyn Store>) {
     };
     store.create_observer(in_b, T0).await.unwrap();
     assert_eq!(store.groups().await.unwrap().len(), 2);
+
+    // A roster is enlisted whole or not at all: one taken code name
+    // refuses it, and nothing of it (observers, assignments) stays.
+    let newcomer = |name: &str| NewObserver {
+        group_id: f.group_a,
+        code_name: CodeName::parse(name).unwrap(),
+        language: Language::Ru,
+        contact: None,
+    };
+    let station = f.stations[0].id;
+    let before = store.observers(f.group_a).await.unwrap().len();
+    let err = store
+        .enlist_observers(
+            f.group_a,
+            vec![
+                (newcomer("Sova-1"), vec![station]),
+                (newcomer("Бүркіт-1"), vec![station]),
+            ],
+            T0,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::AlreadyExists(_)), "{err}");
+    assert_eq!(store.observers(f.group_a).await.unwrap().len(), before);
+    let made = store
+        .enlist_observers(
+            f.group_a,
+            vec![
+                (newcomer("Sova-1"), vec![station]),
+                (newcomer("Sova-2"), vec![]),
+            ],
+            T0,
+        )
+        .await
+        .unwrap();
+    assert_eq!(made.len(), 2);
+    assert!(made[0].id < made[1].id, "row ids in roster order");
+    assert!(
+        store
+            .is_assigned(f.group_a, made[0].id, station)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .is_assigned(f.group_a, made[1].id, station)
+            .await
+            .unwrap()
+    );
 }
 
 pub async fn enrolment_codes_work_once(store: Arc<dyn Store>) {

@@ -160,59 +160,56 @@ pub async fn write(
     crate::demo::ensure_user(store, &g.analyst, Role::Analyst, Some(group.id)).await?;
     let progress = crate::progress::bar(g.observers.len() as u64, "observers");
     let mut observer_ids = HashMap::with_capacity(g.observers.len());
-    // Observers one after another, so their row ids (which the reports'
-    // content hashes cover) are the same on every run; assignments then
-    // many at once.
-    for o in &g.observers {
-        let observer = match store
-            .create_observer(
-                NewObserver {
-                    group_id: group.id,
-                    code_name: o.code_name.clone(),
-                    language: o.language,
-                    contact: None,
-                },
-                at,
-            )
-            .await
-        {
-            Ok(made) => made,
-            Err(StoreError::AlreadyExists(_)) => store
-                .observer_by_code_name(group.id, &o.code_name)
-                .await?
-                .with_context(|| format!("observer {} vanished", o.code_name))?,
-            Err(e) => return Err(e.into()),
-        };
-        observer_ids.insert(o.code_name.clone(), observer.id);
-        progress.inc(1);
-    }
-    // Few at once: the pool waits 1.5 s for a connection, and SQLite has
-    // one writer.
-    for chunk in g.observers.chunks(16) {
-        let made = chunk.iter().map(|o| {
-            let store = Arc::clone(store);
-            let observer = observer_ids.get(&o.code_name).copied();
-            let stations: anyhow::Result<Vec<RowId>> = o
-                .stations
-                .iter()
-                .map(|n| {
-                    station_ids
-                        .get(n)
-                        .copied()
-                        .with_context(|| format!("the scenario assigns unknown station {n}"))
-                })
-                .collect();
-            async move {
-                let observer = observer.context("an observer was not stored")?;
-                for s in stations? {
-                    store.assign(group.id, observer, s).await?;
+    // A thousand observers with their stations per transaction, in order,
+    // so their row ids (which the reports' content hashes cover) are the
+    // same on every run. Written before, they are found by code name.
+    let station_of = |n: &StationNumber| {
+        station_ids
+            .get(n)
+            .copied()
+            .with_context(|| format!("the scenario assigns unknown station {n}"))
+    };
+    for chunk in g.observers.chunks(1000) {
+        let roster = chunk
+            .iter()
+            .map(|o| {
+                let stations = o
+                    .stations
+                    .iter()
+                    .map(station_of)
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                Ok((
+                    NewObserver {
+                        group_id: group.id,
+                        code_name: o.code_name.clone(),
+                        language: o.language,
+                        contact: None,
+                    },
+                    stations,
+                ))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        match store.enlist_observers(group.id, roster.clone(), at).await {
+            Ok(made) => {
+                for m in made {
+                    observer_ids.insert(m.code_name.clone(), m.id);
                 }
-                Ok::<_, anyhow::Error>(())
             }
-        });
-        for r in futures::future::join_all(made).await {
-            r?;
+            Err(StoreError::AlreadyExists(_)) => {
+                for (o, stations) in roster {
+                    let id = match store.observer_by_code_name(group.id, &o.code_name).await? {
+                        Some(found) => found.id,
+                        None => store.create_observer(o.clone(), at).await?.id,
+                    };
+                    for s in stations {
+                        store.assign(group.id, id, s).await?;
+                    }
+                    observer_ids.insert(o.code_name, id);
+                }
+            }
+            Err(e) => return Err(e.into()),
         }
+        progress.inc(chunk.len() as u64);
     }
     progress.finish_and_clear();
     let observers_secs = t.elapsed().as_secs_f64();
