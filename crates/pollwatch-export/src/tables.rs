@@ -103,30 +103,15 @@ fn plain(v: &Value) -> String {
 /// An answer as a cell: numbers as numbers, choices and yes/no in words,
 /// photos by their SHA-256 (the group can fetch them).
 fn answer(w: &Words, lang: Language, q: &Question, v: &Value) -> Cell {
-    let choice = |choices: &[pollwatch_domain::forms::Choice], id: &str| {
-        choices
-            .iter()
-            .find(|c| c.id == id)
-            .map(|c| c.text.get(lang).to_owned())
-            .unwrap_or_else(|| id.to_owned())
-    };
+    if let Some(text) = q.choice_text(v, lang) {
+        return Cell::text(text);
+    }
     match (&q.kind, v) {
         (_, Value::Null) => Cell::Empty,
         (QuestionKind::YesNo, Value::String(s)) if s == "yes" => Cell::text(w.yes.clone()),
         (QuestionKind::YesNo, Value::String(s)) if s == "no" => Cell::text(w.no.clone()),
-        (QuestionKind::SingleChoice { choices }, Value::String(s)) => {
-            Cell::text(choice(choices, s))
-        }
-        (QuestionKind::MultipleChoice { choices }, Value::Array(xs)) => {
-            if xs.is_empty() {
-                return Cell::text(w.none_ticked.clone());
-            }
-            Cell::text(
-                xs.iter()
-                    .map(|x| choice(choices, x.as_str().unwrap_or_default()))
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            )
+        (QuestionKind::MultipleChoice { .. }, Value::Array(xs)) if xs.is_empty() => {
+            Cell::text(w.none_ticked.clone())
         }
         (_, Value::Number(n)) => match n.as_i64() {
             Some(i) => Cell::Int(i),

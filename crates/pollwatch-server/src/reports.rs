@@ -150,26 +150,14 @@ fn plain(v: &Value) -> String {
 
 /// An answer in words: choice texts, yes/no in the language, photos counted.
 pub fn answer_text(tr: Tr, q: &Question, v: &Value) -> String {
-    let lang = language(tr);
-    let choice = |choices: &[pollwatch_domain::forms::Choice], id: &str| {
-        choices
-            .iter()
-            .find(|c| c.id == id)
-            .map(|c| c.text.get(lang).to_owned())
-            .unwrap_or_else(|| id.to_owned())
-    };
+    if let Some(text) = q.choice_text(v, language(tr)) {
+        return text;
+    }
     match (&q.kind, v) {
         (QuestionKind::YesNo, Value::String(s)) if s == "yes" => tr.t("report.yes").to_owned(),
         (QuestionKind::YesNo, Value::String(s)) if s == "no" => tr.t("report.no").to_owned(),
-        (QuestionKind::SingleChoice { choices }, Value::String(s)) => choice(choices, s),
-        (QuestionKind::MultipleChoice { choices }, Value::Array(xs)) => {
-            if xs.is_empty() {
-                return tr.t("report.none_ticked").to_owned();
-            }
-            xs.iter()
-                .map(|x| choice(choices, x.as_str().unwrap_or_default()))
-                .collect::<Vec<_>>()
-                .join("; ")
+        (QuestionKind::MultipleChoice { .. }, Value::Array(xs)) if xs.is_empty() => {
+            tr.t("report.none_ticked").to_owned()
         }
         (QuestionKind::Photo, v) => {
             let mut p = vec![];

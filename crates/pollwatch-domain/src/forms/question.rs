@@ -56,6 +56,33 @@ pub enum QuestionKind {
     Photo,
 }
 
+impl Question {
+    /// The text of a chosen answer in a language: the choice's text for a
+    /// choice question, its id when the form does not know it (an older
+    /// version's), the ticked choices joined by "; " for a multiple choice.
+    /// `None` for an answer that is not a choice (the caller says yes, no,
+    /// none ticked or the value in its own words).
+    pub fn choice_text(&self, v: &Value, lang: crate::Language) -> Option<String> {
+        let text = |choices: &[Choice], id: &str| {
+            choices
+                .iter()
+                .find(|c| c.id == id)
+                .map(|c| c.text.get(lang).to_owned())
+                .unwrap_or_else(|| id.to_owned())
+        };
+        match (&self.kind, v) {
+            (QuestionKind::SingleChoice { choices }, Value::String(s)) => Some(text(choices, s)),
+            (QuestionKind::MultipleChoice { choices }, Value::Array(xs)) if !xs.is_empty() => Some(
+                xs.iter()
+                    .map(|x| text(choices, x.as_str().unwrap_or_default()))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+            _ => None,
+        }
+    }
+}
+
 impl QuestionKind {
     /// Every type's name.
     pub const NAMES: &'static [&'static str] = &[
