@@ -486,15 +486,7 @@ async fn station_events(
             None
         }
     };
-    let limit = page.limit.unwrap_or(500);
-    if !(1..=MAX_PAGE).contains(&limit) || page.after < 0 {
-        return Err(ApiError::invalid(
-            if page.after < 0 { "after" } else { "limit" },
-            format!(
-                "limit must be 1 to {MAX_PAGE} and after a log position (0 for the start): page on with after, the seq of the last event read"
-            ),
-        ));
-    }
+    let limit = page.checked_limit()?;
     let events = state
         .store
         .events_for_station(group_id, s.id, own_only, page.after, limit)
@@ -517,6 +509,33 @@ struct Page {
     limit: Option<i64>,
 }
 
+impl Page {
+    /// The page's size, each bound said (not clamped: a script asking for
+    /// 10,000 and silently getting 5,000 would take the short page for the
+    /// end of the log).
+    fn checked_limit(&self) -> Result<i64, ApiError> {
+        let limit = self.limit.unwrap_or(500);
+        if !(1..=MAX_PAGE).contains(&limit) {
+            return Err(ApiError::invalid(
+                "limit",
+                format!(
+                    "{limit} is outside 1 to {MAX_PAGE}: ask for at most {MAX_PAGE} events a page and page on with after"
+                ),
+            ));
+        }
+        if self.after < 0 {
+            return Err(ApiError::invalid(
+                "after",
+                format!(
+                    "{} is below 0: after is the seq of the last event already read",
+                    self.after
+                ),
+            ));
+        }
+        Ok(limit)
+    }
+}
+
 async fn group_events(
     State(state): State<AppState>,
     caller: Caller,
@@ -524,26 +543,7 @@ async fn group_events(
 ) -> Result<Json<Vec<EventView>>, ApiError> {
     caller.require(Permission::ReadGroupEvents)?;
     let group_id = caller.group_id()?;
-    // Said, not clamped: a script asking for 10,000 and silently getting
-    // 5,000 would take the short page for the end of the log.
-    let limit = page.limit.unwrap_or(500);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::invalid(
-            "limit",
-            format!(
-                "{limit} is outside 1 to {MAX_PAGE}: ask for at most {MAX_PAGE} events a page and page on with after"
-            ),
-        ));
-    }
-    if page.after < 0 {
-        return Err(ApiError::invalid(
-            "after",
-            format!(
-                "{} is below 0: after is the seq of the last event already read",
-                page.after
-            ),
-        ));
-    }
+    let limit = page.checked_limit()?;
     let events = state.store.events(group_id, page.after, limit).await?;
     let numbers = station_numbers(&state, events.iter().filter_map(|e| e.event.station_id)).await?;
     Ok(Json(
