@@ -36,6 +36,9 @@ pub struct Update {
     pub seq: i64,
     pub changes: Changes,
     pub tallies: Arc<Tallies>,
+    /// The districts whose tally this update changed: a live message
+    /// carries only theirs (a national room has thousands).
+    pub districts_changed: Vec<String>,
     /// When the newest event of the update was received, for the feed's
     /// append-to-delivery latency.
     pub newest_received: Option<Timestamp>,
@@ -105,6 +108,13 @@ impl Room {
                 let s = self.situation.read().await;
                 (s.last_seq(), Arc::new(s.tallies()))
             };
+            let before = self.tallies();
+            let districts_changed = tallies
+                .districts
+                .iter()
+                .filter(|(d, t)| before.districts.get(*d) != Some(*t))
+                .map(|(d, _)| d.clone())
+                .collect();
             if let Ok(mut t) = self.tallies.write() {
                 *t = Arc::clone(&tallies);
             }
@@ -113,6 +123,7 @@ impl Room {
                 seq,
                 changes,
                 tallies,
+                districts_changed,
                 newest_received: newest,
             }));
         }

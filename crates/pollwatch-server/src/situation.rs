@@ -308,10 +308,29 @@ fn tiles(tr: Tr, t: &Tally) -> Vec<(&'static str, &'static str, u32)> {
     ]
 }
 
-/// Tallies as the page's script reads them: `{all: {..}, districts: {..}}`.
-fn tallies_json(t: &pollwatch_situation::Tallies) -> Value {
-    serde_json::to_value(t).unwrap_or(Value::Null)
+/// Tallies as the page's script reads them: `{all: {..}, districts: {..}}`,
+/// with only the districts named (a national room has thousands: every
+/// answer carries the few it is about).
+fn tallies_json<'a>(
+    t: &pollwatch_situation::Tallies,
+    districts: impl IntoIterator<Item = &'a str>,
+) -> Value {
+    let named: serde_json::Map<String, Value> = districts
+        .into_iter()
+        .filter_map(|d| {
+            let tally = t.districts.get(d)?;
+            Some((d.to_owned(), serde_json::to_value(tally).ok()?))
+        })
+        .collect();
+    json!({
+        "all": serde_json::to_value(&t.all).unwrap_or(Value::Null),
+        "districts": named,
+    })
 }
+
+/// Most districts one answer or live message carries; beyond, the page
+/// reloads (a live message) or pages on (`districts_after`).
+const MAX_DISTRICTS: usize = 100;
 
 #[derive(Deserialize, Default)]
 struct RoomQuery {
@@ -350,6 +369,8 @@ struct RoomPage {
     statuses: Vec<(&'static str, &'static str)>,
     tiles: Vec<(&'static str, &'static str, u32)>,
     rows: Vec<DistrictRow>,
+    /// How many districts there are (the rows may be fewer).
+    district_count: usize,
     stations: Vec<StationView>,
     matching: usize,
     next: Option<String>,
@@ -430,9 +451,30 @@ async fn room_page(
         Some(t) => t,
         None => &tallies.all,
     };
-    let rows = tallies
-        .districts
-        .iter()
+    // One row for the district asked for; else the most urgent few (a
+    // national room has thousands of districts).
+    let mut chosen_rows: Vec<(&String, &pollwatch_situation::Tally)> =
+        tallies.districts.iter().collect();
+    if chosen_rows.len() > MAX_DISTRICTS
+        && let Some(d) = filter.district.as_deref()
+    {
+        chosen_rows = tallies.districts.get_key_value(d).into_iter().collect();
+    }
+    if chosen_rows.len() > MAX_DISTRICTS {
+        let urgency = |t: &pollwatch_situation::Tally| {
+            (
+                t.observers_alarm + t.observers_removed + t.observers_detained,
+                t.critical_alerts,
+                t.open_alerts,
+            )
+        };
+        chosen_rows.sort_by(|a, b| urgency(b.1).cmp(&urgency(a.1)).then_with(|| a.0.cmp(b.0)));
+        chosen_rows.truncate(MAX_DISTRICTS);
+        chosen_rows.sort_by(|a, b| a.0.cmp(b.0));
+    }
+    let district_count = tallies.districts.len();
+    let rows = chosen_rows
+        .into_iter()
         .map(|(name, t)| DistrictRow {
             name: name.clone(),
             stations: t.stations,
@@ -470,6 +512,7 @@ async fn room_page(
             .collect(),
         tiles: tiles(tr, shown),
         rows,
+        district_count,
         stations,
         matching,
         next,
@@ -608,25 +651,75 @@ fn map_svg(s: &Situation, filter: &StationFilter, tr: Tr) -> String {
 struct SummaryJson {
     seq: i64,
     tallies: Value,
+    /// How many districts the group's election has.
+    districts: usize,
+    /// The cursor of the next page of districts, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    districts_next: Option<String>,
     alerts: Vec<AlertView>,
 }
 
-/// The counts and the open alerts, for scripts and other dashboards.
+#[derive(Deserialize, Default)]
+struct SummaryQuery {
+    /// Only this district's tally (and its alerts).
+    #[serde(default)]
+    district: String,
+    /// The districts' tallies after this name, in name order.
+    #[serde(default)]
+    districts_after: String,
+}
+
+/// The counts and the open alerts, for scripts and other dashboards: all
+/// of the group's, then one district's (`district`) or a page of
+/// [`MAX_DISTRICTS`] districts in name order, the next page's cursor in
+/// `districts_next`.
 async fn summary(
     State(state): State<AppState>,
     chosen: Chosen,
     caller: Caller,
+    crate::extract::api::Query(q): crate::extract::api::Query<SummaryQuery>,
 ) -> Result<Json<SummaryJson>, ApiError> {
     let group = watcher(&caller)?;
     let room = state.rooms.room(group).await?;
+    let district = q.district.trim();
     let (seq, alerts) = {
         let s = room.read().await;
-        let alerts: Vec<Alert> = s.alert_feed(true, None, 50).into_iter().cloned().collect();
+        let alerts: Vec<Alert> = s
+            .alert_feed(true, (!district.is_empty()).then_some(district), 50)
+            .into_iter()
+            .cloned()
+            .collect();
         (s.last_seq(), alerts)
+    };
+    let tallies = room.tallies();
+    let (named, districts_next): (Vec<&str>, Option<String>) = if district.is_empty() {
+        let after = q.districts_after.as_str();
+        let mut page: Vec<&str> = tallies
+            .districts
+            .range::<str, _>((
+                if after.is_empty() {
+                    std::ops::Bound::Unbounded
+                } else {
+                    std::ops::Bound::Excluded(after)
+                },
+                std::ops::Bound::Unbounded,
+            ))
+            .map(|(d, _)| d.as_str())
+            .take(MAX_DISTRICTS + 1)
+            .collect();
+        let next = (page.len() > MAX_DISTRICTS).then(|| {
+            page.truncate(MAX_DISTRICTS);
+            page.last().map(|d| (*d).to_owned()).unwrap_or_default()
+        });
+        (page, next)
+    } else {
+        (vec![district], None)
     };
     Ok(Json(SummaryJson {
         seq,
-        tallies: tallies_json(&room.tallies()),
+        tallies: tallies_json(&tallies, named),
+        districts: tallies.districts.len(),
+        districts_next,
         alerts: alert_views(&state, &room, group, chosen.tr, &alerts).await?,
     }))
 }
@@ -652,7 +745,8 @@ async fn live_update(
     update: &Update,
 ) -> Result<LiveUpdate, ApiError> {
     let room = state.rooms.room(group).await?;
-    let resync = update.changes.stations.len() > MAX_LIVE_STATIONS;
+    let resync = update.changes.stations.len() > MAX_LIVE_STATIONS
+        || update.districts_changed.len() > MAX_LIVE_STATIONS;
     let (stations, alerts) = {
         let s = room.read().await;
         let stations = if resync {
@@ -679,7 +773,14 @@ async fn live_update(
     Ok(LiveUpdate {
         seq: update.seq,
         resync,
-        tallies: tallies_json(&update.tallies),
+        tallies: if resync {
+            tallies_json(&update.tallies, [])
+        } else {
+            tallies_json(
+                &update.tallies,
+                update.districts_changed.iter().map(String::as_str),
+            )
+        },
         stations,
         alerts,
         newest_received: update.newest_received.map(|t| t.0),
@@ -736,6 +837,13 @@ async fn stream(
                     .filter(|a| a.changed > since)
                     .map(|a| a.id.clone())
                     .collect();
+                let mut districts_changed: Vec<String> = stations
+                    .iter()
+                    .filter_map(|id| s.station(*id))
+                    .map(|st| st.station.district.clone())
+                    .collect();
+                districts_changed.sort();
+                districts_changed.dedup();
                 Some(Update {
                     seq: current,
                     changes: pollwatch_situation::Changes {
@@ -744,6 +852,7 @@ async fn stream(
                         ..Default::default()
                     },
                     tallies: room.tallies(),
+                    districts_changed,
                     newest_received: None,
                 })
             }

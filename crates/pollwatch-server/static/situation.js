@@ -21,8 +21,10 @@
 
   function tallies(t) {
     if (!t || !t.all) return;
-    var shown = district && t.districts[district] ? t.districts[district] : t.all;
-    document.querySelectorAll("[data-tally]").forEach(function (el) {
+    // A live message carries only the districts it changed: a district
+    // view whose district is not among them keeps its figures.
+    var shown = district ? t.districts[district] : t.all;
+    if (shown) document.querySelectorAll("[data-tally]").forEach(function (el) {
       var v = shown[el.dataset.tally];
       if (v !== undefined) el.textContent = v;
     });

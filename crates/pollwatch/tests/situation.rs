@@ -289,7 +289,112 @@ async fn a_feed_that_fell_behind_catches_up(backend: Backend) {
     );
 }
 
+/// A room of many districts answers in bounded pieces: the summary pages
+/// its districts, a live message carries only the districts it changed,
+/// and the page lists the most urgent few.
+async fn many_districts_are_answered_in_pages(backend: Backend) {
+    let Some((store, guard, _)) = common::store(backend).await else {
+        return;
+    };
+    let election = store
+        .ensure_election(
+            &pollwatch_domain::Slug::parse("test").unwrap(),
+            "Test",
+            "2026-03-15",
+        )
+        .await
+        .unwrap();
+    let records = (0..250)
+        .map(|n| common::station(&format!("{}", 1000 + n), &format!("Округ {n:03}")))
+        .collect();
+    store
+        .import_stations(pollwatch_store::StationImport {
+            election_id: election.id,
+            source: "many".into(),
+            sha256: String::new(),
+            records,
+            dry_run: false,
+            at: pollwatch_store::now(),
+        })
+        .await
+        .unwrap();
+    let app = TestApp::spawn_on(store, guard).await;
+    let coord = app.staff_token("coord-alpha").await;
+    let observer = app.observer_token("alpha").await;
+
+    let mut names = std::collections::BTreeSet::new();
+    let mut path = "/api/v1/situation".to_owned();
+    let mut pages = 0;
+    loop {
+        let (status, body) = app.get_json(&coord, &path).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["districts"], 252);
+        let page = body["tallies"]["districts"].as_object().unwrap();
+        assert!(page.len() <= 100, "{} districts in one answer", page.len());
+        names.extend(page.keys().cloned());
+        pages += 1;
+        match body["districts_next"].as_str() {
+            Some(next) => path = format!("/api/v1/situation?districts_after={next}"),
+            None => break,
+        }
+    }
+    assert_eq!((names.len(), pages), (252, 3), "every district once");
+    let (_, one) = app
+        .get_json(&coord, "/api/v1/situation?district=Медеуский")
+        .await;
+    let only: Vec<&String> = one["tallies"]["districts"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    assert_eq!(only, ["Медеуский"]);
+
+    let mut res = stream(&app, &coord).await;
+    let mut buf = String::new();
+    let r = app.post_event(&observer, &alarm(1)).await;
+    assert_eq!(r.status(), 201);
+    let update = next_update(&mut res, &mut buf, Duration::from_secs(5), |u| {
+        !u["alerts"].as_array().unwrap().is_empty()
+    })
+    .await
+    .expect("the alarm's update");
+    let changed: Vec<&String> = update["tallies"]["districts"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    assert_eq!(
+        changed,
+        ["Медеуский"],
+        "only the district the alarm changed"
+    );
+    assert!(
+        update["tallies"]["all"]["observers_alarm"]
+            .as_u64()
+            .is_some()
+    );
+
+    let page = app
+        .http
+        .get(app.url("/situation?lang=en"))
+        .bearer_auth(&coord)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let rows = page.matches("<tr data-d=").count();
+    assert_eq!(rows, 100, "the most urgent hundred districts");
+    assert!(
+        page.contains(r#"<tr data-d="Медеуский">"#),
+        "the district with the alarm comes first"
+    );
+    assert!(page.contains("most urgent of 252 districts"), "said so");
+}
+
 both_backends!(
     an_alarm_reaches_the_live_feed_and_is_acted_on,
-    a_feed_that_fell_behind_catches_up
+    a_feed_that_fell_behind_catches_up,
+    many_districts_are_answered_in_pages
 );
