@@ -39,6 +39,19 @@ pub enum Verdict {
     Cleared,
 }
 
+impl Verdict {
+    pub const ALL: [Verdict; 3] = [Self::Verified, Self::Disputed, Self::Cleared];
+
+    /// Its name in the log (`serde`) and in URLs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Verified => "verified",
+            Self::Disputed => "disputed",
+            Self::Cleared => "cleared",
+        }
+    }
+}
+
 /// What a coordinator does with an alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

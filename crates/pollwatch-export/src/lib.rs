@@ -26,7 +26,8 @@ pub use tables::{
 
 use std::collections::BTreeMap;
 
-use pollwatch_domain::{RowId, Timestamp};
+use pollwatch_domain::actions::Verdict;
+use pollwatch_domain::{ClientId, RowId, Timestamp};
 use pollwatch_situation::StationRef;
 
 /// One cell. Numbers stay numbers, so a spreadsheet can sum them.
@@ -82,6 +83,9 @@ pub struct Row {
 pub trait Lookup {
     fn station(&self, id: RowId) -> Option<&StationRef>;
     fn code_name(&self, observer: RowId) -> Option<&str>;
+    /// The coordinators' verdict on a report and its reason, if any: an
+    /// export read without it would count disputed reports as standing.
+    fn review(&self, report: &ClientId) -> Option<(Verdict, &str)>;
     /// "2026-03-15 14:05" in the election's zone.
     fn local(&self, t: Timestamp) -> String;
 }
@@ -100,6 +104,9 @@ pub struct Words {
     pub observed_at: String,
     pub received_at: String,
     pub corrects: String,
+    /// The verdict column and its reason.
+    pub review: String,
+    pub review_reason: String,
     pub form: String,
     pub form_version: String,
     /// Anything no column holds (an answer of a form version not in force,
@@ -145,6 +152,8 @@ pub struct Words {
     pub kinds: BTreeMap<&'static str, String>,
     /// Station status (`as_str`) -> its name.
     pub statuses: BTreeMap<&'static str, String>,
+    /// Verdict (`as_str`) -> its name.
+    pub verdicts: BTreeMap<&'static str, String>,
 }
 
 impl Words {

@@ -52,6 +52,8 @@ fn common_headers(w: &Words, with_kind: bool) -> Vec<String> {
         w.observed_at.clone(),
         w.received_at.clone(),
         w.corrects.clone(),
+        w.review.clone(),
+        w.review_reason.clone(),
     ]);
     h
 }
@@ -81,6 +83,18 @@ fn common_cells(w: &Words, lookup: &dyn Lookup, e: &Event, with_kind: bool) -> V
                 .unwrap_or_default(),
         ),
     ]);
+    match lookup.review(&ev.client_id) {
+        Some((verdict, reason)) => c.extend([
+            Cell::text(
+                w.verdicts
+                    .get(verdict.as_str())
+                    .cloned()
+                    .unwrap_or_else(|| verdict.as_str().to_owned()),
+            ),
+            Cell::text(reason),
+        ]),
+        None => c.extend([Cell::Empty, Cell::Empty]),
+    }
     c
 }
 

@@ -31,8 +31,9 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
 use pollwatch_analysis::compare;
+use pollwatch_domain::actions::Verdict;
 use pollwatch_domain::forms::FormSet;
-use pollwatch_domain::{Permission, RowId, Timestamp};
+use pollwatch_domain::{ClientId, Permission, RowId, Timestamp};
 use pollwatch_export::{
     ComparisonTable, Csv, EventTable, GeoJson, HeadcountTable, IncidentTable, Lookup,
     ProtocolTable, ReportTable, Row, StationTable, Words,
@@ -177,6 +178,8 @@ pub fn words(tr: Tr) -> Words {
         observed_at: tr.t("export.col.observed_at").to_owned(),
         received_at: tr.t("export.col.received_at").to_owned(),
         corrects: tr.t("export.col.corrects").to_owned(),
+        review: tr.t("export.col.review").to_owned(),
+        review_reason: tr.t("export.col.review_reason").to_owned(),
         form: tr.t("export.col.form").to_owned(),
         form_version: tr.t("export.col.form_version").to_owned(),
         other: tr.t("export.col.other").to_owned(),
@@ -241,6 +244,13 @@ pub fn words(tr: Tr) -> Words {
         .into_iter()
         .map(|(s, name)| (s.as_str(), name))
         .collect(),
+        verdicts: Verdict::ALL
+            .into_iter()
+            .map(|v| {
+                let (id, label) = crate::reports::verdict_label(tr, v);
+                (id, label.to_owned())
+            })
+            .collect(),
     }
 }
 
@@ -248,6 +258,10 @@ pub fn words(tr: Tr) -> Words {
 struct LogLookup {
     election: Arc<Election>,
     names: HashMap<RowId, String>,
+    /// The verdicts as the first page is read (a few per station at
+    /// most): read then, not when the export is prepared, so that the
+    /// header goes out before the log is touched.
+    reviews: Option<HashMap<ClientId, (Verdict, String)>>,
 }
 
 impl Lookup for LogLookup {
@@ -256,6 +270,12 @@ impl Lookup for LogLookup {
     }
     fn code_name(&self, observer: RowId) -> Option<&str> {
         self.names.get(&observer).map(String::as_str)
+    }
+    fn review(&self, report: &ClientId) -> Option<(Verdict, &str)> {
+        self.reviews
+            .as_ref()?
+            .get(report)
+            .map(|(v, r)| (*v, r.as_str()))
     }
     fn local(&self, t: Timestamp) -> String {
         self.election.clock.local(t)
@@ -269,6 +289,7 @@ enum Source {
         after: i64,
         done: bool,
         table: Box<dyn EventTable>,
+        rooms: Arc<Rooms>,
         lookup: LogLookup,
     },
     Stations {
@@ -297,10 +318,21 @@ impl Export {
                 after,
                 done,
                 table,
+                rooms,
                 lookup,
             } => {
                 if *done {
                     return Ok(None);
+                }
+                if lookup.reviews.is_none() {
+                    rooms.catch_up(*group).await?;
+                    let room = rooms.room(*group).await?;
+                    let s = room.read().await;
+                    lookup.reviews = Some(
+                        s.reviews()
+                            .map(|(id, r)| (id.clone(), (r.verdict, r.reason.clone())))
+                            .collect(),
+                    );
                 }
                 let page = store.events(*group, *after, LOG_PAGE).await?;
                 match page.last() {
@@ -359,7 +391,12 @@ pub async fn prepare(
                 after: 0,
                 done: false,
                 table,
-                lookup: LogLookup { election, names },
+                rooms: Arc::clone(&src.rooms),
+                lookup: LogLookup {
+                    election,
+                    names,
+                    reviews: None,
+                },
             },
         })
     };

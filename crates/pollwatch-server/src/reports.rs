@@ -113,13 +113,17 @@ pub fn kind_label(tr: Tr, kind: EventKind) -> &'static str {
     }
 }
 
-fn verdict_label(tr: Tr, v: pollwatch_domain::actions::Verdict) -> (&'static str, &'static str) {
+pub(crate) fn verdict_label(
+    tr: Tr,
+    v: pollwatch_domain::actions::Verdict,
+) -> (&'static str, &'static str) {
     use pollwatch_domain::actions::Verdict;
-    match v {
-        Verdict::Verified => ("verified", tr.t("report.verdict.verified")),
-        Verdict::Disputed => ("disputed", tr.t("report.verdict.disputed")),
-        Verdict::Cleared => ("cleared", tr.t("report.verdict.cleared")),
-    }
+    let label = match v {
+        Verdict::Verified => tr.t("report.verdict.verified"),
+        Verdict::Disputed => tr.t("report.verdict.disputed"),
+        Verdict::Cleared => tr.t("report.verdict.cleared"),
+    };
+    (v.as_str(), label)
 }
 
 /// A 64-digit lowercase hex string: a photo's SHA-256.

@@ -97,6 +97,11 @@ impl Situation {
         self.verdicts.get(report)
     }
 
+    /// Every verdict, by the report it is on.
+    pub fn reviews(&self) -> impl Iterator<Item = (&ClientId, &Review)> {
+        self.verdicts.iter()
+    }
+
     fn counts(&self, s: &Slot) -> bool {
         self.verdicts
             .get(&s.client_id)

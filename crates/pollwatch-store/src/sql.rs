@@ -922,6 +922,15 @@ macro_rules! sql_store {
                 }
 
                 async fn index_station_words(&self) -> Result<u64> {
+                    const CHORE: &str = "station_words";
+                    let finished = ::sqlx::query("SELECT 1 FROM store_chores WHERE name = $1")
+                        .bind(CHORE)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db)?;
+                    if finished.is_some() {
+                        return Ok(0);
+                    }
                     let mut done = 0u64;
                     loop {
                         // Stations stored before words were kept: each has
@@ -935,6 +944,17 @@ macro_rules! sql_store {
                         .await
                         .map_err(db)?;
                         if rows.is_empty() {
+                            // Every import indexes its stations' words from
+                            // now on: the walk is never needed again.
+                            ::sqlx::query(
+                                "INSERT INTO store_chores (name, done_at) VALUES ($1, $2) \
+                                 ON CONFLICT (name) DO NOTHING",
+                            )
+                            .bind(CHORE)
+                            .bind($crate::now().0)
+                            .execute(&self.pool)
+                            .await
+                            .map_err(db)?;
                             return Ok(done);
                         }
                         let stations: Vec<Station> = rows.iter().map(station).collect::<Result<_>>()?;

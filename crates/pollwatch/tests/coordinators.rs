@@ -265,6 +265,28 @@ async fn reports_read_in_the_readers_language_and_a_dispute_leaves_the_compariso
         )
         .await;
     assert_eq!(status, 404);
+    // The group's files carry the verdicts, so a disputed report is never
+    // read as standing once it leaves the server.
+    let (status, file) = ru.get("/api/v1/exports/reports?format=csv&lang=ru").await;
+    assert_eq!(status, 200, "{file}");
+    let mut r = csv::Reader::from_reader(file.trim_start_matches('\u{feff}').as_bytes());
+    let headers = r.headers().unwrap().clone();
+    let column = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("no {name:?} in {headers:?}"))
+    };
+    let (id, verdict) = (column("Id отчёта"), column("Проверка штаба"));
+    let verdicts: std::collections::HashMap<String, String> = r
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[id].to_owned(), r[verdict].to_owned())
+        })
+        .collect();
+    assert_eq!(verdicts[&uuid(1)], "Подтверждено", "{verdicts:?}");
+    assert_eq!(verdicts[&uuid(2)], "Сомнение снято", "{verdicts:?}");
     let beta = Browser::new(&app, "coord-beta", "en").await;
     let (status, _) = beta
         .post(
