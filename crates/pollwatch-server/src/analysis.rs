@@ -471,15 +471,7 @@ async fn comparison(
         findings: c.findings.into_iter().map(|f| f.message).collect(),
     };
     let (source, totals, gaps, rows, matching, next) = if q.source == "file" && has_file_figures {
-        let election = state.rooms.election().await?;
-        let districts: std::collections::HashMap<String, Arc<str>> = election
-            .stations
-            .iter()
-            .map(|s| (s.number.clone(), Arc::from(s.district.as_str())))
-            .collect();
-        let m = kept
-            .file_comparison(move |n| districts.get(n).cloned().unwrap_or_else(|| "".into()))
-            .await?;
+        let m = kept.file_comparison(state.rooms.election().await?).await?;
         let page = m.page(show, district, after.as_ref(), COMPARE_PAGE);
         let mut unknown = Default::default();
         let rows: Vec<CompareRow> = page

@@ -24,6 +24,7 @@ use pollwatch_store::{ResultImportInfo, Store};
 use tokio::sync::OnceCell;
 
 use crate::error::ApiError;
+use crate::rooms::Election;
 
 /// Result sets kept in memory. An analyst compares with one or two; a
 /// national set is about 21 MB, so four bound this at under 100 MB.
@@ -70,19 +71,26 @@ impl Kept {
     }
 
     /// The comparison with the figures imported with the result: they
-    /// never change, so it is made once. `district` names a station's
-    /// district in the election's registry.
+    /// never change, so it is made once. Districts are the registry's,
+    /// where it has the station.
     pub async fn file_comparison(
         self: &Arc<Self>,
-        district: impl Fn(&str) -> Arc<str> + Send + 'static,
+        election: Arc<Election>,
     ) -> Result<Arc<Maintained>, ApiError> {
         let kept = Arc::clone(self);
         self.file_comparison
             .get_or_try_init(|| async move {
                 tokio::task::spawn_blocking(move || {
+                    let districts: HashMap<&str, Arc<str>> = election
+                        .stations
+                        .iter()
+                        .map(|s| (s.number.as_str(), Arc::from(s.district.as_str())))
+                        .collect();
+                    let none: Arc<str> = Arc::from("");
                     let mut m = Maintained::new(&kept.official, kept.file_rules());
                     for (i, o) in kept.file.iter().enumerate() {
-                        m.set(&kept.official, o, i as u64, district(&o.station));
+                        let d = districts.get(o.station.as_str()).unwrap_or(&none);
+                        m.set(&kept.official, o, i as u64, Arc::clone(d));
                     }
                     Arc::new(m)
                 })
