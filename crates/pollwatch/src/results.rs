@@ -553,7 +553,6 @@ fn write_comparison(
     totals: &compare::Totals,
     rows: impl Iterator<Item = compare::StationComparison>,
 ) -> anyhow::Result<()> {
-    use std::io::Write;
     let head = serde_json::to_value(totals)?;
     let fields = head.as_object().context("the totals are a JSON object")?;
     write!(out, "{{")?;
