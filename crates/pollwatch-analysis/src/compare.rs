@@ -49,6 +49,9 @@ use serde_json::Value;
 use pollwatch_domain::EventKind;
 use pollwatch_domain::results::{ObservedFigures, ResultSet, StationResult};
 
+mod maintained;
+pub use maintained::{Entry, Maintained, Official, Page, Rank, Show, Totals};
+
 /// What counts as a finding.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -483,7 +486,11 @@ fn differs(field: &str, what: &str, official: u64, observed: u64) -> Finding {
 }
 
 /// Station names in a human order: digit runs compare as numbers
-/// ("2" before "10").
+/// ("2" before "10"). The order of the comparison's stations.
+pub fn natural_order(a: &str, b: &str) -> Ordering {
+    natural(a, b)
+}
+
 fn natural(a: &str, b: &str) -> Ordering {
     /// Runs of digits and of other characters.
     fn chunks(s: &str) -> Vec<(bool, &str)> {
@@ -538,14 +545,8 @@ pub fn compare<O: ObservedStation>(
     let mut stations: Vec<StationComparison> = observed
         .iter()
         .map(|o| {
-            let f = o.figures();
-            let off = index.get(f.station.as_str()).copied();
-            StationComparison {
-                station: f.station.clone(),
-                official: off.map(|s| official_view(official, s)),
-                observed: observed_view(o),
-                findings: findings(official, off, o, rules, &mut unknown),
-            }
+            let off = index.get(o.figures().station.as_str()).copied();
+            station(official, off, o, rules, &mut unknown)
         })
         .collect();
     stations.sort_by(|a, b| {
@@ -577,20 +578,72 @@ pub fn compare<O: ObservedStation>(
     let stations_observed = stations.len();
     let stations_published = stations.iter().filter(|s| s.official.is_some()).count();
     let stations_with_findings = stations.iter().filter(|s| !s.findings.is_empty()).count();
-    let notes: Vec<String> = unknown
+    let notes = unknown_notes(unknown.iter().map(String::as_str));
+    let description = describe(
+        official.stations.len(),
+        stations_observed,
+        stations_published,
+        stations_with_findings,
+        &by_kind,
+        rules,
+    );
+    Comparison {
+        rules: rules.clone(),
+        stations_observed,
+        stations_published,
+        official_stations: official.stations.len(),
+        stations_with_findings,
+        by_kind,
+        stations,
+        description,
+        notes,
+    }
+}
+
+/// One observed station set against its official figures (`official`,
+/// `None` when the result has no such station). Candidates of the
+/// observers' figures that the result does not list go to `unknown`.
+pub fn station<O: ObservedStation>(
+    set: &ResultSet,
+    official: Option<&StationResult>,
+    observed: &O,
+    rules: &Rules,
+    unknown: &mut BTreeSet<String>,
+) -> StationComparison {
+    StationComparison {
+        station: observed.figures().station.clone(),
+        official: official.map(|s| official_view(set, s)),
+        observed: observed_view(observed),
+        findings: findings(set, official, observed, rules, unknown),
+    }
+}
+
+/// The notes on observers' candidates the result does not list.
+fn unknown_notes<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    names
         .into_iter()
         .map(|name| {
             format!("observers' figures give votes for {name:?}, which the official result does not list; not compared")
         })
-        .collect();
+        .collect()
+}
 
+/// The comparison in words, from its totals.
+fn describe(
+    official_stations: usize,
+    stations_observed: usize,
+    stations_published: usize,
+    stations_with_findings: usize,
+    by_kind: &BTreeMap<String, usize>,
+    rules: &Rules,
+) -> String {
     let mut description = format!(
         "Observers' figures for {} station{} set against the official result ({} station{}); \
          {} of them {} published. ",
         stations_observed,
         plural(stations_observed),
-        thousands(official.stations.len() as u64),
-        plural(official.stations.len()),
+        thousands(official_stations as u64),
+        plural(official_stations),
         stations_published,
         if stations_published == 1 { "is" } else { "are" },
     );
@@ -627,18 +680,7 @@ pub fn compare<O: ObservedStation>(
             parts.join("; ")
         ));
     }
-
-    Comparison {
-        rules: rules.clone(),
-        stations_observed,
-        stations_published,
-        official_stations: official.stations.len(),
-        stations_with_findings,
-        by_kind,
-        stations,
-        description,
-        notes,
-    }
+    description
 }
 
 fn plural(n: usize) -> &'static str {

@@ -2,10 +2,13 @@
 //! results, their forensics with charts, the comparison with the group's
 //! own evidence, and the quick count from the group's protocol copies.
 //! All figures come from the pure analysis crate; charts are SVG drawn
-//! here, inline, so nothing is fetched from elsewhere.
+//! here, inline, so nothing is fetched from elsewhere. What is kept
+//! between views (stored forensics, result sets, the comparison following
+//! the situation room) is in [`kept`].
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+mod kept;
+
+use std::sync::Arc;
 
 use askama::Template;
 use axum::Router;
@@ -13,12 +16,15 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use pollwatch_analysis::charts::{self, Axis};
-use pollwatch_analysis::{compare, forensics, quickcount};
-use pollwatch_domain::results::{ObservedFigures, ResultSet, StationResult};
+use pollwatch_analysis::compare::{FindingKind, Maintained, Rank, Show, Totals};
+use pollwatch_analysis::{compare, forensics};
+use pollwatch_domain::results::StationResult;
 use pollwatch_domain::{EventKind, Permission, RowId};
-use pollwatch_situation::Summary;
+use pollwatch_situation::{FormKey, Situation, StationState, Summary};
 use pollwatch_store::{ResultImportInfo, StoreError};
 use serde::Deserialize;
+
+pub use kept::{Analysis, Followed, Kept, RESULTS_KEPT};
 
 use crate::AppState;
 use crate::api::format_time;
@@ -28,9 +34,10 @@ use crate::extract::page::{Path, Query};
 use crate::i18n::{Chosen, Tr};
 use crate::pages::{Nav, filters, render};
 
-/// Forensics reports by result id: a result never changes once stored, so
-/// its report is computed once (seconds on a national file) and kept.
-pub type ReportCache = Arc<Mutex<HashMap<RowId, Arc<forensics::Report>>>>;
+/// Stations a comparison page lists.
+const COMPARE_PAGE: usize = 100;
+/// Bars of the comparison's chart: the largest gaps, whatever the page.
+const CHART_GAPS: usize = 40;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -100,37 +107,13 @@ async fn list(
     }))
 }
 
-async fn load(
-    state: &AppState,
-    id: RowId,
-) -> Result<(ResultImportInfo, ResultSet, Vec<ObservedFigures>), PageError> {
+/// A stored result's row (cheap: none of its station rows), or 404.
+async fn info(state: &AppState, id: RowId) -> Result<ResultImportInfo, PageError> {
     state
         .store
-        .result_set(id)
+        .result_import(id)
         .await?
         .ok_or_else(|| PageError(ApiError::NotFound(format!("result #{id}"))))
-}
-
-/// The forensics report of a stored result, computed once.
-pub async fn cached_report(
-    state: &AppState,
-    id: RowId,
-    set: ResultSet,
-) -> Result<Arc<forensics::Report>, ApiError> {
-    if let Ok(cache) = state.reports.lock()
-        && let Some(r) = cache.get(&id)
-    {
-        return Ok(r.clone());
-    }
-    let report =
-        tokio::task::spawn_blocking(move || forensics::run(&set, &forensics::Params::default()))
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let report = Arc::new(report);
-    if let Ok(mut cache) = state.reports.lock() {
-        cache.insert(id, report.clone());
-    }
-    Ok(report)
 }
 
 #[derive(Template)]
@@ -165,9 +148,13 @@ async fn report(
         Ok(c) => c,
         Err(r) => return Ok(*r),
     };
-    let (info, set, _) = load(&state, id).await?;
-    let leader = set.candidates.get(set.leader).cloned().unwrap_or_default();
-    let report = cached_report(&state, id, set).await?;
+    let info = info(&state, id).await?;
+    let leader = info
+        .candidates
+        .get(info.leader)
+        .cloned()
+        .unwrap_or_default();
+    let report = state.analysis.forensics(&state.store, &info).await?;
     let d = &report.distributions;
     let as_f64 = |v: &[u64]| v.iter().map(|x| *x as f64).collect::<Vec<_>>();
     let whole_percents: Vec<f64> = (1..20).map(|i| f64::from(i) * 0.05).collect();
@@ -282,8 +269,8 @@ async fn report(
 /// The caller's group's standing reports as observers' figures, by
 /// station number: what the situation room says stands (a disputed report
 /// is left out, the coordinator's choice between observers is used, a
-/// corrected report gives way to its correction). Shared by the pages and
-/// `pollwatch compare --group`.
+/// corrected report gives way to its correction). Shared by the exports
+/// and `pollwatch compare --group`.
 pub async fn observed_from_group(
     rooms: &crate::rooms::Rooms,
     group_id: RowId,
@@ -297,35 +284,72 @@ pub async fn observed_from_group(
     Ok(observed_from_situation(&s, candidates))
 }
 
-/// [`observed_from_group`] on a situation already at hand.
-pub fn observed_from_situation(
-    s: &pollwatch_situation::Situation,
+/// [`observed_from_group`] on a situation already at hand, in station
+/// order.
+pub fn observed_from_situation(s: &Situation, candidates: &[String]) -> Vec<compare::Observed> {
+    let mut out: Vec<compare::Observed> = s
+        .stations_changed_since(0)
+        .filter_map(|st| observed_at(s, st, candidates))
+        .collect();
+    out.sort_by(|a, b| compare::natural_order(&a.figures.station, &b.figures.station));
+    out
+}
+
+/// The name the official result gives a station of the registry.
+pub fn official_name(st: &StationState) -> &str {
+    st.station.number.as_str()
+}
+
+/// One station's observers' figures from the reports that stand there
+/// (its headcount and protocol), or `None` when neither is in.
+pub fn observed_at(
+    s: &Situation,
+    st: &StationState,
     candidates: &[String],
-) -> Vec<compare::Observed> {
-    let standing: Vec<(&str, EventKind, serde_json::Value, i64)> = s
-        .standing_reports()
-        .map(|(st, slot)| {
-            (
-                st.station.number.as_str(),
-                match slot.summary {
-                    Summary::Checklist { .. } => EventKind::Checklist,
-                    Summary::Headcount { .. } => EventKind::Headcount,
-                    Summary::Protocol { .. } => EventKind::Protocol,
-                },
-                slot.payload(),
-                slot.seq,
-            )
+) -> Option<compare::Observed> {
+    let standing: Vec<(EventKind, serde_json::Value, i64)> = [FormKey::Headcount, FormKey::Protocol]
+        .iter()
+        .filter_map(|form| {
+            let slot = s.standing(st, form)?;
+            let kind = match slot.summary {
+                Summary::Headcount { .. } => EventKind::Headcount,
+                Summary::Protocol { .. } => EventKind::Protocol,
+                Summary::Checklist { .. } => return None,
+            };
+            Some((kind, slot.payload(), slot.seq))
         })
         .collect();
+    if standing.is_empty() {
+        return None;
+    }
+    let name = official_name(st);
     let reports = standing
         .iter()
-        .map(|(station, kind, payload, seq)| compare::Report {
-            station,
+        .map(|(kind, payload, seq)| compare::Report {
+            station: name,
             kind: *kind,
             payload,
             seq: *seq,
         });
-    compare::observed_from_reports(reports, candidates)
+    compare::observed_from_reports(reports, candidates).pop()
+}
+
+/// A station's figures as a quick-count sample station, when the
+/// observers' copy of the protocol is complete.
+pub fn full_copy(o: &compare::Observed, candidates: &[String]) -> Option<StationResult> {
+    let f = &o.figures;
+    Some(StationResult {
+        station: f.station.clone(),
+        line: f.line,
+        registered: f.registered?,
+        ballots_issued: f.ballots_issued?,
+        valid: f.valid?,
+        invalid: f.invalid?,
+        votes: candidates
+            .iter()
+            .map(|c| f.votes.get(c).copied())
+            .collect::<Option<Vec<_>>>()?,
+    })
 }
 
 #[derive(Deserialize)]
@@ -334,6 +358,22 @@ struct CompareQuery {
     /// with the result).
     #[serde(default)]
     source: String,
+    /// Which stations to list: [`Show::as_str`]; discrepancies by default.
+    #[serde(default)]
+    show: Option<String>,
+    /// Only this district's stations.
+    #[serde(default)]
+    district: String,
+    /// The page after this station ([`Rank::cursor`]).
+    #[serde(default)]
+    after: Option<String>,
+}
+
+/// One listed station.
+struct CompareRow {
+    station: String,
+    district: String,
+    findings: Vec<String>,
 }
 
 #[derive(Template)]
@@ -344,8 +384,56 @@ struct ComparePage {
     info: ResultImportInfo,
     source: String,
     has_file_figures: bool,
-    result: compare::Comparison,
+    totals: Totals,
+    kinds: Vec<(String, usize)>,
     chart: String,
+    show: &'static str,
+    shows: Vec<(&'static str, &'static str)>,
+    district: String,
+    rows: Vec<CompareRow>,
+    matching: usize,
+    next: Option<String>,
+}
+
+/// A finding kind for people, in the reader's language.
+fn kind_label(tr: Tr, k: FindingKind) -> &'static str {
+    match k {
+        FindingKind::ProtocolNotPosted => tr.t("compare.kind.protocol_not_posted"),
+        FindingKind::NotPublished => tr.t("compare.kind.not_published"),
+        FindingKind::PublishedDiffersFromCopy => tr.t("compare.kind.published_differs_from_copy"),
+        FindingKind::TurnoutAboveHeadcount => tr.t("compare.kind.turnout_above_headcount"),
+        FindingKind::CandidateAboveOfficial => tr.t("compare.kind.candidate_above_official"),
+    }
+}
+
+fn show_label(tr: Tr, show: Show) -> &'static str {
+    match show {
+        Show::All => tr.t("compare.show.all"),
+        Show::Discrepancies => tr.t("compare.show.discrepancies"),
+        Show::Agreeing => tr.t("compare.show.agreeing"),
+        Show::Kind(k) => kind_label(tr, k),
+    }
+}
+
+/// The page's filters, read or refused (422, naming the parameter).
+fn compare_filters(q: &CompareQuery) -> Result<(Show, Option<Rank>), PageError> {
+    let show = match q.show.as_deref() {
+        None | Some("") => Show::Discrepancies,
+        Some(text) => Show::parse(text).ok_or_else(|| {
+            let names: Vec<&str> = Show::all().map(Show::as_str).collect();
+            PageError(ApiError::invalid(
+                "show",
+                format!("{text:?} is not one of {}", names.join(", ")),
+            ))
+        })?,
+    };
+    let after = match q.after.as_deref() {
+        None | Some("") => None,
+        Some(text) => Some(Rank::parse_cursor(text).ok_or_else(|| {
+            PageError(ApiError::invalid("after", "is not a page of this comparison"))
+        })?),
+    };
+    Ok((show, after))
 }
 
 async fn comparison(
@@ -360,53 +448,115 @@ async fn comparison(
         Err(r) => return Ok(*r),
     };
     let group_id = caller.group_id()?;
-    let (info, set, file_figures) = load(&state, id).await?;
-    let has_file_figures = !file_figures.is_empty();
-    let mut rules = compare::Rules::default();
-    let (source, observed) = if q.source == "file" && has_file_figures {
-        let lower = pollwatch_domain::results::Mapping::parse("mapping", &info.mapping)
-            .ok()
-            .and_then(|m| m.observed)
-            .is_some_and(|o| o.lower_bound);
-        rules.votes_are_lower_bound = lower;
-        let observed: Vec<compare::Observed> = file_figures.into_iter().map(Into::into).collect();
-        ("file".to_owned(), observed)
-    } else {
-        let observed = observed_from_group(&state.rooms, group_id, &set.candidates).await?;
-        ("group".to_owned(), observed)
+    let (show, after) = compare_filters(&q)?;
+    let info = info(&state, id).await?;
+    let kept = state.analysis.result(&state.store, &info).await?;
+    let has_file_figures = !kept.file.is_empty();
+    let district = (!q.district.is_empty()).then_some(q.district.as_str());
+    let tr = chosen.tr;
+    let chart_rows = |m: &Maintained| -> Vec<(String, f64)> {
+        m.top_gaps(CHART_GAPS)
+            .into_iter()
+            .map(|(station, gap)| {
+                (
+                    tr.f("chart.gap_station", &[("number", station)]),
+                    gap as f64,
+                )
+            })
+            .collect()
     };
-    let result = tokio::task::spawn_blocking(move || compare::compare(&set, &observed, &rules))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let rows: Vec<(String, f64)> = result
-        .stations
+    let row = |c: compare::StationComparison, district: &str| CompareRow {
+        station: c.station,
+        district: district.to_owned(),
+        findings: c.findings.into_iter().map(|f| f.message).collect(),
+    };
+    let (source, totals, gaps, rows, matching, next) = if q.source == "file" && has_file_figures {
+        let m = kept.file_comparison(state.rooms.election().await?).await?;
+        let page = m.page(show, district, after.as_ref(), COMPARE_PAGE);
+        let mut unknown = Default::default();
+        let rows: Vec<CompareRow> = page
+            .entries
+            .iter()
+            .filter_map(|e| {
+                let o = kept.file.get(e.id as usize)?;
+                let off = kept.official.station(&o.station);
+                let c = compare::station(kept.set(), off, o, m.rules(), &mut unknown);
+                Some(row(c, &e.district))
+            })
+            .collect();
+        (
+            "file",
+            m.totals(),
+            chart_rows(&m),
+            rows,
+            page.matching,
+            page.next,
+        )
+    } else {
+        state.rooms.catch_up(group_id).await?;
+        let room = state.rooms.room(group_id).await?;
+        let followed = kept.group(group_id);
+        let mut f = followed.lock().await;
+        let s = room.read().await;
+        f.follow(&s, &kept.official);
+        let m = &f.comparison;
+        let page = m.page(show, district, after.as_ref(), COMPARE_PAGE);
+        let mut unknown = Default::default();
+        let rows: Vec<CompareRow> = page
+            .entries
+            .iter()
+            .filter_map(|e| {
+                let st = s.station(e.id as RowId)?;
+                let o = observed_at(&s, st, &kept.set().candidates)?;
+                let off = kept.official.station(&o.figures.station);
+                let c = compare::station(kept.set(), off, &o, m.rules(), &mut unknown);
+                Some(row(c, &e.district))
+            })
+            .collect();
+        (
+            "group",
+            m.totals(),
+            chart_rows(m),
+            rows,
+            page.matching,
+            page.next,
+        )
+    };
+    let chart = charts::gaps(tr.t("chart.gaps_title"), &gaps, tr.t("chart.votes"));
+    let next = next.map(|r| {
+        let mut url = format!(
+            "?source={source}&show={}&after={}",
+            show.as_str(),
+            filters::segment(&r.cursor())
+        );
+        if let Some(d) = district {
+            url.push_str("&district=");
+            url.push_str(&filters::segment(d));
+        }
+        url
+    });
+    let kinds = FindingKind::ALL
         .iter()
-        .filter_map(|s| {
-            let gap = s
-                .findings
-                .iter()
-                .filter_map(|f| f.gap)
-                .max_by_key(|g| g.abs())?;
-            Some((
-                chosen.tr.f("chart.gap_station", &[("number", &s.station)]),
-                gap as f64,
-            ))
+        .map(|k| {
+            let n = totals.by_kind.get(k.as_str()).copied().unwrap_or(0);
+            (kind_label(tr, *k).to_owned(), n)
         })
-        .take(40)
         .collect();
-    let chart = charts::gaps(
-        chosen.tr.t("chart.gaps_title"),
-        &rows,
-        chosen.tr.t("chart.votes"),
-    );
     Ok(render(&ComparePage {
-        tr: chosen.tr,
+        tr,
         nav: Nav::of(&caller, &chosen),
         info,
-        source,
+        source: source.to_owned(),
         has_file_figures,
-        result,
+        totals,
+        kinds,
         chart,
+        show: show.as_str(),
+        shows: Show::all().map(|x| (x.as_str(), show_label(tr, x))).collect(),
+        district: q.district.clone(),
+        rows,
+        matching,
+        next,
     }))
 }
 
@@ -416,35 +566,7 @@ struct QuickCountPage {
     tr: Tr,
     nav: Nav,
     info: ResultImportInfo,
-    qc: quickcount::QuickCount,
-}
-
-/// The observers' full protocol copies as a sample of stations.
-fn sample_from_copies(observed: &[compare::Observed], candidates: &[String]) -> ResultSet {
-    let stations = observed
-        .iter()
-        .map(|o| &o.figures)
-        .filter_map(|o| {
-            Some(StationResult {
-                station: o.station.clone(),
-                line: o.line,
-                registered: o.registered?,
-                ballots_issued: o.ballots_issued?,
-                valid: o.valid?,
-                invalid: o.invalid?,
-                votes: candidates
-                    .iter()
-                    .map(|c| o.votes.get(c).copied())
-                    .collect::<Option<Vec<_>>>()?,
-            })
-        })
-        .collect();
-    ResultSet {
-        candidates: candidates.to_vec(),
-        leader: 0,
-        stations,
-        skipped_incomplete: 0,
-    }
+    qc: Arc<pollwatch_analysis::quickcount::QuickCount>,
 }
 
 async fn quick_count(
@@ -458,11 +580,18 @@ async fn quick_count(
         Err(r) => return Ok(*r),
     };
     let group_id = caller.group_id()?;
-    let (info, set, _) = load(&state, id).await?;
-    let observed = observed_from_group(&state.rooms, group_id, &set.candidates).await?;
-    let mut sample = sample_from_copies(&observed, &set.candidates);
-    sample.leader = set.leader;
-    let qc = quickcount::estimate(&sample, Some(set.stations.len()), Some(&set));
+    let info = info(&state, id).await?;
+    let kept = state.analysis.result(&state.store, &info).await?;
+    state.rooms.catch_up(group_id).await?;
+    let room = state.rooms.room(group_id).await?;
+    let followed = kept.group(group_id);
+    let mut f = followed.lock().await;
+    {
+        let s = room.read().await;
+        f.follow(&s, &kept.official);
+    }
+    let qc = f.quick_count(&kept).await?;
+    drop(f);
     Ok(render(&QuickCountPage {
         tr: chosen.tr,
         nav: Nav::of(&caller, &chosen),

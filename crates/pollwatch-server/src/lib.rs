@@ -67,8 +67,8 @@ pub struct AppState {
     station_ids: Arc<RwLock<HashMap<StationNumber, RowId>>>,
     /// A real argon2 hash to verify against when the username is unknown.
     dummy_hash: String,
-    /// Forensics reports of stored results, computed once each.
-    pub reports: analysis::ReportCache,
+    /// Stored forensics, result sets and comparisons kept between views.
+    pub analysis: Arc<analysis::Analysis>,
     /// The shared outcome of `/readyz`'s write probe.
     pub readiness: Arc<pages::Readiness>,
     /// Evidence files on disk, under the configured data directory.
@@ -123,7 +123,7 @@ impl AppState {
             election_id,
             station_ids: Arc::default(),
             dummy_hash,
-            reports: Arc::default(),
+            analysis: Arc::default(),
             readiness: Arc::default(),
             forms,
             limits: Arc::new(limits::Limits::new(limits)),

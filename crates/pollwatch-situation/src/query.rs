@@ -81,6 +81,13 @@ impl Situation {
         self.stations.iter().find(|s| s.station.number == number)
     }
 
+    /// Stations whose state changed after log position `seq` (any
+    /// report, verdict or choice of theirs, an alert on them), in registry
+    /// order: what a projection kept beside this one folds again.
+    pub fn stations_changed_since(&self, seq: i64) -> impl Iterator<Item = &StationState> {
+        self.stations.iter().filter(move |s| s.changed > seq)
+    }
+
     pub fn station_count(&self) -> usize {
         self.stations.len()
     }

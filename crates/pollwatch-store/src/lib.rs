@@ -520,6 +520,24 @@ pub trait Store: Send + Sync + 'static {
         &self,
         id: RowId,
     ) -> Result<Option<(ResultImportInfo, ResultSet, Vec<ObservedFigures>)>>;
+    /// One stored result's description, without its rows (a national
+    /// result has 95,000): what a page needs once the figures it shows are
+    /// computed and kept.
+    async fn result_import(&self, id: RowId) -> Result<Option<ResultImportInfo>>;
+    /// The forensics report of a result as computed by analysis `version`
+    /// (JSON text), if it was stored. A result never changes once stored,
+    /// so its report is computed once per version of the analysis.
+    async fn forensics(&self, result_id: RowId, version: i64) -> Result<Option<String>>;
+    /// Keep a result's forensics report. When one is already stored for
+    /// this version (two servers computed it at once) the first stays:
+    /// the analysis is deterministic, so both are the same.
+    async fn store_forensics(
+        &self,
+        result_id: RowId,
+        version: i64,
+        report: &str,
+        at: Timestamp,
+    ) -> Result<()>;
 
     // --- evidence files ---
     /// Record that the group holds this file. Idempotent by (group, hash):

@@ -2121,6 +2121,52 @@ macro_rules! sql_store {
                     Ok(Some((info, set, observed)))
                 }
 
+                async fn result_import(&self, id: RowId) -> Result<Option<ResultImportInfo>> {
+                    ::sqlx::query(&format!(
+                        "SELECT {IMPORT_COLUMNS} FROM result_imports WHERE id = $1"
+                    ))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .as_ref()
+                    .map(import_info)
+                    .transpose()
+                }
+
+                async fn forensics(&self, result_id: RowId, version: i64) -> Result<Option<String>> {
+                    let row = ::sqlx::query(
+                        "SELECT report FROM result_forensics WHERE import_id = $1 AND version = $2",
+                    )
+                    .bind(result_id)
+                    .bind(version)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)?;
+                    row.as_ref().map(|r| get(r, "report")).transpose()
+                }
+
+                async fn store_forensics(
+                    &self,
+                    result_id: RowId,
+                    version: i64,
+                    report: &str,
+                    at: Timestamp,
+                ) -> Result<()> {
+                    ::sqlx::query(
+                        "INSERT INTO result_forensics (import_id, version, report, computed_at) \
+                         VALUES ($1, $2, $3, $4) ON CONFLICT (import_id, version) DO NOTHING",
+                    )
+                    .bind(result_id)
+                    .bind(version)
+                    .bind(report)
+                    .bind(at.0)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                    Ok(())
+                }
+
                 async fn record_blob(&self, b: NewBlob) -> Result<(BlobInfo, bool)> {
                     // Insert-or-nothing, then read whichever row is there: a
                     // race of two uploads of one photo stores one row.

@@ -47,6 +47,7 @@ macro_rules! store_suite {
             sessions_are_listed_revoked_and_purged,
             the_write_probe_leaves_nothing,
             official_results_round_trip_once,
+            forensics_are_kept_once_per_version,
             evidence_blobs_are_recorded_once_per_group,
             stations_are_paged_filtered_and_found_by_word
         );
@@ -981,6 +982,75 @@ pub async fn official_results_round_trip_once(store: Arc<dyn Store>) {
     assert_eq!(back, set);
     assert_eq!(back_observed, vec![observed]);
     assert!(store.result_set(info.id + 100).await.unwrap().is_none());
+}
+
+pub async fn forensics_are_kept_once_per_version(store: Arc<dyn Store>) {
+    use pollwatch_domain::results::{ResultSet, StationResult};
+    let set = ResultSet {
+        candidates: vec!["Alpha".into()],
+        leader: 0,
+        stations: vec![StationResult {
+            station: "1".into(),
+            line: 2,
+            registered: 1000,
+            ballots_issued: 600,
+            valid: 590,
+            invalid: 10,
+            votes: vec![590],
+        }],
+        skipped_incomplete: 0,
+    };
+    let (info, _) = store
+        .import_results(crate::ResultImport {
+            name: "Test".into(),
+            source: "test".into(),
+            file_name: "r.csv".into(),
+            sha256: "cd".into(),
+            mapping: "name = 'Test'".into(),
+            set: &set,
+            observed: &[],
+            at: T0,
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.result_import(info.id).await.unwrap(), Some(info.clone()));
+    assert_eq!(store.result_import(info.id + 100).await.unwrap(), None);
+
+    assert_eq!(store.forensics(info.id, 1).await.unwrap(), None);
+    store
+        .store_forensics(info.id, 1, r#"{"stations":1}"#, T0)
+        .await
+        .unwrap();
+    // A second server that computed it meanwhile: the first report stays.
+    store
+        .store_forensics(info.id, 1, r#"{"stations":2}"#, T0)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.forensics(info.id, 1).await.unwrap().as_deref(),
+        Some(r#"{"stations":1}"#)
+    );
+    // Another version of the analysis has its own report, or none yet.
+    assert_eq!(store.forensics(info.id, 2).await.unwrap(), None);
+    store
+        .store_forensics(info.id, 2, r#"{"stations":3}"#, T0)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.forensics(info.id, 2).await.unwrap().as_deref(),
+        Some(r#"{"stations":3}"#)
+    );
+    assert_eq!(
+        store.forensics(info.id, 1).await.unwrap().as_deref(),
+        Some(r#"{"stations":1}"#)
+    );
+    // Only a stored result has a report.
+    assert!(
+        store
+            .store_forensics(info.id + 100, 1, "{}", T0)
+            .await
+            .is_err()
+    );
 }
 
 pub async fn evidence_blobs_are_recorded_once_per_group(store: Arc<dyn Store>) {

@@ -495,39 +495,80 @@ pub async fn run_compare(database: &str, args: CompareArgs) -> anyhow::Result<Ex
             official.observed.iter().cloned().map(Into::into).collect()
         }
     };
-    let result = compare::compare(&official.set, &observed, &rules);
+    let name = official.mapping.name.clone();
+    let official = compare::Official::new(official.set);
+    let mut kept = compare::Maintained::new(&official, rules);
+    for (i, o) in observed.iter().enumerate() {
+        kept.set(&official, o, i as u64, "".into());
+    }
+    // One station at a time, in the comparison's order: a national
+    // comparison is never held whole (it was 300 MB more than this).
+    let rows = kept.iter().filter_map(|e| {
+        let o = observed.get(e.id as usize)?;
+        let off = official.station(&o.figures.station);
+        Some(compare::station(
+            official.set(),
+            off,
+            o,
+            kept.rules(),
+            &mut Default::default(),
+        ))
+    });
+    let totals = kept.totals();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&result)?);
+        write_comparison(&mut out, &totals, rows)?;
     } else {
-        println!(
-            "{}: {} stations observed, {} with published figures, {} with findings",
-            official.mapping.name,
-            result.stations_observed,
-            result.stations_published,
-            result.stations_with_findings
-        );
-        for (kind, n) in &result.by_kind {
-            println!("  {kind}: {n} stations");
+        use std::io::Write;
+        writeln!(
+            out,
+            "{name}: {} stations observed, {} with published figures, {} with findings",
+            totals.stations_observed, totals.stations_published, totals.stations_with_findings
+        )?;
+        for (kind, n) in &totals.by_kind {
+            writeln!(out, "  {kind}: {n} stations")?;
         }
         let shown = if args.all { usize::MAX } else { 50 };
-        for s in result
-            .stations
-            .iter()
-            .filter(|s| !s.findings.is_empty())
-            .take(shown)
-        {
+        for s in rows.take_while(|s| !s.findings.is_empty()).take(shown) {
             for f in &s.findings {
-                println!("  station {}: {}", s.station, f.message);
+                writeln!(out, "  station {}: {}", s.station, f.message)?;
             }
         }
-        if result.stations_with_findings > shown {
-            println!(
+        if totals.stations_with_findings > shown {
+            writeln!(
+                out,
                 "  … and {} more stations (--all lists them, --json gives everything)",
-                result.stations_with_findings - shown
-            );
+                totals.stations_with_findings - shown
+            )?;
         }
     }
+    std::io::Write::flush(&mut out)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A comparison as JSON (the fields of `compare::Comparison`), written a
+/// station at a time.
+fn write_comparison(
+    out: &mut impl std::io::Write,
+    totals: &compare::Totals,
+    rows: impl Iterator<Item = compare::StationComparison>,
+) -> anyhow::Result<()> {
+    let head = serde_json::to_value(totals)?;
+    let fields = head.as_object().context("the totals are a JSON object")?;
+    write!(out, "{{")?;
+    for (k, v) in fields.iter() {
+        write!(out, "{}:{},", serde_json::to_string(k)?, v)?;
+    }
+    write!(out, "\"stations\":[")?;
+    for (i, row) in rows.enumerate() {
+        if i > 0 {
+            write!(out, ",")?;
+        }
+        writeln!(out)?;
+        serde_json::to_writer(&mut *out, &row)?;
+    }
+    writeln!(out, "\n]}}")?;
+    Ok(())
 }
 
 /// The group's stored reports as observers' figures, per station number.

@@ -722,3 +722,129 @@ fn demo_findings_match_the_injections(seed: u64) {
     // headcounts, which are no finding.
     assert!(c.stations.iter().any(|s| s.observed.headcount_partial));
 }
+
+/// Updates to the maintained comparison: a station's figures (new or
+/// changed), or the station no longer observed.
+fn arb_updates() -> impl Strategy<Value = Vec<(String, usize, Option<Observed>)>> {
+    proptest::collection::vec(
+        (
+            prop_oneof![Just("1".to_owned()), Just("2".to_owned()), "[0-9]{1,2}"],
+            0..2usize,
+            proptest::option::weighted(0.8, arb_observed()),
+        ),
+        0..30,
+    )
+}
+
+proptest! {
+    #[test]
+    fn maintained_after_any_updates_is_the_comparison_from_scratch(
+        set in arb_set(),
+        updates in arb_updates(),
+        headcount_tolerance in 0..100u64,
+        votes_are_lower_bound in any::<bool>(),
+        page_size in 1..5usize,
+    ) {
+        // A stored result has each station once.
+        let mut set = set;
+        let mut seen = BTreeSet::new();
+        set.stations.retain(|s| seen.insert(s.station.clone()));
+        let rules = Rules { headcount_tolerance, votes_are_lower_bound, ..Rules::default() };
+        let official = Official::new(set.clone());
+        let mut m = Maintained::new(&official, rules.clone());
+        let mut now: BTreeMap<(String, usize), Observed> = BTreeMap::new();
+        for (i, (station, line, o)) in updates.into_iter().enumerate() {
+            let district: std::sync::Arc<str> = if i % 2 == 0 { "A".into() } else { "B".into() };
+            match o {
+                Some(mut o) => {
+                    o.figures.station = station.clone();
+                    o.figures.line = line;
+                    m.set(&official, &o, i as u64, district);
+                    now.insert((station, line), o);
+                }
+                None => {
+                    m.remove(&station, line);
+                    now.remove(&(station, line));
+                }
+            }
+        }
+        let observed: Vec<Observed> = now.values().cloned().collect();
+        let reference = compare(&set, &observed, &rules);
+        let mut unknown = BTreeSet::new();
+        let rows: Vec<StationComparison> = m
+            .iter()
+            .map(|e| {
+                let o = &now[&(e.station().to_owned(), e.line())];
+                station(&set, official.station(e.station()), o, &rules, &mut unknown)
+            })
+            .collect();
+        prop_assert_eq!(&rows, &reference.stations);
+        let t = m.totals();
+        prop_assert_eq!(t.stations_observed, reference.stations_observed);
+        prop_assert_eq!(t.stations_published, reference.stations_published);
+        prop_assert_eq!(t.official_stations, reference.official_stations);
+        prop_assert_eq!(t.stations_with_findings, reference.stations_with_findings);
+        prop_assert_eq!(&t.by_kind, &reference.by_kind);
+        prop_assert_eq!(&t.description, &reference.description);
+        prop_assert_eq!(&t.notes, &reference.notes);
+
+        // Pages, followed by their cursors as text, walk the same order
+        // with each filter, and count what the filter admits.
+        for show in Show::all() {
+            for district in [None, Some("A")] {
+                let expected: Vec<(String, usize)> = m
+                    .iter()
+                    .filter(|e| district.is_none_or(|d| &*e.district == d))
+                    .filter(|e| match show {
+                        Show::All => true,
+                        Show::Discrepancies => e.findings() > 0,
+                        Show::Agreeing => e.findings() == 0,
+                        Show::Kind(k) => reference
+                            .stations
+                            .iter()
+                            .find(|s| s.station == e.station() && s.observed.line == e.line())
+                            .is_some_and(|s| s.findings.iter().any(|f| f.kind == k)),
+                    })
+                    .map(|e| (e.station().to_owned(), e.line()))
+                    .collect();
+                let mut walked = Vec::new();
+                let mut after: Option<Rank> = None;
+                loop {
+                    let page = m.page(show, district, after.as_ref(), page_size);
+                    prop_assert_eq!(page.matching, expected.len());
+                    prop_assert!(page.entries.len() <= page_size);
+                    walked.extend(page.entries.iter().map(|e| (e.station().to_owned(), e.line())));
+                    match page.next {
+                        Some(r) => after = Some(Rank::parse_cursor(&r.cursor()).unwrap()),
+                        None => break,
+                    }
+                }
+                prop_assert_eq!(&walked, &expected, "{}", show.as_str());
+            }
+        }
+        // The chart's gaps are the first stations' with a gap.
+        let gaps: Vec<(&str, i64)> = m.top_gaps(3);
+        let reference_gaps: Vec<(&str, i64)> = reference
+            .stations
+            .iter()
+            .filter_map(|s| {
+                let g = s.findings.iter().filter_map(|f| f.gap).max_by_key(|g| g.unsigned_abs())?;
+                (g != 0).then_some((s.station.as_str(), g))
+            })
+            .take(3)
+            .collect();
+        prop_assert_eq!(gaps, reference_gaps);
+    }
+}
+
+#[test]
+fn show_names_read_back_and_unknown_ones_are_refused() {
+    for show in Show::all() {
+        assert_eq!(Show::parse(show.as_str()), Some(show));
+    }
+    assert_eq!(Show::parse("everything"), None);
+    assert_eq!(Rank::parse_cursor("1.2"), None);
+    assert_eq!(Rank::parse_cursor("x.2.3.7"), None);
+    let r = Rank::parse_cursor("1.20.0.Регион / 1.5").unwrap();
+    assert_eq!(r.cursor(), "1.20.0.Регион / 1.5");
+}

@@ -16,7 +16,7 @@
 //! beside the other methods, not as verdicts.
 
 use pollwatch_domain::results::ResultSet;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::stats::{chi2_sf, normal_two_sided};
 
@@ -43,7 +43,7 @@ pub fn benford_second_digit() -> [f64; 10] {
 /// two-digit) depart from Benford's law without any fraud, and with tens of
 /// thousands of stations tiny departures are "significant": the test is a
 /// comparison between candidates, not a verdict.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SecondDigit {
     /// The candidate (or party) name.
     pub party: String,
@@ -61,7 +61,7 @@ pub struct SecondDigit {
 }
 
 /// Last-digit and 0/5 tests for one candidate.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LastDigit {
     pub party: String,
     /// Counts ≥ [`LAST_DIGIT_MIN`] tested.

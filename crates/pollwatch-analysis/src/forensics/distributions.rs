@@ -4,7 +4,7 @@
 //! Klimek et al. (2012) at 1-point resolution.
 
 use pollwatch_domain::results::ResultSet;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::Params;
 
@@ -12,7 +12,7 @@ use super::Params;
 pub const FINGERPRINT_CELLS: usize = 100;
 
 /// Histograms of the stations' turnout and leader's result.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Distributions {
     pub method: String,
     /// Stations counted (registered > 0, ballots cast > 0, leader's votes

@@ -38,7 +38,7 @@
 use pollwatch_domain::results::ResultSet;
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Params, fraction_at_most};
 use crate::stats::{mean_sd, normal_cdf, normal_two_sided};
@@ -47,7 +47,7 @@ use crate::stats::{mean_sd, normal_cdf, normal_two_sided};
 pub const ASSUMES: &str = "Without falsification, a station's turnout and leader's result fall on whole percentages only by chance: redrawing each station's numerator from Binomial(b, a/b) gives the chance count. Stations whose figures were written to a target percentage pile up on whole numbers.";
 
 /// Count of integer stations at one whole percentage.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PercentCount {
     /// The whole percentage (0..=100).
     pub percent: u32,
@@ -60,7 +60,7 @@ pub struct PercentCount {
 
 /// Exact (not simulated) mean and standard deviation of a count under the
 /// null model: the count is a sum of independent Bernoulli(p_i).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Analytic {
     /// Σ p_t over stations.
     pub turnout_mean: f64,
@@ -74,7 +74,7 @@ pub struct Analytic {
 }
 
 /// Result of the integer-percentage test.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IntegerPercent {
     /// How the figures were computed.
     pub method: String,

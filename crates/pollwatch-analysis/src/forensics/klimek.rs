@@ -80,7 +80,7 @@
 use pollwatch_domain::results::ResultSet;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::Params;
 use crate::stats::{half_sample_mode, normal_cdf, normal_quantile};
@@ -120,7 +120,7 @@ pub const F_E_STEP_FINE: f64 = 0.0025;
 
 /// Fair (fraud-free) distribution parameters: means and standard
 /// deviations of turnout and of the winner's share.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Fair {
     pub turnout_mean: f64,
     pub turnout_sd: f64,
@@ -129,7 +129,7 @@ pub struct Fair {
 }
 
 /// How well the fitted model matches the data.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Fit {
     /// Symmetric chi-square distance at the fitted parameters.
     pub chi2: f64,
@@ -148,7 +148,7 @@ pub struct Fit {
 }
 
 /// The fixed settings of the model and fit, echoed in the output.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Settings {
     /// Seed of the simulated stations ([`Params::seed`]).
     pub seed: u64,
@@ -179,7 +179,7 @@ pub struct Settings {
 }
 
 /// Result of the Klimek et al. model fit.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Klimek {
     pub method: String,
     pub assumes: String,

@@ -146,8 +146,15 @@ pub(crate) fn fraction_at_most(a: u64, b: u64, f: f64) -> bool {
     u128::from(a) * 1_000_000 <= micro * u128::from(b)
 }
 
-/// Everything [`run`] finds.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// The version of the methods and of [`Report`]'s shape. A stored report
+/// is read back only by the version that wrote it; raise this whenever a
+/// method's figures or the report's fields change, and every result's
+/// report is computed again (once) by the new version.
+pub const VERSION: u32 = 1;
+
+/// Everything [`run`] finds. Serialized to JSON and read back as it was,
+/// so it can be stored beside its result (see [`VERSION`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     /// Rows read (all stations of the result set).
     pub stations: usize,

@@ -23,7 +23,7 @@
 use std::collections::BTreeMap;
 
 use pollwatch_domain::results::ResultSet;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::integer::is_integer_percent;
 use super::{Params, fraction_at_most};
@@ -37,7 +37,7 @@ pub const MIN_ROBUST_SD: f64 = 0.01;
 pub const FAR_ABOVE_Z: f64 = 3.0;
 
 /// One flagged station.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Outlier {
     /// The station's id as the results file gives it.
     pub station: String,

@@ -26,7 +26,7 @@
 //!   positive parts only would count noise as fraud).
 
 use pollwatch_domain::results::ResultSet;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::Params;
 
@@ -34,7 +34,7 @@ use super::Params;
 pub const ASSUMES: &str = "Turnout above the mode is inflated by ballots for the leader; without fraud the leader's share would not rise with turnout, so the leader's votes in every turnout bin would be the clean ratio (taken at the mode of the others' votes) times the others' votes. Genuine differences between low- and high-turnout areas (e.g. rural areas voting both more and more for the leader) are counted as excess too, so the figure is an upper-bound style estimate under that assumption.";
 
 /// One 1-point turnout bin.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ShpilkinBin {
     /// Lower edge in percent: the bin is (p, p+1] % turnout.
     pub low_percent: u32,
@@ -48,7 +48,7 @@ pub struct ShpilkinBin {
 }
 
 /// Result of Shpilkin's method.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Shpilkin {
     pub method: String,
     pub assumes: String,
