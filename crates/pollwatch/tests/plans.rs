@@ -24,7 +24,8 @@ use std::sync::{Mutex, OnceLock};
 
 use common::{Backend, TestApp, headcount, station, uuid};
 use pollwatch_domain::Slug;
-use pollwatch_store::{StationImport, now};
+use pollwatch_domain::results::{ResultSet, StationResult};
+use pollwatch_store::{ResultImport, StationImport, now};
 use sqlx::{Connection, Executor, Row};
 use tracing::field::{Field, Visit};
 use tracing_subscriber::Layer;
@@ -443,9 +444,49 @@ async fn grow_registry(app: &TestApp) {
         .unwrap();
 }
 
+/// An official result of every station of the grown registry, for the
+/// analysts' pages.
+async fn official_result(app: &TestApp) -> i64 {
+    let stations = std::iter::once("101".to_owned())
+        .chain(std::iter::once("102".to_owned()))
+        .chain((0..1500).map(|n| format!("{}", 1000 + n)))
+        .enumerate()
+        .map(|(i, station)| StationResult {
+            station,
+            line: i + 2,
+            registered: 1500,
+            ballots_issued: 900 + (i as u64 % 50),
+            valid: 880,
+            invalid: 20 + (i as u64 % 50),
+            votes: vec![500, 380],
+        })
+        .collect();
+    let set = ResultSet {
+        candidates: vec!["Candidate 1".into(), "Candidate 2".into()],
+        leader: 0,
+        stations,
+        skipped_incomplete: 0,
+    };
+    let (info, _) = app
+        .store
+        .import_results(ResultImport {
+            name: "Official".into(),
+            source: "plans".into(),
+            file_name: "official.csv".into(),
+            sha256: "a".repeat(64),
+            mapping: String::new(),
+            set: &set,
+            observed: &[],
+            at: now(),
+        })
+        .await
+        .unwrap();
+    info.id
+}
+
 /// Every route, as each audience uses it: what the recorder sees here is
 /// what a request can make the store do.
-async fn walk(app: &TestApp) {
+async fn walk(app: &TestApp, result: i64) {
     let observer = app.observer_token("alpha").await;
     let coordinator = app.staff_token("coord-alpha").await;
     let analyst = app.staff_token("analyst-alpha").await;
@@ -455,7 +496,14 @@ async fn walk(app: &TestApp) {
             .await;
         assert!(res.status().is_success(), "{}", res.status());
     }
-    let gets: &[(&str, &str)] = &[
+    let result_pages = [
+        format!("/results/{result}"),
+        format!("/results/{result}/compare"),
+        format!("/results/{result}/compare?show=discrepancies"),
+        format!("/results/{result}/compare?district=Медеуский"),
+        format!("/results/{result}/quickcount"),
+    ];
+    let mut gets: Vec<(&str, &str)> = vec![
         (&observer, "/api/v1/me"),
         (&observer, "/api/v1/me/stations"),
         (&observer, "/api/v1/forms"),
@@ -502,7 +550,8 @@ async fn walk(app: &TestApp) {
         (&analyst, "/results"),
         (&analyst, "/api/v1/me"),
     ];
-    for (token, path) in gets {
+    gets.extend(result_pages.iter().map(|p| (analyst.as_str(), p.as_str())));
+    for (token, path) in &gets {
         let res = app
             .http
             .get(app.url(path))
@@ -551,13 +600,26 @@ async fn walk(app: &TestApp) {
     assert!(res.status().as_u16() < 500);
 }
 
-/// The rooms are built once at start from whole tables (on purpose); the
-/// walk begins when they stand.
-async fn warm(app: &TestApp) {
+/// The rooms are built once at start from whole tables (on purpose), and
+/// so is an official result the first time an analyst opens it (its rows
+/// read once, its forensics computed once and stored); the walk begins
+/// when they stand.
+async fn warm(app: &TestApp, result: i64) {
     for group in ["alpha", "beta"] {
         let token = app.staff_token(&format!("coord-{group}")).await;
         let (status, _) = app.get_json(&token, "/api/v1/situation").await;
         assert_eq!(status, 200);
+    }
+    let analyst = app.staff_token("analyst-alpha").await;
+    for page in ["", "/compare", "/quickcount"] {
+        let res = app
+            .http
+            .get(app.url(&format!("/results/{result}{page}")))
+            .bearer_auth(&analyst)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "/results/{result}{page}");
     }
 }
 
@@ -571,9 +633,10 @@ async fn check(backend: Backend) {
     grow_registry(&app).await;
     // Opening and warming the rooms read whole tables on purpose (once, at
     // start); what is checked is what requests make the store do.
-    warm(&app).await;
+    let result = official_result(&app).await;
+    warm(&app, result).await;
     start();
-    walk(&app).await;
+    walk(&app, result).await;
     let statements = stop();
     assert!(
         statements.len() > 20,
@@ -613,9 +676,10 @@ async fn a_missing_index_is_found() {
         return;
     };
     let app = TestApp::spawn_on(store, guard).await;
-    warm(&app).await;
+    let result = official_result(&app).await;
+    warm(&app, result).await;
     start();
-    walk(&app).await;
+    walk(&app, result).await;
     let statements = stop();
     let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{url}"))
         .await

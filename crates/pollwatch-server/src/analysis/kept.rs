@@ -155,7 +155,10 @@ impl Followed {
                 }
                 None => self.comparison.remove(name, 0),
             }
-            match observed.as_ref().and_then(|o| super::full_copy(o, candidates)) {
+            match observed
+                .as_ref()
+                .and_then(|o| super::full_copy(o, candidates))
+            {
                 Some(r) => {
                     self.sample.insert(st.station.id, r);
                 }
