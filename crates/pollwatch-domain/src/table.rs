@@ -28,7 +28,8 @@
 use std::fmt;
 use std::io::Cursor;
 
-use encoding_rs::{Encoding, KOI8_R, UTF_8, UTF_16BE, UTF_16LE, WINDOWS_1251};
+pub use encoding_rs::Encoding;
+use encoding_rs::{KOI8_R, UTF_8, WINDOWS_1251};
 
 use crate::registry::RegistryError as InputError;
 

@@ -361,6 +361,7 @@ async fn comparison(
     };
     let group_id = caller.group_id()?;
     let (info, set, file_figures) = load(&state, id).await?;
+    let (set, unmatched) = crate::registry_match::registry_view(&state.rooms, &info, set).await?;
     let has_file_figures = !file_figures.is_empty();
     let mut rules = compare::Rules::default();
     let (source, observed) = if q.source == "file" && has_file_figures {
@@ -375,9 +376,11 @@ async fn comparison(
         let observed = observed_from_group(&state.rooms, group_id, &set.candidates).await?;
         ("group".to_owned(), observed)
     };
-    let result = tokio::task::spawn_blocking(move || compare::compare(&set, &observed, &rules))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let mut result =
+        tokio::task::spawn_blocking(move || compare::compare(&set, &observed, &rules))
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+    result.notes.extend(unmatched);
     let rows: Vec<(String, f64)> = result
         .stations
         .iter()
@@ -459,6 +462,7 @@ async fn quick_count(
     };
     let group_id = caller.group_id()?;
     let (info, set, _) = load(&state, id).await?;
+    let (set, _) = crate::registry_match::registry_view(&state.rooms, &info, set).await?;
     let observed = observed_from_group(&state.rooms, group_id, &set.candidates).await?;
     let mut sample = sample_from_copies(&observed, &set.candidates);
     sample.leader = set.leader;
