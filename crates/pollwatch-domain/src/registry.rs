@@ -1118,14 +1118,56 @@ mod tests {
     }
 
     #[test]
-    fn invalid_utf8_is_reported_per_row_and_other_rows_still_checked() {
+    fn a_row_in_another_encoding_is_refused_naming_the_lines() {
         let mut bytes = csv_of(&["1,A,,D,1,,,regular,"]);
         bytes.extend_from_slice(b"2,\xCF\xEA\xEE\xEB\xE0,,D,1,,,regular,\n");
         bytes.extend_from_slice("3,Медеу,,D,-1,,,regular,\n".as_bytes());
         let errors = errors_csv(&bytes);
-        let got: Vec<(usize, &str)> = errors.iter().map(|e| (e.line, e.field.as_str())).collect();
-        assert_eq!(got, [(3, "(row)"), (4, "registered_voters")]);
-        assert!(errors[0].reason.contains("UTF-8"), "{}", errors[0]);
+        let e = only_error(&errors);
+        assert_eq!((e.line, e.field.as_str()), (3, "(encoding)"));
+        assert!(
+            e.reason.contains("line 4 is UTF-8") && e.reason.contains("line 3 is not"),
+            "{e}"
+        );
+        assert!(e.reason.contains("--encoding"), "{e}");
+    }
+
+    #[test]
+    fn a_windows_1251_registry_reads_as_its_text() {
+        let text = "number;name;district;registered_voters;kind\r\n843;УИК № 843;1 район Богородское;1887;regular\r\n844;УИК № 844;Ёлки;-1;regular\r\n";
+        let (bytes, _, _) = encoding_rs::WINDOWS_1251.encode(text);
+        let errors = errors_csv(&bytes);
+        let e = only_error(&errors);
+        assert_eq!((e.line, e.field.as_str()), (3, "registered_voters"));
+        let good = text.replace("-1", "10");
+        let (bytes, _, _) = encoding_rs::WINDOWS_1251.encode(&good);
+        let parsed = parse_csv("s.csv", &bytes).unwrap();
+        assert_eq!(parsed.stations[0].district, "1 район Богородское");
+        assert_eq!(parsed.stations[1].district, "Ёлки");
+    }
+
+    #[test]
+    fn a_missing_column_says_how_the_file_was_read() {
+        // A ';' file read with ',' given: the header is one column.
+        let text = "number;name;district;registered_voters;kind\n1;A;D;1;regular\n";
+        let table = crate::table::read(
+            "s.csv",
+            text.as_bytes(),
+            &crate::table::Options {
+                delimiter: Some(b','),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let errors = parse_table(&table).unwrap_err();
+        assert!(
+            errors[0]
+                .reason
+                .contains("read as UTF-8 (detected), delimiter ',' (given)"),
+            "{}",
+            errors[0]
+        );
+        assert!(errors[0].reason.contains("--delimiter ';'"), "{}", errors[0]);
     }
 
     fn generated_rows(n: usize) -> Vec<String> {
