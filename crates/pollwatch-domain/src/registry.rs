@@ -138,22 +138,9 @@ pub fn parse_table(table: &Table) -> Result<ParsedRegistry, Vec<RegistryError>> 
     }
     warnings.extend(unknown);
 
-    let width = header.len();
-    let text = matches!(table.seen, crate::table::Seen::Text { .. });
     for row in &table.rows {
-        if text && row.cells.len() != width {
-            out.error(
-                row.line,
-                "(row)",
-                format!(
-                    "has {} fields but the header has {width} (check for an unquoted {} or a missing one)",
-                    row.cells.len(),
-                    table
-                        .seen
-                        .delimiter()
-                        .map_or_else(|| "delimiter".to_owned(), crate::table::delimiter_name)
-                ),
-            );
+        if let Some(reason) = table.misshapen(row) {
+            out.error(row.line, "(row)", reason);
             continue;
         }
         let mut raw = RawStation::default();

@@ -443,23 +443,14 @@ pub fn parse_results_table(
     let mut observed_rows = Vec::new();
     let mut skipped = 0;
     let mut seen: HashMap<String, usize> = HashMap::new();
-    let width = table.header.cells.len();
-    let shape_checked = matches!(table.seen, crate::table::Seen::Text { .. });
     for row in &table.rows {
         let line = row.line;
-        if shape_checked && row.cells.len() != width {
+        if let Some(reason) = table.misshapen(row) {
             errors.push(InputError {
                 file: file.into(),
                 line,
                 field: "(row)".into(),
-                reason: format!(
-                    "has {} fields but the header has {width} (check for an unquoted {} or a missing one)",
-                    row.cells.len(),
-                    table
-                        .seen
-                        .delimiter()
-                        .map_or_else(|| "delimiter".to_owned(), crate::table::delimiter_name)
-                ),
+                reason,
             });
             if errors.len() >= MAX_ERRORS {
                 break;

@@ -204,13 +204,9 @@ impl Table {
         if let Seen::Text { delimiter, .. } = self.seen {
             for d in DELIMITERS {
                 if d != delimiter && self.header.cells.iter().any(|c| c.contains(char::from(d))) {
+                    let name = delimiter_name(d);
                     s.push_str(&format!(
-                        "; the header contains {}: is that the delimiter? (--delimiter {})",
-                        delimiter_name(d),
-                        match d {
-                            b'\t' => "tab".to_owned(),
-                            d => format!("'{}'", char::from(d)),
-                        }
+                        "; the header contains {name}: is that the delimiter? (--delimiter {name})"
                     ));
                     break;
                 }
@@ -219,15 +215,19 @@ impl Table {
         s
     }
 
-    /// Rows whose number of cells differs from the header's (a delimiter
-    /// inside an unquoted value, a missing one). Trailing empty cells of a
-    /// workbook row do not count: a sheet has no "row length".
-    pub fn misshapen(&self) -> impl Iterator<Item = &Row> {
+    /// Why a row cannot be read column by column: a CSV row whose number
+    /// of fields differs from the header's (a delimiter inside an unquoted
+    /// value, or a missing one). A workbook row has no such length.
+    pub fn misshapen(&self, row: &Row) -> Option<String> {
         let width = self.header.cells.len();
-        let text = matches!(self.seen, Seen::Text { .. });
-        self.rows
-            .iter()
-            .filter(move |r| if text { r.cells.len() != width } else { false })
+        match self.seen {
+            Seen::Text { delimiter, .. } if row.cells.len() != width => Some(format!(
+                "has {} fields but the header has {width} (check for an unquoted {} or a missing one)",
+                row.cells.len(),
+                delimiter_name(delimiter)
+            )),
+            _ => None,
+        }
     }
 }
 
@@ -1061,8 +1061,17 @@ mod tests {
     #[test]
     fn misshapen_rows_are_found() {
         let t = read_default(b"a,b\n1,2\n3\n4,5,6\n").unwrap();
-        let lines: Vec<usize> = t.misshapen().map(|r| r.line).collect();
+        let lines: Vec<usize> = t
+            .rows
+            .iter()
+            .filter(|r| t.misshapen(r).is_some())
+            .map(|r| r.line)
+            .collect();
         assert_eq!(lines, [3, 4]);
+        assert_eq!(
+            t.misshapen(&t.rows[1]).unwrap(),
+            "has 1 fields but the header has 2 (check for an unquoted ',' or a missing one)"
+        );
     }
 
     fn xlsx(sheets: &[(&str, &[&[&str]])]) -> Vec<u8> {
