@@ -273,7 +273,8 @@ impl Mapping {
                 "the mapping says home_region = {r:?}, which --region {region:?} contradicts"
             )),
             None => {
-                let quoted = toml::Value::String(region.to_owned()).to_string();
+                // A JSON string is a TOML basic string: the same escapes.
+                let quoted = serde_json::to_string(region).map_err(|e| e.to_string())?;
                 Ok(format!(
                     "# Set by `pollwatch results import --region`.\nhome_region = {quoted}\n{text}"
                 ))

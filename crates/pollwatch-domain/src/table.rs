@@ -422,7 +422,7 @@ fn decode(
     }
     let mut best: Option<(f64, String, &'static Encoding)> = None;
     for encoding in [WINDOWS_1251, KOI8_R] {
-        let (text, _, had_errors) = encoding.decode_without_bom_handling(bytes);
+        let (text, had_errors) = encoding.decode_without_bom_handling(bytes);
         if had_errors {
             continue;
         }
@@ -1136,7 +1136,7 @@ mod tests {
     }
 
     /// The smallest OpenDocument spreadsheet calamine reads: a mimetype
-    /// and a content.xml with one table.
+    /// a content.xml with one table and its manifest.
     pub(crate) fn ods(sheet: &str, rows: &[&[&str]]) -> Vec<u8> {
         use std::io::Write;
         let mut body = String::new();
@@ -1167,6 +1167,12 @@ mod tests {
             .unwrap();
         zip.start_file("content.xml", stored).unwrap();
         zip.write_all(content.as_bytes()).unwrap();
+        zip.start_file("META-INF/manifest.xml", stored).unwrap();
+        zip.write_all(
+            br#"<?xml version="1.0" encoding="UTF-8"?>
+<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2"><manifest:file-entry manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/><manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/></manifest:manifest>"#,
+        )
+        .unwrap();
         zip.finish().unwrap().into_inner()
     }
 

@@ -282,6 +282,12 @@ fn ods_bytes(sheet: &str, rows: &[[&str; 6]]) -> Vec<u8> {
         .unwrap();
     zip.start_file("content.xml", stored).unwrap();
     zip.write_all(content.as_bytes()).unwrap();
+    zip.start_file("META-INF/manifest.xml", stored).unwrap();
+    zip.write_all(
+        br#"<?xml version="1.0" encoding="UTF-8"?>
+<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2"><manifest:file-entry manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/><manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/></manifest:manifest>"#,
+    )
+    .unwrap();
     zip.finish().unwrap().into_inner()
 }
 
