@@ -20,7 +20,6 @@
 //! **Pure:** no I/O, no clock.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fmt;
 
 use serde::Serialize;
 
@@ -73,13 +72,13 @@ pub enum MatchError {
     )]
     EmptyRegistry,
     /// No region holds most of the registry's stations.
-    #[error("no region of the results file holds most of the registry's {registry} stations (best: {}); give the region (--region) if the registry is of one", candidates(.best))]
+    #[error("no region of the results file holds most of the registry's {registry} stations (best: {}); give the region (--region) if the registry is of one", candidate_list(.best))]
     NoRegion {
         registry: usize,
         best: Vec<Candidate>,
     },
     /// Two regions agree about as well: refused rather than guessed.
-    #[error("the registry's {registry} stations agree about as well with several regions ({}); give the region (--region)", candidates(.candidates))]
+    #[error("the registry's {registry} stations agree about as well with several regions ({}); give the region (--region)", candidate_list(.candidates))]
     Ambiguous {
         registry: usize,
         candidates: Vec<Candidate>,
@@ -99,7 +98,7 @@ fn list(items: &[String]) -> String {
     s
 }
 
-fn candidates(c: &[Candidate]) -> String {
+fn candidate_list(c: &[Candidate]) -> String {
     c.iter()
         .map(|c| {
             format!(
