@@ -248,7 +248,14 @@ pub fn match_registry(
         }
     };
     let Home::Region { region: name, .. } = &home else {
-        return Ok(finish(home, set, HashMap::new(), registry, &registry_numbers, 0));
+        return Ok(finish(
+            home,
+            set,
+            HashMap::new(),
+            registry,
+            &registry_numbers,
+            0,
+        ));
     };
     let rows = regions.remove(name).unwrap_or_default();
     let other = total_rows - rows.len();
@@ -338,8 +345,7 @@ impl Matching {
             }
             return set;
         }
-        let mut rows: Vec<(usize, &String)> =
-            self.by_number.iter().map(|(n, &i)| (i, n)).collect();
+        let mut rows: Vec<(usize, &String)> = self.by_number.iter().map(|(n, &i)| (i, n)).collect();
         rows.sort_unstable();
         let stations = rows
             .into_iter()
@@ -373,10 +379,7 @@ impl Matching {
             self.outside_registry.len()
         );
         if self.other_regions > 0 {
-            s.push_str(&format!(
-                ", {} are in other regions",
-                self.other_regions
-            ));
+            s.push_str(&format!(", {} are in other regions", self.other_regions));
         }
         s
     }
@@ -461,8 +464,16 @@ mod tests {
         let set = national();
         assert_eq!(m.result_for(&set, "2").unwrap().registered, 2113);
         let applied = m.apply(set);
-        let ids: Vec<&str> = applied.stations.iter().map(|s| s.station.as_str()).collect();
-        assert_eq!(ids, ["1", "2", "3"], "the city's rows, under registry numbers");
+        let ids: Vec<&str> = applied
+            .stations
+            .iter()
+            .map(|s| s.station.as_str())
+            .collect();
+        assert_eq!(
+            ids,
+            ["1", "2", "3"],
+            "the city's rows, under registry numbers"
+        );
         assert_eq!(applied.stations[0].registered, 1887);
     }
 
@@ -491,7 +502,12 @@ mod tests {
         assert_eq!(best[0].region, "Город Москва");
         assert!(e.to_string().contains("--region"), "{e}");
 
-        let twins = set(&[("A / 1", 100), ("A / 2", 200), ("B / 1", 101), ("B / 2", 199)]);
+        let twins = set(&[
+            ("A / 1", 100),
+            ("A / 2", 200),
+            ("B / 1", 101),
+            ("B / 2", 199),
+        ]);
         let registry = reg(&[("1", 100), ("2", 200)]);
         let e = match_registry(&twins, REGION, None, &registry).unwrap_err();
         let MatchError::Ambiguous { candidates, .. } = &e else {
@@ -515,8 +531,16 @@ mod tests {
         assert_eq!(m.without_result, ["4"]);
         assert_eq!(m.outside_registry, ["3"]);
         let applied = m.apply(s.clone());
-        let ids: Vec<&str> = applied.stations.iter().map(|s| s.station.as_str()).collect();
-        assert_eq!(ids, ["1", "2", "3"], "every row kept, 02 under its registry number");
+        let ids: Vec<&str> = applied
+            .stations
+            .iter()
+            .map(|s| s.station.as_str())
+            .collect();
+        assert_eq!(
+            ids,
+            ["1", "2", "3"],
+            "every row kept, 02 under its registry number"
+        );
     }
 
     #[test]

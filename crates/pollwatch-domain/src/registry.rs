@@ -1154,7 +1154,11 @@ mod tests {
             "{}",
             errors[0]
         );
-        assert!(errors[0].reason.contains("--delimiter ';'"), "{}", errors[0]);
+        assert!(
+            errors[0].reason.contains("--delimiter ';'"),
+            "{}",
+            errors[0]
+        );
     }
 
     fn generated_rows(n: usize) -> Vec<String> {

@@ -604,15 +604,16 @@ pub fn column_by_station(
     mapping: &Mapping,
     column: &str,
 ) -> Result<HashMap<String, String>, InputError> {
-    let table = crate::table::read_text(file, bytes, &crate::table::Options::default())
-        .map_err(|errors| {
+    let table = crate::table::read_text(file, bytes, &crate::table::Options::default()).map_err(
+        |errors| {
             errors.into_iter().next().unwrap_or_else(|| InputError {
                 file: file.into(),
                 line: 1,
                 field: "(file)".into(),
                 reason: "cannot be read".into(),
             })
-        })?;
+        },
+    )?;
     column_by_station_table(&table, mapping, column)
 }
 

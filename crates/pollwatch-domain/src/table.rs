@@ -478,8 +478,7 @@ fn decode_strictly(
         if let Ok(text) = std::str::from_utf8(bytes) {
             return Ok(text.to_owned());
         }
-    } else if let Some(text) = encoding.decode_without_bom_handling_and_without_replacement(bytes)
-    {
+    } else if let Some(text) = encoding.decode_without_bom_handling_and_without_replacement(bytes) {
         return Ok(text.into_owned());
     }
     // Find where: decode piece by piece, counting the lines written so far.
@@ -591,9 +590,7 @@ fn cyrillic_distance(text: &str) -> Option<f64> {
         return None;
     }
     let share = vowels as f64 / letters as f64;
-    (0.2..=0.7)
-        .contains(&share)
-        .then_some((share - 0.42).abs())
+    (0.2..=0.7).contains(&share).then_some((share - 0.42).abs())
 }
 
 /// The delimiter that splits the first records into the same number of
@@ -762,14 +759,9 @@ fn read_workbook(
         },
     };
     let shown = format!("{file} (sheet {sheet:?})");
-    let range = book.worksheet_range(&sheet).map_err(|e| {
-        vec![error(
-            &shown,
-            1,
-            "(sheet)",
-            format!("cannot be read: {e}"),
-        )]
-    })?;
+    let range = book
+        .worksheet_range(&sheet)
+        .map_err(|e| vec![error(&shown, 1, "(sheet)", format!("cannot be read: {e}"))])?;
     let seen = Seen::Sheet {
         format,
         sheet: sheet.clone(),
@@ -1015,7 +1007,10 @@ mod tests {
             (b'|', "a|b\n1|2\n"),
             (b',', "a,b\n1,2\n"),
         ] {
-            assert_eq!(read_default(text.as_bytes()).unwrap().seen.delimiter(), Some(d));
+            assert_eq!(
+                read_default(text.as_bytes()).unwrap().seen.delimiter(),
+                Some(d)
+            );
         }
         // Quotes respected: the ';' inside quotes do not split.
         let quoted = "a,b\n\"x;y;z\",1\n\"p;q\",2\n";
@@ -1030,7 +1025,11 @@ mod tests {
         };
         let t = read("r.csv", "a;b\n1;2\n".as_bytes(), &options).unwrap();
         assert_eq!(t.header.cells, ["a;b"]);
-        assert!(t.header_context().contains("--delimiter ';'"), "{}", t.header_context());
+        assert!(
+            t.header_context().contains("--delimiter ';'"),
+            "{}",
+            t.header_context()
+        );
         assert!(t.header_context().contains("headers seen: \"a;b\""));
     }
 
@@ -1104,7 +1103,10 @@ mod tests {
         // Written from row 2 on (row 1 left empty): rows keep their places.
         let t = read("s.xlsx", &bytes, &Options::default()).unwrap();
         assert_eq!(t.file, "s.xlsx (sheet \"Итоги\")");
-        assert_eq!((t.header.line, t.header.cells.clone()), (2, vec!["регион".into(), "уик".into()]));
+        assert_eq!(
+            (t.header.line, t.header.cells.clone()),
+            (2, vec!["регион".into(), "уик".into()])
+        );
         assert_eq!(t.rows[0].cells, ["Город Москва", "843"], "no .0");
         let options = Options {
             sheet: Some("участки".into()),
@@ -1121,7 +1123,10 @@ mod tests {
                 (5, vec!["8".to_owned(), "3".to_owned()])
             ]
         );
-        assert_eq!(t.seen.to_string(), "read as sheet \"Участки\" of an .xlsx workbook");
+        assert_eq!(
+            t.seen.to_string(),
+            "read as sheet \"Участки\" of an .xlsx workbook"
+        );
         let options = Options {
             sheet: Some("Лист1".into()),
             ..Options::default()
@@ -1132,7 +1137,11 @@ mod tests {
         // A renamed workbook is still one; a broken one is an error.
         assert!(read("s.dat", &bytes, &Options::default()).is_ok());
         let e = read("s.xlsx", b"PK\x03\x04garbage", &Options::default()).unwrap_err();
-        assert!(e[0].reason.contains("cannot be read as an .xlsx workbook"), "{}", e[0]);
+        assert!(
+            e[0].reason.contains("cannot be read as an .xlsx workbook"),
+            "{}",
+            e[0]
+        );
     }
 
     /// The smallest OpenDocument spreadsheet calamine reads: a mimetype
@@ -1196,9 +1205,13 @@ mod tests {
     fn rows() -> impl Strategy<Value = Vec<Vec<String>>> {
         (1usize..5).prop_flat_map(|width| {
             proptest::collection::vec(
-                ("[a-zа-я]{1,5}", proptest::collection::vec(cell(), width - 1)).prop_map(
-                    |(first, rest)| std::iter::once(first).chain(rest).collect::<Vec<_>>(),
-                ),
+                (
+                    "[a-zа-я]{1,5}",
+                    proptest::collection::vec(cell(), width - 1),
+                )
+                    .prop_map(|(first, rest)| {
+                        std::iter::once(first).chain(rest).collect::<Vec<_>>()
+                    }),
                 1..8,
             )
         })

@@ -376,10 +376,9 @@ async fn comparison(
         let observed = observed_from_group(&state.rooms, group_id, &set.candidates).await?;
         ("group".to_owned(), observed)
     };
-    let mut result =
-        tokio::task::spawn_blocking(move || compare::compare(&set, &observed, &rules))
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let mut result = tokio::task::spawn_blocking(move || compare::compare(&set, &observed, &rules))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     result.notes.extend(unmatched);
     let rows: Vec<(String, f64)> = result
         .stations

@@ -10,9 +10,9 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use clap::Args;
+use pollwatch_analysis::matching;
 use pollwatch_analysis::{compare, forensics, quickcount};
 use pollwatch_domain::Slug;
-use pollwatch_analysis::matching;
 use pollwatch_domain::results::{Mapping, ObservedFigures, ResultSet, parse_results_table};
 use pollwatch_domain::table;
 use pollwatch_store::{ResultImport, Store, now};
@@ -47,11 +47,7 @@ pub fn read_maybe_gzip(path: &Path) -> anyhow::Result<(Vec<u8>, String)> {
 }
 
 /// Load a results file; on bad input print every error and answer `None`.
-pub fn load(
-    file: &Path,
-    mapping: &Path,
-    read: &table::Options,
-) -> anyhow::Result<Option<Loaded>> {
+pub fn load(file: &Path, mapping: &Path, read: &table::Options) -> anyhow::Result<Option<Loaded>> {
     let mapping_name = mapping.display().to_string();
     let mapping_text = std::fs::read_to_string(mapping)
         .with_context(|| format!("cannot read mapping {mapping_name}"))?;
@@ -484,17 +480,20 @@ pub fn run_quickcount(args: QuickcountArgs) -> anyhow::Result<ExitCode> {
     };
     let qc = match (&args.strata_column, &official) {
         (Some(column), Some(population)) => {
-            let strata_of =
-                |path: &Path, loaded: &Loaded, read: &table::Options| -> anyhow::Result<_> {
-                    let (bytes, _) = read_maybe_gzip(path)?;
-                    let t = table::read(&loaded.file_name, &bytes, read)
-                        .map_err(|e| anyhow::anyhow!("{}", e.first().map(ToString::to_string).unwrap_or_default()))?;
-                    Ok(pollwatch_domain::results::column_by_station_table(
-                        &t,
-                        &loaded.mapping,
-                        column,
-                    )?)
-                };
+            let strata_of = |path: &Path,
+                             loaded: &Loaded,
+                             read: &table::Options|
+             -> anyhow::Result<_> {
+                let (bytes, _) = read_maybe_gzip(path)?;
+                let t = table::read(&loaded.file_name, &bytes, read).map_err(|e| {
+                    anyhow::anyhow!("{}", e.first().map(ToString::to_string).unwrap_or_default())
+                })?;
+                Ok(pollwatch_domain::results::column_by_station_table(
+                    &t,
+                    &loaded.mapping,
+                    column,
+                )?)
+            };
             let mut strata = strata_of(&args.results.file, &sample, &sample_read)?;
             if let Some(path) = &args.official {
                 strata.extend(strata_of(path, population, &table::Options::default())?);

@@ -84,7 +84,11 @@ fn a_windows_1251_semicolon_crlf_registry_imports_and_says_how_it_was_read() {
     );
     // Stored as the text it is: the same registry in UTF-8 changes nothing.
     let utf8 = dir.path().join("stations-utf8.csv");
-    std::fs::write(&utf8, REGISTRY.replace(';', ",").replace(", корпус", "; корпус")).unwrap();
+    std::fs::write(
+        &utf8,
+        REGISTRY.replace(';', ",").replace(", корпус", "; корпус"),
+    )
+    .unwrap();
     let (code, out, err) = import_stations(&db, &utf8, &[]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("0 created, 0 updated, 3 unchanged"), "{out}");
@@ -107,14 +111,19 @@ fn a_file_of_two_encodings_is_refused_and_nothing_is_stored() {
     let db = dir.path().join("pollwatch.db");
     let file = dir.path().join("stations.csv");
     let mut bytes = REGISTRY.as_bytes().to_vec();
-    let (legacy, _, _) =
-        encoding_rs::WINDOWS_1251.encode("846;УИК № 846;Тверская;100;regular\r\n");
+    let (legacy, _, _) = encoding_rs::WINDOWS_1251.encode("846;УИК № 846;Тверская;100;regular\r\n");
     bytes.extend_from_slice(&legacy);
     std::fs::write(&file, &bytes).unwrap();
     let (code, out, err) = import_stations(&db, &file, &[]);
     assert_eq!(code, 2, "{out}{err}");
-    assert!(err.contains("stations.csv:5: (encoding): the file mixes encodings"), "{err}");
-    assert!(err.contains("lines 2, 3, 4 are UTF-8 text, line 5 is not"), "{err}");
+    assert!(
+        err.contains("stations.csv:5: (encoding): the file mixes encodings"),
+        "{err}"
+    );
+    assert!(
+        err.contains("lines 2, 3, 4 are UTF-8 text, line 5 is not"),
+        "{err}"
+    );
     assert!(err.contains("nothing was imported"), "{err}");
     // Told it is UTF-8, the other line is refused by its number.
     let (code, _, err) = import_stations(&db, &file, &["--encoding", "utf-8"]);
@@ -137,14 +146,18 @@ fn a_file_of_two_encodings_is_refused_and_nothing_is_stored() {
         .collect::<Vec<_>>()
         .join("\n")
         .into_bytes();
-    let (legacy, _, _) = encoding_rs::WINDOWS_1251.encode("\nТверская область,843,900,400,300,90\n");
+    let (legacy, _, _) =
+        encoding_rs::WINDOWS_1251.encode("\nТверская область,843,900,400,300,90\n");
     text.extend_from_slice(&legacy);
     std::fs::write(&results, &text).unwrap();
     let m = dir.path().join("m.toml");
     std::fs::write(&m, RESULTS_MAPPING).unwrap();
     let (code, _, err) = import_results(&db, &results, &m, &[]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("results.csv:4: (encoding): the file mixes encodings"), "{err}");
+    assert!(
+        err.contains("results.csv:4: (encoding): the file mixes encodings"),
+        "{err}"
+    );
     let (_, listed, _) = run(pollwatch(&db).args(["results", "list"]));
     assert!(listed.trim().is_empty(), "nothing stored: {listed}");
 }
@@ -157,7 +170,12 @@ fn a_crlf_semicolon_results_file_names_the_right_line_and_the_delimiter() {
     std::fs::write(&m, RESULTS_MAPPING).unwrap();
     let mut rows = results_rows();
     rows[4][3] = "x";
-    let text = rows.iter().map(|r| r.join(";")).collect::<Vec<_>>().join("\r\n") + "\r\n";
+    let text = rows
+        .iter()
+        .map(|r| r.join(";"))
+        .collect::<Vec<_>>()
+        .join("\r\n")
+        + "\r\n";
     let file = dir.path().join("results.csv");
     std::fs::write(&file, &text).unwrap();
     let (code, _, err) = import_results(&db, &file, &m, &[]);
@@ -173,7 +191,10 @@ fn a_crlf_semicolon_results_file_names_the_right_line_and_the_delimiter() {
         err.contains("the mapping names column \"уик\", which the file does not have"),
         "{err}"
     );
-    assert!(err.contains("read as UTF-8 (detected), delimiter ',' (given)"), "{err}");
+    assert!(
+        err.contains("read as UTF-8 (detected), delimiter ',' (given)"),
+        "{err}"
+    );
     assert!(err.contains("--delimiter ';'"), "{err}");
 }
 
@@ -209,7 +230,10 @@ fn an_xlsx_registry_and_an_ods_result_are_read_and_matched() {
     let (code, out, err) = import_stations(&db, &xlsx, &["--sheet", "Участки"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("3 stations"), "{out}");
-    assert!(out.contains("read as sheet \"Участки\" of an .xlsx workbook"), "{out}");
+    assert!(
+        out.contains("read as sheet \"Участки\" of an .xlsx workbook"),
+        "{out}"
+    );
 
     let ods = dir.path().join("results.ods");
     std::fs::write(&ods, ods_bytes("Итоги", &results_rows())).unwrap();
@@ -241,14 +265,20 @@ fn an_xlsx_registry_and_an_ods_result_are_read_and_matched() {
     );
     let (code, _, err) = import_results(&db, &ods, &m, &["--region", "Марс"]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("no station of the results file is in region \"Марс\""), "{err}");
+    assert!(
+        err.contains("no station of the results file is in region \"Марс\""),
+        "{err}"
+    );
     let (_, listed, _) = run(pollwatch(&db).args(["results", "list"]));
     assert_eq!(listed.lines().count(), 1, "{listed}");
     // Given, the region is stored with the result's mapping.
     let (code, out, err) = import_results(&db, &ods, &m, &["--region", "тверская область"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("stored 5 stations as result #2"), "{out}");
-    assert!(out.contains("region \"Тверская область\", as given"), "{out}");
+    assert!(
+        out.contains("region \"Тверская область\", as given"),
+        "{out}"
+    );
 }
 
 /// An OpenDocument spreadsheet of one sheet, as small as calamine reads.
@@ -323,21 +353,45 @@ async fn a_city_registry_is_matched_with_the_national_results() {
 
     for args in [
         vec!["admin", "create-group", "moscow"],
-        vec!["admin", "create-observer", "--group", "moscow", "--observer", "Sokol"],
         vec![
-            "admin", "assign", "--group", "moscow", "--observer", "Sokol", "--station", "843",
+            "admin",
+            "create-observer",
+            "--group",
+            "moscow",
+            "--observer",
+            "Sokol",
+        ],
+        vec![
+            "admin",
+            "assign",
+            "--group",
+            "moscow",
+            "--observer",
+            "Sokol",
+            "--station",
+            "843",
         ],
     ] {
         let (code, _, err) = run(pollwatch(&db).args(&args));
         assert_eq!(code, 0, "{args:?}: {err}");
     }
     let (code, _, err) = run(pollwatch(&db)
-        .args(["admin", "create-user", "analyst-moscow", "--role", "analyst", "--group", "moscow"])
+        .args([
+            "admin",
+            "create-user",
+            "analyst-moscow",
+            "--role",
+            "analyst",
+            "--group",
+            "moscow",
+        ])
         .env("POLLWATCH_PASSWORD", common::PASSWORD));
     assert_eq!(code, 0, "{err}");
     {
         use pollwatch_store::Store as _;
-        let store = pollwatch_store_sqlite::SqliteStore::open(&db).await.unwrap();
+        let store = pollwatch_store_sqlite::SqliteStore::open(&db)
+            .await
+            .unwrap();
         let g = store
             .group(&pollwatch_domain::Slug::parse("moscow").unwrap())
             .await
@@ -350,14 +404,25 @@ async fn a_city_registry_is_matched_with_the_national_results() {
             .unwrap();
         let e = store.elections().await.unwrap().remove(0);
         let s = store
-            .station(e.id, &pollwatch_domain::StationNumber::parse("843").unwrap())
+            .station(
+                e.id,
+                &pollwatch_domain::StationNumber::parse("843").unwrap(),
+            )
             .await
             .unwrap()
             .unwrap();
         // A final headcount: the protocol's fate recorded after it.
         for (n, kind, payload) in [
-            (1u8, pollwatch_domain::EventKind::Headcount, serde_json::json!({"counted": 100, "announced": null})),
-            (2, pollwatch_domain::EventKind::Protocol, serde_json::json!({"status": "posted"})),
+            (
+                1u8,
+                pollwatch_domain::EventKind::Headcount,
+                serde_json::json!({"counted": 100, "announced": null}),
+            ),
+            (
+                2,
+                pollwatch_domain::EventKind::Protocol,
+                serde_json::json!({"status": "posted"}),
+            ),
         ] {
             store
                 .append(pollwatch_domain::NewEvent {
@@ -406,7 +471,10 @@ async fn a_city_registry_is_matched_with_the_national_results() {
         .arg(&mapping)
         .args(["--group", "moscow"]));
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("region \"Город Москва\", found by the registry"), "{out}");
+    assert!(
+        out.contains("region \"Город Москва\", found by the registry"),
+        "{out}"
+    );
     assert!(out.contains("station 843: official turnout"), "{out}");
     assert!(!out.contains("no figures"), "{out}");
 
