@@ -684,6 +684,9 @@ fn to_usize(n: u64) -> usize {
 
 // ---- workbooks ----
 
+/// A workbook open over the file's bytes.
+type Workbook<'a> = calamine::Sheets<Cursor<&'a [u8]>>;
+
 fn read_workbook(
     file: &str,
     bytes: &[u8],
@@ -698,7 +701,7 @@ fn read_workbook(
         ));
     }
     let cursor = Cursor::new(bytes);
-    let opened: Result<(Sheets<Cursor<&[u8]>>, &'static str), String> = match format {
+    let opened: Result<(Workbook<'_>, &'static str), String> = match format {
         "xlsx" => calamine::open_workbook_from_rs(cursor)
             .map(|b| (Sheets::Xlsx(b), "xlsx"))
             .map_err(|e: calamine::XlsxError| e.to_string()),
