@@ -7,6 +7,8 @@
 //! - [`quickcount`]: the parallel vote tabulation from a sample of stations,
 //!   and the sample-size planner;
 //! - [`compare`]: observers' figures against official ones, per station;
+//! - [`matching`]: which official row is which station of the group's
+//!   registry (a city's registry against a national file);
 //! - [`charts`]: SVG drawn from the results, with no external assets.
 //!
 //! **Architecture invariant:** pure and deterministic. No I/O, no clock;
@@ -15,5 +17,6 @@
 pub mod charts;
 pub mod compare;
 pub mod forensics;
+pub mod matching;
 pub mod quickcount;
 mod stats;

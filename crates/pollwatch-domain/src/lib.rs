@@ -9,8 +9,10 @@
 //!   assignments of observers to stations;
 //! - the observation event, the one thing election day produces, and its
 //!   content hash used for idempotent retries;
-//! - the station registry parser (CSV and GeoJSON) and the diff of a
-//!   registry against what is stored.
+//! - the station registry parser (CSV, workbooks and GeoJSON) and the diff
+//!   of a registry against what is stored;
+//! - the reader of tabular files ([`table`]): encodings, delimiters, line
+//!   numbers and workbook sheets, shared by the registry and results imports.
 //!
 //! **Architecture invariant:** no I/O, no clock, no randomness, no async.
 //! Times come in as arguments; files come in as bytes.
@@ -24,6 +26,7 @@ pub mod registry;
 pub mod report;
 pub mod results;
 pub mod search;
+pub mod table;
 
 pub use event::{ClientId, Event, EventKind, NewEvent, Timestamp};
 pub use model::*;

@@ -13,6 +13,7 @@ use std::collections::{HashMap, HashSet};
 use serde_json::Value;
 
 use crate::model::{AccessibilityFeature, Coordinates, StationKind, StationNumber, StationRecord};
+use crate::table::Table;
 
 /// One problem in an input file, as `file:line: field: reason`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -76,52 +77,30 @@ fn strip_bom(bytes: &[u8]) -> &[u8] {
     bytes.strip_prefix(UTF8_BOM).unwrap_or(bytes)
 }
 
-/// Parse a CSV registry. All-or-nothing: any bad row makes the whole file an
-/// `Err` with every error found.
+/// Parse a CSV registry, its encoding and delimiter detected. All-or-nothing:
+/// any bad row makes the whole file an `Err` with every error found.
 pub fn parse_csv(file: &str, bytes: &[u8]) -> Result<ParsedRegistry, Vec<RegistryError>> {
-    // `flexible` so that a short or long row is our error with our line
-    // number, not a reader error that ends the file; `ByteRecord` so that one
-    // row in a legacy encoding is reported and the rows after it still are
-    // checked.
-    let data = strip_bom(bytes);
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(data);
-    let mut lines = LineCounter::new(data);
+    parse_table(&crate::table::read_text(
+        file,
+        bytes,
+        &crate::table::Options::default(),
+    )?)
+}
+
+/// Parse a registry read by [`crate::table::read`] (a CSV in any encoding
+/// and delimiter, or a workbook's sheet).
+pub fn parse_table(table: &Table) -> Result<ParsedRegistry, Vec<RegistryError>> {
+    let file = table.file.as_str();
     let mut out = Collector::new(file);
-    let mut record = csv::ByteRecord::new();
-
-    match reader.read_byte_record(&mut record) {
-        Ok(true) => {}
-        Ok(false) => {
-            out.error(
-                1,
-                "(file)",
-                "is empty: the first line must be a header naming the columns",
-            );
-            return out.finish(Vec::new());
-        }
-        Err(e) => {
-            out.error(
-                csv_error_line(&e),
-                "(file)",
-                format!("cannot be read as CSV: {e}"),
-            );
-            return out.finish(Vec::new());
-        }
-    }
-    let header_line = lines.line_of(&record);
+    let header_line = table.header.line;
     // As written, for messages; matching ignores case.
-    let header: Vec<String> = record
-        .iter()
-        .map(|name| String::from_utf8_lossy(name).trim().to_owned())
-        .collect();
+    let header = table.header_names();
 
-    let mut warnings = Vec::new();
+    let mut warnings = table.warnings.clone();
     // For each column position, the known field it feeds (None = ignored).
     let mut columns: Vec<Option<&'static str>> = Vec::with_capacity(header.len());
     let mut present: HashSet<&'static str> = HashSet::new();
+    let mut unknown = Vec::new();
     for name in &header {
         match known_column(name) {
             Some(known) => {
@@ -135,7 +114,7 @@ pub fn parse_csv(file: &str, bytes: &[u8]) -> Result<ParsedRegistry, Vec<Registr
                 columns.push(Some(known));
             }
             None => {
-                warnings.push(format!("{file}: unknown column {name:?} ignored"));
+                unknown.push(format!("{file}: unknown column {name:?} ignored"));
                 columns.push(None);
             }
         }
@@ -146,8 +125,9 @@ pub fn parse_csv(file: &str, bytes: &[u8]) -> Result<ParsedRegistry, Vec<Registr
                 header_line,
                 required,
                 format!(
-                    "required column is missing from the header (expected columns: {})",
-                    COLUMNS.join(",")
+                    "required column is missing from the header (expected columns: {}; {})",
+                    COLUMNS.join(","),
+                    table.header_context()
                 ),
             );
         }
@@ -156,117 +136,22 @@ pub fn parse_csv(file: &str, bytes: &[u8]) -> Result<ParsedRegistry, Vec<Registr
         // Every row would repeat the header's problem; one report is enough.
         return out.finish(warnings);
     }
+    warnings.extend(unknown);
 
-    loop {
-        match reader.read_byte_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => {
-                out.error(
-                    csv_error_line(&e),
-                    "(file)",
-                    format!("cannot be read as CSV: {e}"),
-                );
-                break;
-            }
-        }
-        let line = lines.line_of(&record);
-        // Spreadsheets export trailing rows of bare commas; they hold nothing
-        // to import or to complain about.
-        if record.iter().all(|f| f.trim_ascii().is_empty()) {
-            continue;
-        }
-        if record.len() != header.len() {
-            out.error(
-                line,
-                "(row)",
-                format!(
-                    "has {} fields but the header has {} (check for an unquoted comma or a missing one)",
-                    record.len(),
-                    header.len()
-                ),
-            );
+    for row in &table.rows {
+        if let Some(reason) = table.misshapen(row) {
+            out.error(row.line, "(row)", reason);
             continue;
         }
         let mut raw = RawStation::default();
-        let mut utf8_ok = true;
-        for (i, bytes) in record.iter().enumerate() {
-            match std::str::from_utf8(bytes) {
-                Ok(text) => {
-                    if let Some(Some(field)) = columns.get(i) {
-                        raw.set(field, text.to_owned());
-                    }
-                }
-                Err(_) => {
-                    let column = header.get(i).map_or("?", String::as_str);
-                    out.error(
-                        line,
-                        "(row)",
-                        format!(
-                            "column {column:?} is not valid UTF-8 text: save the file as UTF-8"
-                        ),
-                    );
-                    utf8_ok = false;
-                    break;
-                }
+        for (i, cell) in row.cells.iter().enumerate() {
+            if let Some(Some(field)) = columns.get(i) {
+                raw.set(field, cell.clone());
             }
         }
-        if utf8_ok {
-            out.station(line, &raw, Vec::new());
-        }
+        out.station(row.line, &raw, Vec::new());
     }
     out.finish(warnings)
-}
-
-/// Turns the csv reader's record positions into the line a person sees the
-/// record on.
-///
-/// `Position::line()` cannot be used as is: the reader stamps a record with
-/// the position where it *started looking*, which is before the line break
-/// that ended the previous record when lines end in CRLF (the `\n` is still
-/// unread), and before any blank lines it skips. Both would put every error in
-/// a Windows export one line too early. The byte offset is exact, so count
-/// from there, skipping the leftover line breaks. Quoted newlines inside
-/// earlier records are counted, as they should be.
-struct LineCounter<'a> {
-    data: &'a [u8],
-    offset: usize,
-    line: usize,
-}
-
-impl<'a> LineCounter<'a> {
-    fn new(data: &'a [u8]) -> Self {
-        Self {
-            data,
-            offset: 0,
-            line: 1,
-        }
-    }
-
-    fn line_of(&mut self, record: &csv::ByteRecord) -> usize {
-        let Some(pos) = record.position() else {
-            return self.line;
-        };
-        let mut start = to_usize(pos.byte()).max(self.offset);
-        while matches!(self.data.get(start), Some(b'\r' | b'\n')) {
-            start += 1;
-        }
-        let newlines = self
-            .data
-            .get(self.offset..start)
-            .map_or(0, |s| s.iter().filter(|&&b| b == b'\n').count());
-        self.line += newlines;
-        self.offset = start;
-        self.line
-    }
-}
-
-fn csv_error_line(e: &csv::Error) -> usize {
-    e.position().map_or(1, |p| to_usize(p.line()))
-}
-
-fn to_usize(n: u64) -> usize {
-    usize::try_from(n).unwrap_or(usize::MAX)
 }
 
 /// Parse a GeoJSON FeatureCollection of Points with the CSV's columns as properties.
@@ -1220,14 +1105,60 @@ mod tests {
     }
 
     #[test]
-    fn invalid_utf8_is_reported_per_row_and_other_rows_still_checked() {
+    fn a_row_in_another_encoding_is_refused_naming_the_lines() {
         let mut bytes = csv_of(&["1,A,,D,1,,,regular,"]);
         bytes.extend_from_slice(b"2,\xCF\xEA\xEE\xEB\xE0,,D,1,,,regular,\n");
         bytes.extend_from_slice("3,Медеу,,D,-1,,,regular,\n".as_bytes());
         let errors = errors_csv(&bytes);
-        let got: Vec<(usize, &str)> = errors.iter().map(|e| (e.line, e.field.as_str())).collect();
-        assert_eq!(got, [(3, "(row)"), (4, "registered_voters")]);
-        assert!(errors[0].reason.contains("UTF-8"), "{}", errors[0]);
+        let e = only_error(&errors);
+        assert_eq!((e.line, e.field.as_str()), (3, "(encoding)"));
+        assert!(
+            e.reason.contains("line 4 is UTF-8") && e.reason.contains("line 3 is not"),
+            "{e}"
+        );
+        assert!(e.reason.contains("--encoding"), "{e}");
+    }
+
+    #[test]
+    fn a_windows_1251_registry_reads_as_its_text() {
+        let text = "number;name;district;registered_voters;kind\r\n843;УИК № 843;1 район Богородское;1887;regular\r\n844;УИК № 844;Ёлки;-1;regular\r\n";
+        let (bytes, _, _) = encoding_rs::WINDOWS_1251.encode(text);
+        let errors = errors_csv(&bytes);
+        let e = only_error(&errors);
+        assert_eq!((e.line, e.field.as_str()), (3, "registered_voters"));
+        let good = text.replace("-1", "10");
+        let (bytes, _, _) = encoding_rs::WINDOWS_1251.encode(&good);
+        let parsed = parse_csv("s.csv", &bytes).unwrap();
+        assert_eq!(parsed.stations[0].district, "1 район Богородское");
+        assert_eq!(parsed.stations[1].district, "Ёлки");
+    }
+
+    #[test]
+    fn a_missing_column_says_how_the_file_was_read() {
+        // A ';' file read with ',' given: the header is one column.
+        let text = "number;name;district;registered_voters;kind\n1;A;D;1;regular\n";
+        let table = crate::table::read(
+            "s.csv",
+            text.as_bytes(),
+            &crate::table::Options {
+                delimiter: Some(b','),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let errors = parse_table(&table).unwrap_err();
+        assert!(
+            errors[0]
+                .reason
+                .contains("read as UTF-8 (detected), delimiter ',' (given)"),
+            "{}",
+            errors[0]
+        );
+        assert!(
+            errors[0].reason.contains("--delimiter ';'"),
+            "{}",
+            errors[0]
+        );
     }
 
     fn generated_rows(n: usize) -> Vec<String> {

@@ -6,11 +6,12 @@
 //! all-or-nothing with `file:line: field: reason` errors, like the station
 //! registry.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Deserialize;
 
 use crate::registry::RegistryError as InputError;
+use crate::table::Table;
 
 /// One station's official figures.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,12 +105,26 @@ pub struct Mapping {
     /// The observers' figures in the same file, if it has them.
     #[serde(default)]
     pub observed: Option<ObservedMapping>,
+    /// For a national file read by a regional or city group: the region
+    /// (the value of the station columns other than
+    /// `columns.station_number`) whose stations are the group's registry.
+    /// Without it the region is found by matching the registry (see
+    /// `pollwatch_analysis::matching`). `pollwatch results import
+    /// --region` writes it into the mapping stored with the result.
+    #[serde(default)]
+    pub home_region: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ColumnMapping {
     pub station: Columns,
+    /// Which of the `station` columns holds the number a station registry
+    /// gives the station (the commission's station number); the other
+    /// columns name its region. Without it the whole joined id must be the
+    /// registry's number.
+    #[serde(default)]
+    pub station_number: Option<String>,
     pub registered: String,
     pub ballots_issued: Columns,
     /// Without it, valid = the sum of the candidates' votes.
@@ -209,6 +224,20 @@ impl Mapping {
                 ),
             ));
         }
+        if let Some(number) = &mapping.columns.station_number
+            && !mapping.columns.station.names().contains(&number.as_str())
+        {
+            return Err(err(
+                "columns.station_number",
+                format!("{number:?} is not one of columns.station"),
+            ));
+        }
+        if mapping.home_region.is_some() && mapping.columns.station_number.is_none() {
+            return Err(err(
+                "home_region",
+                "needs columns.station_number: which station column is the number".into(),
+            ));
+        }
         if let Some(leader) = &mapping.candidates.leader
             && !mapping.candidates.columns.contains(leader)
         {
@@ -220,6 +249,39 @@ impl Mapping {
         Ok(mapping)
     }
 
+    /// How a result's station id splits into region and registry number.
+    pub fn station_key(&self) -> StationKey {
+        let names = self.columns.station.names();
+        let number = self
+            .columns
+            .station_number
+            .as_deref()
+            .and_then(|n| names.iter().position(|c| *c == n));
+        StationKey {
+            parts: names.len(),
+            number,
+        }
+    }
+
+    /// The mapping's text with `home_region` set, as `results import
+    /// --region` stores it: the key goes first, where a top-level TOML key
+    /// must be. Refused if the text already names another region.
+    pub fn text_with_home_region(&self, text: &str, region: &str) -> Result<String, String> {
+        match &self.home_region {
+            Some(r) if r == region => Ok(text.to_owned()),
+            Some(r) => Err(format!(
+                "the mapping says home_region = {r:?}, which --region {region:?} contradicts"
+            )),
+            None => {
+                // A JSON string is a TOML basic string: the same escapes.
+                let quoted = serde_json::to_string(region).map_err(|e| e.to_string())?;
+                Ok(format!(
+                    "# Set by `pollwatch results import --region`.\nhome_region = {quoted}\n{text}"
+                ))
+            }
+        }
+    }
+
     pub fn candidate_names(&self) -> Vec<String> {
         self.candidates
             .names
@@ -228,33 +290,92 @@ impl Mapping {
     }
 }
 
-/// Read a results CSV through a mapping. All-or-nothing: every error is
-/// listed (up to 1000).
+/// How a station id of a results file (its station columns joined with
+/// " / ") splits into the region and the number a registry knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StationKey {
+    /// How many columns make the id.
+    pub parts: usize,
+    /// Which of them is the registry's station number, if the mapping says.
+    pub number: Option<usize>,
+}
+
+impl StationKey {
+    /// Whether ids carry a region besides the number.
+    pub fn has_region(&self) -> bool {
+        self.number.is_some() && self.parts > 1
+    }
+
+    /// `("Город Москва", "1234")` of `"Город Москва / 1234"`; `None` when
+    /// the mapping names no number column or the id does not split.
+    pub fn split<'a>(&self, id: &'a str) -> Option<(String, &'a str)> {
+        let number = self.number?;
+        if self.parts == 1 {
+            return Some((String::new(), id));
+        }
+        let parts: Vec<&str> = id.split(" / ").collect();
+        if parts.len() == self.parts {
+            let region = parts
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != number)
+                .map(|(_, p)| *p)
+                .collect::<Vec<_>>()
+                .join(" / ");
+            return Some((region, parts.get(number)?));
+        }
+        // A region whose name holds " / " itself: unambiguous only when the
+        // number is the last part.
+        if number + 1 == self.parts && parts.len() > self.parts {
+            let (region, n) = id.rsplit_once(" / ")?;
+            return Some((region.to_owned(), n));
+        }
+        None
+    }
+}
+
+/// Read a results CSV through a mapping, its encoding and delimiter
+/// detected. All-or-nothing: every error is listed (up to 1000).
 pub fn parse_results(
     file: &str,
     bytes: &[u8],
     mapping: &Mapping,
 ) -> Result<(ResultSet, Vec<ObservedFigures>), Vec<InputError>> {
-    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(bytes);
-    let headers = match reader.byte_headers() {
-        Ok(h) => h.clone(),
-        Err(e) => {
-            return Err(vec![InputError {
-                file: file.into(),
-                line: 1,
-                field: "(header)".into(),
-                reason: e.to_string(),
-            }]);
-        }
-    };
-    let index: HashMap<&[u8], usize> = headers.iter().enumerate().map(|(i, h)| (h, i)).collect();
+    let table = crate::table::read_text(file, bytes, &crate::table::Options::default())?;
+    parse_results_table(&table, mapping)
+}
+
+/// Most errors one results file reports: past them, more only bury the
+/// first, which explains the rest.
+const MAX_ERRORS: usize = 1000;
+
+/// Column positions by header name (trimmed, as written).
+fn column_index(table: &Table) -> HashMap<&str, usize> {
+    let mut index = HashMap::new();
+    for (i, h) in table.header_names().into_iter().enumerate() {
+        // The first of two equal headers, as a person reading left to right.
+        index.entry(h).or_insert(i);
+    }
+    index
+}
+
+/// Read a table ([`crate::table::read`]) through a mapping.
+pub fn parse_results_table(
+    table: &Table,
+    mapping: &Mapping,
+) -> Result<(ResultSet, Vec<ObservedFigures>), Vec<InputError>> {
+    let file = table.file.as_str();
+    let header_line = table.header.line;
+    let index = column_index(table);
     let mut errors = Vec::new();
+    let mut missing = false;
     let mut col = |name: &str, field: &str| -> Option<usize> {
-        let found = index.get(name.trim().as_bytes()).copied();
+        let found = index.get(name.trim()).copied();
         if found.is_none() {
+            missing = true;
             errors.push(InputError {
                 file: file.into(),
-                line: 1,
+                line: header_line,
                 field: field.into(),
                 reason: format!("the mapping names column {name:?}, which the file does not have"),
             });
@@ -304,6 +425,16 @@ pub fn parse_results(
             .collect();
         (station, headcount, issued, cands)
     });
+    if missing {
+        // Once, after the column errors: how the file was read and what
+        // it has, which is what explains a wrong delimiter or encoding.
+        errors.push(InputError {
+            file: file.into(),
+            line: header_line,
+            field: "(header)".into(),
+            reason: table.header_context(),
+        });
+    }
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -313,33 +444,29 @@ pub fn parse_results(
     let mut observed_rows = Vec::new();
     let mut skipped = 0;
     let mut seen: HashMap<String, usize> = HashMap::new();
-    let mut record = csv::ByteRecord::new();
-    loop {
-        let line = reader.position().line() as usize;
-        match reader.read_byte_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                errors.push(InputError {
-                    file: file.into(),
-                    line,
-                    field: "(row)".into(),
-                    reason: e.to_string(),
-                });
-                if errors.len() >= 1000 {
-                    break;
-                }
-                continue;
+    for row in &table.rows {
+        let line = row.line;
+        if let Some(reason) = table.misshapen(row) {
+            errors.push(InputError {
+                file: file.into(),
+                line,
+                field: "(row)".into(),
+                reason,
+            });
+            if errors.len() >= MAX_ERRORS {
+                break;
             }
+            continue;
         }
-        let line = record.position().map(|p| p.line() as usize).unwrap_or(line);
-        let cell = |i: Option<usize>| -> &[u8] { i.and_then(|i| record.get(i)).unwrap_or(b"") };
+        let cell = |i: Option<usize>| -> &str {
+            i.and_then(|i| row.cells.get(i))
+                .map_or("", |s| s.as_str())
+                .trim()
+        };
         let mut row_errors = Vec::new();
         let mut empty = false;
         let mut number = |i: Option<usize>, field: &str| -> u64 {
-            let raw = cell(i);
-            let text = String::from_utf8_lossy(raw);
-            let text = text.trim();
+            let text = cell(i);
             if text.is_empty() {
                 empty = true;
                 if !mapping.skip_incomplete {
@@ -374,11 +501,11 @@ pub fn parse_results(
             Some(i) => number(i, "invalid"),
             None => 0,
         };
-        let station: Vec<String> = station_cols
+        let station = station_cols
             .iter()
-            .map(|i| String::from_utf8_lossy(cell(*i)).trim().to_owned())
-            .collect();
-        let station = station.join(" / ");
+            .map(|i| cell(*i))
+            .collect::<Vec<_>>()
+            .join(" / ");
         if station.trim_matches([' ', '/']).is_empty() {
             row_errors.push(("station".into(), "is missing".into()));
         } else if let Some(first) = seen.insert(station.clone(), line) {
@@ -395,21 +522,19 @@ pub fn parse_results(
                 reason,
             });
         }
-        if errors.len() >= 1000 {
+        if errors.len() >= MAX_ERRORS {
             break;
         }
         if let Some((o_station, o_head, o_issued, o_cands)) = &observed {
             let key = match o_station {
                 Some(cols) => cols
                     .iter()
-                    .map(|i| String::from_utf8_lossy(cell(*i)).trim().to_owned())
+                    .map(|i| cell(*i))
                     .collect::<Vec<_>>()
                     .join(" / "),
                 None => station.clone(),
             };
-            let opt = |i: Option<usize>| -> Option<u64> {
-                String::from_utf8_lossy(cell(i)).trim().parse().ok()
-            };
+            let opt = |i: Option<usize>| -> Option<u64> { cell(i).parse().ok() };
             let figures = ObservedFigures {
                 station: key,
                 line,
@@ -442,12 +567,12 @@ pub fn parse_results(
         });
     }
     if !errors.is_empty() {
-        if errors.len() >= 1000 {
+        if errors.len() >= MAX_ERRORS {
             errors.push(InputError {
                 file: file.into(),
                 line: 0,
                 field: "(file)".into(),
-                reason: "stopped after 1000 errors".into(),
+                reason: format!("stopped after {MAX_ERRORS} errors"),
             });
         }
         return Err(errors);
@@ -467,7 +592,6 @@ pub fn parse_results(
             .unwrap_or(0),
         None => set.most_voted(),
     };
-    let _unique: HashSet<&str> = set.stations.iter().map(|s| s.station.as_str()).collect();
     Ok((set, observed_rows))
 }
 
@@ -480,22 +604,36 @@ pub fn column_by_station(
     mapping: &Mapping,
     column: &str,
 ) -> Result<HashMap<String, String>, InputError> {
-    let err = |line: usize, field: &str, reason: String| InputError {
-        file: file.into(),
-        line,
-        field: field.into(),
-        reason,
-    };
-    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(bytes);
-    let headers = reader
-        .byte_headers()
-        .map_err(|e| err(1, "(header)", e.to_string()))?
-        .clone();
+    let table = crate::table::read_text(file, bytes, &crate::table::Options::default()).map_err(
+        |errors| {
+            errors.into_iter().next().unwrap_or_else(|| InputError {
+                file: file.into(),
+                line: 1,
+                field: "(file)".into(),
+                reason: "cannot be read".into(),
+            })
+        },
+    )?;
+    column_by_station_table(&table, mapping, column)
+}
+
+/// [`column_by_station`] of a table already read.
+pub fn column_by_station_table(
+    table: &Table,
+    mapping: &Mapping,
+    column: &str,
+) -> Result<HashMap<String, String>, InputError> {
+    let index = column_index(table);
     let find = |name: &str| {
-        headers
-            .iter()
-            .position(|h| h == name.trim().as_bytes())
-            .ok_or_else(|| err(1, name, format!("the file has no column {name:?}")))
+        index.get(name.trim()).copied().ok_or_else(|| InputError {
+            file: table.file.clone(),
+            line: table.header.line,
+            field: name.into(),
+            reason: format!(
+                "the file has no column {name:?} ({})",
+                table.header_context()
+            ),
+        })
     };
     let keys: Vec<usize> = mapping
         .columns
@@ -506,13 +644,8 @@ pub fn column_by_station(
         .collect::<Result<_, _>>()?;
     let wanted = find(column)?;
     let mut out = HashMap::new();
-    for record in reader.byte_records() {
-        let record = record.map_err(|e| err(0, "(row)", e.to_string()))?;
-        let cell = |i: usize| {
-            String::from_utf8_lossy(record.get(i).unwrap_or(b""))
-                .trim()
-                .to_owned()
-        };
+    for row in &table.rows {
+        let cell = |i: usize| row.cells.get(i).map_or("", |s| s.trim()).to_owned();
         let key = keys
             .iter()
             .map(|i| cell(*i))

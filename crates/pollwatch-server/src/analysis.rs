@@ -384,6 +384,9 @@ struct ComparePage {
     source: String,
     has_file_figures: bool,
     totals: Totals,
+    /// Why a national result could not be read under the registry's
+    /// numbers, if it could not.
+    unmatched: Option<String>,
     kinds: Vec<(String, usize)>,
     chart: String,
     show: &'static str,
@@ -452,7 +455,7 @@ async fn comparison(
     let group_id = caller.group_id()?;
     let (show, after) = compare_filters(&q)?;
     let info = info(&state, id).await?;
-    let kept = state.analysis.result(&state.store, &info).await?;
+    let kept = state.analysis.result(&state.store, &state.rooms, &info).await?;
     let has_file_figures = !kept.file.is_empty();
     let district = (!q.district.is_empty()).then_some(q.district.as_str());
     let tr = chosen.tr;
@@ -551,6 +554,7 @@ async fn comparison(
         source: source.to_owned(),
         has_file_figures,
         totals,
+        unmatched: kept.unmatched.clone(),
         kinds,
         chart,
         show: show.as_str(),
@@ -585,7 +589,7 @@ async fn quick_count(
     };
     let group_id = caller.group_id()?;
     let info = info(&state, id).await?;
-    let kept = state.analysis.result(&state.store, &info).await?;
+    let kept = state.analysis.result(&state.store, &state.rooms, &info).await?;
     state.rooms.catch_up(group_id).await?;
     let room = state.rooms.room(group_id).await?;
     let followed = kept.group(group_id);

@@ -424,11 +424,12 @@ pub async fn prepare(
             let id = result.ok_or_else(|| {
                 ApiError::invalid("result", "name the official result to compare with")
             })?;
-            let (_, set, _) = src
+            let (info, set, _) = src
                 .store
                 .result_set(id)
                 .await?
                 .ok_or_else(|| ApiError::NotFound(format!("result #{id}")))?;
+            let (set, _) = crate::registry_match::registry_view(&src.rooms, &info, set).await?;
             let observed =
                 crate::analysis::observed_from_group(&src.rooms, group, &set.candidates).await?;
             let table = ComparisonTable::new(&set.candidates, w);

@@ -22,6 +22,7 @@ pub mod limits;
 pub mod messages;
 pub mod pages;
 pub mod people;
+pub mod registry_match;
 pub mod reports;
 pub mod rooms;
 pub mod situation;

@@ -241,7 +241,9 @@ fn peak_memory_mib() -> Option<f64> {
 fn forensics(results: crate::results::ResultsFile, repeat: usize) -> anyhow::Result<ExitCode> {
     use pollwatch_analysis::forensics as f;
     let t = Instant::now();
-    let Some(loaded) = crate::results::load(&results.file, &results.mapping)? else {
+    let Some(loaded) =
+        crate::results::load(&results.file, &results.mapping, &results.read.options())?
+    else {
         return Ok(ExitCode::from(2));
     };
     let read = t.elapsed().as_secs_f64();

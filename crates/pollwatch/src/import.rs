@@ -5,9 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use pollwatch_domain::{Slug, registry};
+use pollwatch_domain::{Slug, registry, table};
 use pollwatch_store::{StationImport, now};
-use sha2::{Digest, Sha256};
 
 #[derive(Subcommand)]
 pub enum StationsCommand {
@@ -19,9 +18,13 @@ pub enum StationsCommand {
 #[derive(Args)]
 pub struct ImportArgs {
     /// CSV (header: number,name,address,district,registered_voters,
-    /// latitude,longitude,kind,accessibility) or GeoJSON points with the
-    /// same properties (.geojson or .json).
+    /// latitude,longitude,kind,accessibility; any encoding and delimiter,
+    /// see --encoding, --delimiter), a workbook with the same header
+    /// (.xlsx, .xls, .ods; see --sheet), or GeoJSON points with the same
+    /// properties (.geojson or .json). Gzip is read as it is.
     pub file: PathBuf,
+    #[command(flatten)]
+    pub read: crate::files::FileOptions,
     /// The election the registry belongs to (default: the latest, or a new
     /// one called "main" if there is none).
     #[arg(long)]
@@ -58,20 +61,21 @@ async fn import(database: &str, args: ImportArgs) -> anyhow::Result<ExitCode> {
         pollwatch_situation::ElectionClock::new(zone, hours).context("--time-zone")?;
     }
     let progress = crate::progress::bar(4, "reading");
-    let bytes = std::fs::read(&args.file)
-        .with_context(|| format!("cannot read {}", args.file.display()))?;
+    let (bytes, sha256) = crate::results::read_maybe_gzip(&args.file)?;
     let name = args.file.display().to_string();
     progress.inc(1);
     progress.set_message("validating");
-    let is_geojson = args
-        .file
-        .extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| e.eq_ignore_ascii_case("geojson") || e.eq_ignore_ascii_case("json"));
+    let lower = name.to_lowercase();
+    let lower = lower.strip_suffix(".gz").unwrap_or(&lower);
+    let is_geojson = lower.ends_with(".geojson") || lower.ends_with(".json");
+    let mut seen = None;
     let parsed = if is_geojson {
         registry::parse_geojson(&name, &bytes)
     } else {
-        registry::parse_csv(&name, &bytes)
+        table::read(&name, &bytes, &args.read.options()).and_then(|t| {
+            seen = Some(t.seen.clone());
+            registry::parse_table(&t)
+        })
     };
     progress.inc(1);
     let parsed = match parsed {
@@ -127,7 +131,7 @@ async fn import(database: &str, args: ImportArgs) -> anyhow::Result<ExitCode> {
         .import_stations(StationImport {
             election_id: election.id,
             source: name.clone(),
-            sha256: hex::encode(Sha256::digest(&bytes)),
+            sha256,
             records: parsed.stations,
             dry_run: args.dry_run,
             at: now(),
@@ -152,6 +156,9 @@ async fn import(database: &str, args: ImportArgs) -> anyhow::Result<ExitCode> {
             String::new()
         }
     );
+    if let Some(seen) = &seen {
+        println!("  {seen}");
+    }
     const SHOWN: usize = 50;
     let shown = if args.all { usize::MAX } else { SHOWN };
     for (number, change) in report.changes.iter().take(shown) {

@@ -8,6 +8,7 @@ mod admin;
 mod bench;
 mod demo;
 mod export;
+mod files;
 mod forms;
 mod import;
 mod loadtest;

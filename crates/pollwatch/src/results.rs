@@ -10,9 +10,11 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use clap::Args;
+use pollwatch_analysis::matching;
 use pollwatch_analysis::{compare, forensics, quickcount};
 use pollwatch_domain::Slug;
-use pollwatch_domain::results::{Mapping, ObservedFigures, ResultSet, parse_results};
+use pollwatch_domain::results::{Mapping, ObservedFigures, ResultSet, parse_results_table};
+use pollwatch_domain::table;
 use pollwatch_store::{ResultImport, Store, now};
 use sha2::{Digest, Sha256};
 
@@ -24,6 +26,8 @@ pub struct Loaded {
     pub mapping_text: String,
     pub sha256: String,
     pub file_name: String,
+    /// How the file was read (encoding, delimiter, sheet).
+    pub seen: pollwatch_domain::table::Seen,
 }
 
 /// Read a file, gunzipping it when it starts with the gzip magic bytes.
@@ -43,7 +47,7 @@ pub fn read_maybe_gzip(path: &Path) -> anyhow::Result<(Vec<u8>, String)> {
 }
 
 /// Load a results file; on bad input print every error and answer `None`.
-pub fn load(file: &Path, mapping: &Path) -> anyhow::Result<Option<Loaded>> {
+pub fn load(file: &Path, mapping: &Path, read: &table::Options) -> anyhow::Result<Option<Loaded>> {
     let mapping_name = mapping.display().to_string();
     let mapping_text = std::fs::read_to_string(mapping)
         .with_context(|| format!("cannot read mapping {mapping_name}"))?;
@@ -56,14 +60,21 @@ pub fn load(file: &Path, mapping: &Path) -> anyhow::Result<Option<Loaded>> {
     };
     let (bytes, sha256) = read_maybe_gzip(file)?;
     let file_name = file.display().to_string();
-    match parse_results(&file_name, &bytes, &parsed_mapping) {
-        Ok((set, observed)) => Ok(Some(Loaded {
+    let parsed = table::read(&file_name, &bytes, read).and_then(|t| {
+        for w in &t.warnings {
+            eprintln!("warning: {w}");
+        }
+        parse_results_table(&t, &parsed_mapping).map(|r| (r, t.seen))
+    });
+    match parsed {
+        Ok(((set, observed), seen)) => Ok(Some(Loaded {
             set,
             observed,
             mapping: parsed_mapping,
             mapping_text,
             sha256,
             file_name,
+            seen,
         })),
         Err(errors) => {
             for e in &errors {
@@ -81,12 +92,16 @@ pub fn load(file: &Path, mapping: &Path) -> anyhow::Result<Option<Loaded>> {
 
 #[derive(Args)]
 pub struct ResultsFile {
-    /// Per-station official results, CSV (gzip is read as it is).
+    /// Per-station official results: CSV (gzip is read as it is) or a
+    /// workbook (.xlsx, .xls, .ods).
     #[arg(long = "results")]
     pub file: PathBuf,
     /// Which column is what (TOML); see mappings/ for examples.
     #[arg(long)]
     pub mapping: PathBuf,
+    /// How the --results file is read.
+    #[command(flatten)]
+    pub read: crate::files::FileOptions,
 }
 
 #[derive(clap::Subcommand)]
@@ -94,11 +109,7 @@ pub enum ResultsCommand {
     /// Store an official result (all-or-nothing, with its source, time of
     /// import and the file's SHA-256). Importing the same file again
     /// stores nothing.
-    Import {
-        file: PathBuf,
-        #[arg(long)]
-        mapping: PathBuf,
-    },
+    Import(ImportArgs),
     /// List the stored official results.
     List,
 }
@@ -106,57 +117,7 @@ pub enum ResultsCommand {
 pub async fn run_results(database: &str, cmd: ResultsCommand) -> anyhow::Result<ExitCode> {
     let store = crate::open_store(database).await?;
     match cmd {
-        ResultsCommand::Import { file, mapping } => {
-            let progress = crate::progress::bar(2, "reading");
-            let Some(loaded) = load(&file, &mapping)? else {
-                progress.finish_and_clear();
-                return Ok(ExitCode::from(2));
-            };
-            progress.inc(1);
-            progress.set_message("storing");
-            let (info, created) = store
-                .import_results(ResultImport {
-                    name: loaded.mapping.name.clone(),
-                    source: loaded.mapping.source.clone(),
-                    file_name: loaded.file_name.clone(),
-                    sha256: loaded.sha256.clone(),
-                    mapping: loaded.mapping_text.clone(),
-                    set: &loaded.set,
-                    observed: &loaded.observed,
-                    at: now(),
-                })
-                .await?;
-            progress.finish_and_clear();
-            if created {
-                println!(
-                    "{}: stored {} stations as result #{} ({}){}",
-                    loaded.file_name,
-                    info.stations,
-                    info.id,
-                    info.name,
-                    if info.skipped_incomplete > 0 {
-                        format!(
-                            "; {} rows without published figures left out",
-                            info.skipped_incomplete
-                        )
-                    } else {
-                        String::new()
-                    }
-                );
-                if !loaded.observed.is_empty() {
-                    println!(
-                        "  with observers' figures for {} stations",
-                        loaded.observed.len()
-                    );
-                }
-            } else {
-                println!(
-                    "{}: already stored as result #{} (same file, same mapping); nothing changed",
-                    loaded.file_name, info.id
-                );
-            }
-            println!("  sha256 {}", info.sha256);
-        }
+        ResultsCommand::Import(args) => return import(&*store, args).await,
         ResultsCommand::List => {
             for i in store.result_imports().await? {
                 println!(
@@ -169,6 +130,186 @@ pub async fn run_results(database: &str, cmd: ResultsCommand) -> anyhow::Result<
                 );
             }
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Args)]
+pub struct ImportArgs {
+    /// Per-station official results: CSV (any encoding and delimiter; gzip
+    /// is read as it is) or a workbook (.xlsx, .xls, .ods).
+    pub file: PathBuf,
+    /// Which column is what (TOML); see mappings/ for examples.
+    #[arg(long)]
+    pub mapping: PathBuf,
+    #[command(flatten)]
+    pub read: crate::files::FileOptions,
+    /// The group's region in a national file ("Город Москва", compared
+    /// ignoring case): its stations are the registry's, by number. Stored
+    /// with the result (as the mapping's home_region). Without it the
+    /// region is found from the registry. Needs the mapping's
+    /// columns.station_number.
+    #[arg(long)]
+    pub region: Option<String>,
+    /// List every station on one side and not the other (by default the
+    /// first 10 of each).
+    #[arg(long)]
+    pub all: bool,
+    /// Print what was stored and matched as JSON (with every list).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `results import`: store the result, then say how it matches the
+/// registry of the latest election.
+async fn import(store: &dyn Store, args: ImportArgs) -> anyhow::Result<ExitCode> {
+    let progress = crate::progress::bar(2, "reading");
+    let Some(mut loaded) = load(&args.file, &args.mapping, &args.read.options())? else {
+        progress.finish_and_clear();
+        return Ok(ExitCode::from(2));
+    };
+    progress.inc(1);
+    let key = loaded.mapping.station_key();
+    let region = args
+        .region
+        .clone()
+        .or_else(|| loaded.mapping.home_region.clone());
+    if let Some(given) = &region {
+        progress.finish_and_clear();
+        if !key.has_region() {
+            eprintln!(
+                "{}: --region needs the mapping to say which station column is the number (columns.station_number); nothing was stored",
+                args.mapping.display()
+            );
+            return Ok(ExitCode::from(2));
+        }
+        // Checked before anything is stored: a misspelt region would
+        // store a result that no station of the group matches.
+        let named = match matching::match_registry(&loaded.set, key, Some(given), &[]) {
+            Ok(m) => match m.home {
+                matching::Home::Region { region, .. } => region,
+                matching::Home::Ids => given.clone(),
+            },
+            Err(e) => {
+                eprintln!("{}: {e}; nothing was stored", loaded.file_name);
+                return Ok(ExitCode::from(2));
+            }
+        };
+        match loaded
+            .mapping
+            .text_with_home_region(&loaded.mapping_text, &named)
+        {
+            Ok(text) => loaded.mapping_text = text,
+            Err(e) => {
+                eprintln!("{}: {e}; nothing was stored", args.mapping.display());
+                return Ok(ExitCode::from(2));
+            }
+        }
+    }
+    progress.set_message("storing");
+    let (info, created) = store
+        .import_results(ResultImport {
+            name: loaded.mapping.name.clone(),
+            source: loaded.mapping.source.clone(),
+            file_name: loaded.file_name.clone(),
+            sha256: loaded.sha256.clone(),
+            mapping: loaded.mapping_text.clone(),
+            set: &loaded.set,
+            observed: &loaded.observed,
+            at: now(),
+        })
+        .await?;
+    progress.finish_and_clear();
+
+    let registry = match crate::pick_election(store, None).await? {
+        Some(e) => store.stations(e.id).await?,
+        None => Vec::new(),
+    };
+    let stations: Vec<matching::RegistryStation<'_>> = registry
+        .iter()
+        .map(|s| matching::RegistryStation {
+            number: s.record.number.as_str(),
+            registered_voters: s.record.registered_voters,
+        })
+        .collect();
+    let matched = if stations.is_empty() && region.is_none() {
+        Err("no station registry is imported: nothing to match the result with".to_owned())
+    } else {
+        matching::match_registry(&loaded.set, key, region.as_deref(), &stations)
+            .map_err(|e| e.to_string())
+    };
+
+    if args.json {
+        let out = serde_json::json!({
+            "result": {
+                "id": info.id,
+                "name": info.name,
+                "stations": info.stations,
+                "skipped_incomplete": info.skipped_incomplete,
+                "sha256": info.sha256,
+                "created": created,
+            },
+            "read": loaded.seen.to_string(),
+            "matching": match &matched {
+                Ok(m) => serde_json::to_value(m)?,
+                Err(e) => serde_json::json!({ "error": e }),
+            },
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if created {
+        println!(
+            "{}: stored {} stations as result #{} ({}){}",
+            loaded.file_name,
+            info.stations,
+            info.id,
+            info.name,
+            if info.skipped_incomplete > 0 {
+                format!(
+                    "; {} rows without published figures left out",
+                    info.skipped_incomplete
+                )
+            } else {
+                String::new()
+            }
+        );
+        if !loaded.observed.is_empty() {
+            println!(
+                "  with observers' figures for {} stations",
+                loaded.observed.len()
+            );
+        }
+    } else {
+        println!(
+            "{}: already stored as result #{} (same file, same mapping); nothing changed",
+            loaded.file_name, info.id
+        );
+    }
+    println!("  {}", loaded.seen);
+    println!("  sha256 {}", info.sha256);
+    match &matched {
+        Ok(m) => {
+            println!("  {}", m.summary());
+            let shown = if args.all { usize::MAX } else { 10 };
+            let lists = [
+                ("registry stations without a result", &m.without_result),
+                ("result stations not in the registry", &m.outside_registry),
+            ];
+            for (what, list) in lists {
+                if list.is_empty() {
+                    continue;
+                }
+                println!("  {what}:");
+                for s in list.iter().take(shown) {
+                    println!("    {s}");
+                }
+                if list.len() > shown {
+                    println!("    … and {} more (--all lists them)", list.len() - shown);
+                }
+            }
+        }
+        Err(e) => println!("  not matched with the registry: {e}"),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -196,7 +337,12 @@ pub fn run_forensics(args: ForensicsArgs) -> anyhow::Result<ExitCode> {
     }
     let progress = crate::progress::bar(2, "reading");
     let started = Instant::now();
-    let Some(loaded) = load(&args.results.file, &args.results.mapping)? else {
+    let Some(loaded) = load(
+        &args.results.file,
+        &args.results.mapping,
+        &args.results.read.options(),
+    )?
+    else {
         progress.finish_and_clear();
         return Ok(ExitCode::from(2));
     };
@@ -321,11 +467,12 @@ pub struct QuickcountArgs {
 }
 
 pub fn run_quickcount(args: QuickcountArgs) -> anyhow::Result<ExitCode> {
-    let Some(sample) = load(&args.results.file, &args.results.mapping)? else {
+    let sample_read = args.results.read.options();
+    let Some(sample) = load(&args.results.file, &args.results.mapping, &sample_read)? else {
         return Ok(ExitCode::from(2));
     };
     let official = match (&args.official, &args.official_mapping) {
-        (Some(f), Some(m)) => match load(f, m)? {
+        (Some(f), Some(m)) => match load(f, m, &table::Options::default())? {
             Some(l) => Some(l),
             None => return Ok(ExitCode::from(2)),
         },
@@ -333,18 +480,23 @@ pub fn run_quickcount(args: QuickcountArgs) -> anyhow::Result<ExitCode> {
     };
     let qc = match (&args.strata_column, &official) {
         (Some(column), Some(population)) => {
-            let strata_of = |path: &Path, loaded: &Loaded| -> anyhow::Result<_> {
+            let strata_of = |path: &Path,
+                             loaded: &Loaded,
+                             read: &table::Options|
+             -> anyhow::Result<_> {
                 let (bytes, _) = read_maybe_gzip(path)?;
-                Ok(pollwatch_domain::results::column_by_station(
-                    &loaded.file_name,
-                    &bytes,
+                let t = table::read(&loaded.file_name, &bytes, read).map_err(|e| {
+                    anyhow::anyhow!("{}", e.first().map(ToString::to_string).unwrap_or_default())
+                })?;
+                Ok(pollwatch_domain::results::column_by_station_table(
+                    &t,
                     &loaded.mapping,
                     column,
                 )?)
             };
-            let mut strata = strata_of(&args.results.file, &sample)?;
+            let mut strata = strata_of(&args.results.file, &sample, &sample_read)?;
             if let Some(path) = &args.official {
-                strata.extend(strata_of(path, population)?);
+                strata.extend(strata_of(path, population, &table::Options::default())?);
             }
             let sizes = quickcount::stratum_sizes(&population.set, &strata);
             quickcount::estimate_stratified(&sample.set, &strata, &sizes, Some(&population.set))
@@ -448,6 +600,11 @@ pub struct CompareArgs {
     /// observers' figures.
     #[arg(long, conflicts_with = "observed")]
     pub group: Option<String>,
+    /// With --group: the group's region in a national results file (see
+    /// `results import --region`); without it, the mapping's home_region,
+    /// or the region found from the registry.
+    #[arg(long, requires = "group")]
+    pub region: Option<String>,
     /// Allowed gap between the official turnout and the observers' headcount.
     #[arg(long, default_value_t = compare::Rules::default().headcount_tolerance)]
     pub headcount_tolerance: u64,
@@ -459,9 +616,15 @@ pub struct CompareArgs {
 }
 
 pub async fn run_compare(database: &str, args: CompareArgs) -> anyhow::Result<ExitCode> {
-    let Some(official) = load(&args.results.file, &args.results.mapping)? else {
+    let Some(mut official) = load(
+        &args.results.file,
+        &args.results.mapping,
+        &args.results.read.options(),
+    )?
+    else {
         return Ok(ExitCode::from(2));
     };
+    let mut matched_note = None;
     let mut rules = compare::Rules {
         headcount_tolerance: args.headcount_tolerance,
         ..compare::Rules::default()
@@ -472,7 +635,7 @@ pub async fn run_compare(database: &str, args: CompareArgs) -> anyhow::Result<Ex
         &args.group,
     ) {
         (Some(f), Some(m), _) => {
-            let Some(l) = load(f, m)? else {
+            let Some(l) = load(f, m, &table::Options::default())? else {
                 return Ok(ExitCode::from(2));
             };
             let Some(o) = &l.mapping.observed else {
@@ -483,6 +646,41 @@ pub async fn run_compare(database: &str, args: CompareArgs) -> anyhow::Result<Ex
         }
         (_, _, Some(group)) => {
             let store = crate::open_store(database).await?;
+            let region = args
+                .region
+                .as_deref()
+                .or(official.mapping.home_region.as_deref());
+            // The group's reports name registry stations: find each one's
+            // row (in a national file, in the group's region).
+            let registry = match crate::pick_election(&*store, None).await? {
+                Some(e) => store.stations(e.id).await?,
+                None => Vec::new(),
+            };
+            let stations: Vec<matching::RegistryStation<'_>> = registry
+                .iter()
+                .map(|s| matching::RegistryStation {
+                    number: s.record.number.as_str(),
+                    registered_voters: s.record.registered_voters,
+                })
+                .collect();
+            let key = official.mapping.station_key();
+            match matching::match_registry(&official.set, key, region, &stations) {
+                Ok(m) => {
+                    let set = std::mem::replace(
+                        &mut official.set,
+                        ResultSet {
+                            candidates: Vec::new(),
+                            leader: 0,
+                            stations: Vec::new(),
+                            skipped_incomplete: 0,
+                        },
+                    );
+                    official.set = m.apply(set);
+                    matched_note = Some(m.summary());
+                }
+                Err(e) if region.is_some() => bail!("{e}"),
+                Err(e) => matched_note = Some(format!("not matched with the registry: {e}")),
+            }
             observed_from_store(store, group, &official.set.candidates).await?
         }
         _ => {
@@ -520,6 +718,9 @@ pub async fn run_compare(database: &str, args: CompareArgs) -> anyhow::Result<Ex
         write_comparison(&mut out, &totals, rows)?;
     } else {
         use std::io::Write;
+        if let Some(note) = &matched_note {
+            writeln!(out, "{note}")?;
+        }
         writeln!(
             out,
             "{name}: {} stations observed, {} with published figures, {} with findings",

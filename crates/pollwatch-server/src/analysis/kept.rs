@@ -44,6 +44,8 @@ pub struct Analysis {
 /// One official result in memory, with what follows it.
 pub struct Kept {
     pub info: ResultImportInfo,
+    /// Why the result could not be read under the registry's numbers.
+    pub unmatched: Option<String>,
     pub official: Official,
     /// Observers' figures imported with the result (often none).
     pub file: Vec<ObservedFigures>,
@@ -207,6 +209,7 @@ impl Analysis {
     pub async fn result(
         &self,
         store: &Arc<dyn Store>,
+        rooms: &crate::rooms::Rooms,
         info: &ResultImportInfo,
     ) -> Result<Arc<Kept>, ApiError> {
         let id = info.id;
@@ -231,6 +234,9 @@ impl Analysis {
                 .result_set(id)
                 .await?
                 .ok_or_else(|| ApiError::NotFound(format!("result #{id}")))?;
+            // A national result keyed by region and number, read under the
+            // registry's numbers (a city group's own region).
+            let (set, unmatched) = crate::registry_match::registry_view(rooms, &info, set).await?;
             let official = tokio::task::spawn_blocking(move || Official::new(set))
                 .await
                 .map_err(|e| ApiError::Internal(e.to_string()))?;
@@ -242,6 +248,7 @@ impl Analysis {
             );
             Ok::<_, ApiError>(Arc::new(Kept {
                 info,
+                unmatched,
                 official,
                 file,
                 file_comparison: OnceCell::new(),
@@ -278,10 +285,15 @@ impl Analysis {
                     ),
                 }
             }
-            let kept = self.result(store, info).await?;
+            // The whole result as the commission published it, not the
+            // registry's share of it: read once, as the report is then stored.
+            let (_, set, _) = store
+                .result_set(id)
+                .await?
+                .ok_or_else(|| ApiError::NotFound(format!("result #{id}")))?;
             let started = std::time::Instant::now();
             let report = tokio::task::spawn_blocking(move || {
-                forensics::run(kept.set(), &forensics::Params::default())
+                forensics::run(&set, &forensics::Params::default())
             })
             .await
             .map_err(|e| ApiError::Internal(e.to_string()))?;
