@@ -307,30 +307,29 @@ pub fn observed_at(
     st: &StationState,
     candidates: &[String],
 ) -> Option<compare::Observed> {
-    let standing: Vec<(EventKind, serde_json::Value, i64)> = [FormKey::Headcount, FormKey::Protocol]
-        .iter()
-        .filter_map(|form| {
-            let slot = s.standing(st, form)?;
-            let kind = match slot.summary {
-                Summary::Headcount { .. } => EventKind::Headcount,
-                Summary::Protocol { .. } => EventKind::Protocol,
-                Summary::Checklist { .. } => return None,
-            };
-            Some((kind, slot.payload(), slot.seq))
-        })
-        .collect();
+    let standing: Vec<(EventKind, serde_json::Value, i64)> =
+        [FormKey::Headcount, FormKey::Protocol]
+            .iter()
+            .filter_map(|form| {
+                let slot = s.standing(st, form)?;
+                let kind = match slot.summary {
+                    Summary::Headcount { .. } => EventKind::Headcount,
+                    Summary::Protocol { .. } => EventKind::Protocol,
+                    Summary::Checklist { .. } => return None,
+                };
+                Some((kind, slot.payload(), slot.seq))
+            })
+            .collect();
     if standing.is_empty() {
         return None;
     }
     let name = official_name(st);
-    let reports = standing
-        .iter()
-        .map(|(kind, payload, seq)| compare::Report {
-            station: name,
-            kind: *kind,
-            payload,
-            seq: *seq,
-        });
+    let reports = standing.iter().map(|(kind, payload, seq)| compare::Report {
+        station: name,
+        kind: *kind,
+        payload,
+        seq: *seq,
+    });
     compare::observed_from_reports(reports, candidates).pop()
 }
 
@@ -430,7 +429,10 @@ fn compare_filters(q: &CompareQuery) -> Result<(Show, Option<Rank>), PageError> 
     let after = match q.after.as_deref() {
         None | Some("") => None,
         Some(text) => Some(Rank::parse_cursor(text).ok_or_else(|| {
-            PageError(ApiError::invalid("after", "is not a page of this comparison"))
+            PageError(ApiError::invalid(
+                "after",
+                "is not a page of this comparison",
+            ))
         })?),
     };
     Ok((show, after))
@@ -552,7 +554,9 @@ async fn comparison(
         kinds,
         chart,
         show: show.as_str(),
-        shows: Show::all().map(|x| (x.as_str(), show_label(tr, x))).collect(),
+        shows: Show::all()
+            .map(|x| (x.as_str(), show_label(tr, x)))
+            .collect(),
         district: q.district.clone(),
         rows,
         matching,

@@ -1013,7 +1013,10 @@ pub async fn forensics_are_kept_once_per_version(store: Arc<dyn Store>) {
         })
         .await
         .unwrap();
-    assert_eq!(store.result_import(info.id).await.unwrap(), Some(info.clone()));
+    assert_eq!(
+        store.result_import(info.id).await.unwrap(),
+        Some(info.clone())
+    );
     assert_eq!(store.result_import(info.id + 100).await.unwrap(), None);
 
     assert_eq!(store.forensics(info.id, 1).await.unwrap(), None);

@@ -180,11 +180,16 @@ async fn the_comparison_follows_the_log_and_each_group_sees_its_own(backend: Bac
     assert_eq!(status, 200, "{html}");
     assert!(html.contains("0 stations observed"), "{html}");
     let (_, html) = page(&analyst, &quick).await;
-    assert!(html.contains("0 stations with a full protocol copy"), "{html}");
+    assert!(
+        html.contains("0 stations with a full protocol copy"),
+        "{html}"
+    );
 
     // A headcount of 800, then the protocol: 900 voted at the station.
     let phone = app.observer_token("alpha").await;
-    let res = app.post_event(&phone, &headcount(&uuid(1), "101", 800)).await;
+    let res = app
+        .post_event(&phone, &headcount(&uuid(1), "101", 800))
+        .await;
     assert_eq!(res.status(), 201);
     let res = app.post_event(&phone, &protocol(2)).await;
     assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
@@ -193,11 +198,16 @@ async fn the_comparison_follows_the_log_and_each_group_sees_its_own(backend: Bac
     assert!(html.contains("observers counted 800; gap 100"), "{html}");
     assert!(html.contains("href=\"/stations/101\""), "{html}");
     let (_, html) = page(&analyst, &quick).await;
-    assert!(html.contains("1 stations with a full protocol copy"), "{html}");
+    assert!(
+        html.contains("1 stations with a full protocol copy"),
+        "{html}"
+    );
 
     // A later headcount of 890 (after the protocol: a tally that went on)
     // is the figure now; the next view says so.
-    let res = app.post_event(&phone, &headcount(&uuid(3), "101", 890)).await;
+    let res = app
+        .post_event(&phone, &headcount(&uuid(3), "101", 890))
+        .await;
     assert_eq!(res.status(), 201);
     let (_, html) = page(&analyst, &compare).await;
     assert!(!html.contains("observers counted 800"), "{html}");
@@ -213,7 +223,10 @@ async fn the_comparison_follows_the_log_and_each_group_sees_its_own(backend: Bac
     assert!(html.contains("0 stations observed"), "{html}");
     assert!(!html.contains("/stations/101"), "{html}");
     let (_, html) = page(&beta, &quick).await;
-    assert!(html.contains("0 stations with a full protocol copy"), "{html}");
+    assert!(
+        html.contains("0 stations with a full protocol copy"),
+        "{html}"
+    );
     // Beta's own report is beta's alone.
     let beta_phone = app.observer_token("beta").await;
     let res = app
@@ -270,7 +283,11 @@ async fn the_comparison_is_paged_and_filtered(backend: Backend) {
                 next = html
                     .split("<p><a href=\"?")
                     .nth(1)
-                    .map(|r| r[..r.find('"').unwrap()].replace("&#38;", "&").replace("&amp;", "&"))
+                    .map(|r| {
+                        r[..r.find('"').unwrap()]
+                            .replace("&#38;", "&")
+                            .replace("&amp;", "&")
+                    })
                     .map(|q| format!("/results/{result}/compare?{q}"));
                 assert!(pages < 10, "the pages end");
             }
@@ -304,7 +321,10 @@ async fn the_comparison_is_paged_and_filtered(backend: Backend) {
 
     // A district of the registry: the file's stations "101" and "102"
     // would be there; these are not.
-    let (in_district, _) = walk(format!("{base}&show=all&district=%D0%9C%D0%B5%D0%B4%D0%B5%D1%83%D1%81%D0%BA%D0%B8%D0%B9")).await;
+    let (in_district, _) = walk(format!(
+        "{base}&show=all&district=%D0%9C%D0%B5%D0%B4%D0%B5%D1%83%D1%81%D0%BA%D0%B8%D0%B9"
+    ))
+    .await;
     assert_eq!(in_district.len(), 1, "{in_district:?}");
     assert_eq!(in_district[0], "101");
 

@@ -289,7 +289,9 @@ impl Maintained {
         let mut unknown = BTreeSet::new();
         let off = official.station(&f.station);
         let c = station(&official.set, off, observed, &self.rules, &mut unknown);
-        let name: Arc<str> = match self.entries.get_key_value(&(f.station.as_str().into(), f.line))
+        let name: Arc<str> = match self
+            .entries
+            .get_key_value(&(f.station.as_str().into(), f.line))
         {
             Some(((n, _), _)) => Arc::clone(n),
             None => f.station.as_str().into(),
