@@ -24,7 +24,7 @@ use std::sync::Arc;
 use pollwatch_domain::results::{ResultSet, StationResult};
 use serde::Serialize;
 
-use super::{FindingKind, ObservedStation, Rules, describe, natural, station, unknown_notes};
+use super::{FindingKind, ObservedStation, Rules, describe, findings, natural, unknown_notes};
 
 /// An official result with its stations found by name without a scan.
 #[derive(Debug, Clone)]
@@ -288,7 +288,9 @@ impl Maintained {
         let f = observed.figures();
         let mut unknown = BTreeSet::new();
         let off = official.station(&f.station);
-        let c = station(&official.set, off, observed, &self.rules, &mut unknown);
+        // Only the findings: the views are made again for the stations a
+        // page shows.
+        let findings = findings(&official.set, off, observed, &self.rules, &mut unknown);
         let name: Arc<str> = match self
             .entries
             .get_key_value(&(f.station.as_str().into(), f.line))
@@ -299,17 +301,21 @@ impl Maintained {
         self.remove(&f.station, f.line);
         let entry = Entry {
             rank: Rank {
-                findings: c.findings.len(),
-                gap: c.largest_gap(),
+                findings: findings.len(),
+                gap: findings
+                    .iter()
+                    .filter_map(|x| x.gap)
+                    .map(i64::unsigned_abs)
+                    .max()
+                    .unwrap_or(0),
                 station: Arc::clone(&name),
                 line: f.line,
             },
             id,
             district,
-            kinds: c.findings.iter().fold(0, |k, x| k | bit(x.kind)),
-            published: c.official.is_some(),
-            chart_gap: c
-                .findings
+            kinds: findings.iter().fold(0, |k, x| k | bit(x.kind)),
+            published: off.is_some(),
+            chart_gap: findings
                 .iter()
                 .filter_map(|x| x.gap)
                 .max_by_key(|g| g.unsigned_abs()),

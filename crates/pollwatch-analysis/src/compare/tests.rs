@@ -848,3 +848,88 @@ fn show_names_read_back_and_unknown_ones_are_refused() {
     let r = Rank::parse_cursor("1.20.0.Регион / 1.5").unwrap();
     assert_eq!(r.cursor(), "1.20.0.Регион / 1.5");
 }
+
+/// Figures at national scale (95,000 stations, all observed), printed:
+/// `cargo test -p pollwatch-analysis --lib -- --ignored --nocapture
+/// maintained_at_national_scale`. No timed assertion.
+#[test]
+#[ignore]
+fn maintained_at_national_scale() {
+    use std::time::Instant;
+    let n = 95_000u64;
+    let set = ResultSet {
+        candidates: (1..=8).map(|k| format!("Candidate {k}")).collect(),
+        leader: 0,
+        stations: (0..n)
+            .map(|i| StationResult {
+                station: format!("Регион {} / {}", i % 85, i),
+                line: i as usize + 2,
+                registered: 2000,
+                ballots_issued: 1200,
+                valid: 1180,
+                invalid: 20,
+                votes: vec![600, 200, 100, 100, 80, 50, 30, 20],
+            })
+            .collect(),
+        skipped_incomplete: 0,
+    };
+    let observed: Vec<ObservedFigures> = set
+        .stations
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let mut o = copy_of(&set, &s.station);
+            o.line = 0;
+            o.headcount = Some(if i % 7 == 0 { 1000 } else { 1190 });
+            o
+        })
+        .collect();
+    let t = Instant::now();
+    let official = Official::new(set.clone());
+    let indexed = t.elapsed();
+    let t = Instant::now();
+    let mut m = Maintained::new(&official, Rules::default());
+    for (i, o) in observed.iter().enumerate() {
+        m.set(&official, o, i as u64, "D".into());
+    }
+    let built = t.elapsed();
+    let t = Instant::now();
+    let page = m.page(Show::Discrepancies, None, None, 100);
+    let paged = t.elapsed();
+    let t = Instant::now();
+    let page2 = m.page(Show::All, Some("D"), page.next.as_ref(), 100);
+    let district_page = t.elapsed();
+    let t = Instant::now();
+    let gaps = m.top_gaps(40);
+    let charted = t.elapsed();
+    let t = Instant::now();
+    let totals = m.totals();
+    let summed = t.elapsed();
+    let (rows, matching, rows2, bars, with_findings) = (
+        page.entries.len(),
+        page.matching,
+        page2.entries.len(),
+        gaps.len(),
+        totals.stations_with_findings,
+    );
+    let t = Instant::now();
+    let mut o = observed[5].clone();
+    o.headcount = Some(900);
+    m.set(&official, &o, 5, "D".into());
+    let updated = t.elapsed();
+    let t = Instant::now();
+    let full = compare(&set, &observed, &Rules::default());
+    let from_scratch = t.elapsed();
+    eprintln!(
+        "{n} stations: index {indexed:?}, maintained built {built:?}, page {paged:?} ({} rows, \
+         {} matching), district page {district_page:?} ({} rows), chart {charted:?} ({} bars), \
+         totals {summed:?} ({} with findings), one update {updated:?}; compare() from scratch \
+         {from_scratch:?} ({} rows)",
+        rows,
+        matching,
+        rows2,
+        bars,
+        with_findings,
+        full.stations.len()
+    );
+}

@@ -30,12 +30,15 @@ use crate::rooms::Election;
 /// national set is about 21 MB, so four bound this at under 100 MB.
 pub const RESULTS_KEPT: usize = 4;
 
+/// A result set being read, or read.
+type KeptCell = Arc<OnceCell<Arc<Kept>>>;
+
 /// The analysis pages' memory, shared by every view.
 #[derive(Default)]
 pub struct Analysis {
     /// Most recently viewed last. A cell is shared by views that arrive
     /// while the set is read, so it is read once.
-    results: Mutex<VecDeque<(RowId, Arc<OnceCell<Arc<Kept>>>)>>,
+    results: Mutex<VecDeque<(RowId, KeptCell)>>,
     /// Forensics reports by result: small (about 150 KB), kept for every
     /// result viewed.
     reports: Mutex<HashMap<RowId, Arc<OnceCell<Arc<forensics::Report>>>>>,
