@@ -44,7 +44,6 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
-
 pub use bytes::Bytes;
 use pollwatch_domain::evidence::{BlobHash, MediaType};
 
@@ -102,7 +101,9 @@ impl S3Location {
                     )));
                 }
                 if part.chars().any(|c| c.is_control()) {
-                    return Err(bad(&format!("the prefix {prefix:?} has a control character")));
+                    return Err(bad(&format!(
+                        "the prefix {prefix:?} has a control character"
+                    )));
                 }
             }
         }
@@ -122,7 +123,10 @@ impl S3Location {
 
     /// The same bucket, one level further down: `s3://b/p` + `t` = `s3://b/p/t`.
     pub fn child(&self, name: &str) -> Result<Self, BlobError> {
-        Self::parse(&format!("{}/{name}", self.to_string().trim_end_matches('/')))
+        Self::parse(&format!(
+            "{}/{name}",
+            self.to_string().trim_end_matches('/')
+        ))
     }
 
     /// The object key of a file: `PREFIX/<2 hex>/<sha256>`.
@@ -182,7 +186,9 @@ pub enum BlobError {
     },
     /// Under the file's name lies something else (another size, other
     /// bytes). Never overwritten: an operator must look.
-    #[error("{location} holds {detail}, not the evidence file of that name; it was not overwritten")]
+    #[error(
+        "{location} holds {detail}, not the evidence file of that name; it was not overwritten"
+    )]
     Damaged { location: String, detail: String },
     /// The local disk is full: nothing was stored.
     #[error("no space left on the disk for {location}: {source}")]

@@ -229,22 +229,33 @@ impl S3Blobs {
             Err(object_store::Error::NotFound { .. }) => return Ok(None),
             Err(e) => return Err(self.error(hash, e)),
         };
-        got.bytes()
-            .await
-            .map(Some)
-            .map_err(|e| self.error(hash, e))
+        got.bytes().await.map(Some).map_err(|e| self.error(hash, e))
     }
 
     pub(crate) async fn exists(&self, hash: &BlobHash) -> Result<bool, BlobError> {
         self.size(hash).await.map(|s| s.is_some())
     }
 
-    /// One listing under the prefix: the bucket exists and the keys may
-    /// read it.
+    /// One read under the prefix (of a name no file has): the bucket
+    /// exists and the keys may read it.
     pub(crate) async fn check(&self) -> Result<(), BlobError> {
-        let prefix = (!self.location.prefix().is_empty()).then(|| Path::from(self.location.prefix()));
-        match self.store.list_with_delimiter(prefix.as_ref()).await {
+        let probe = Path::from(if self.location.prefix().is_empty() {
+            ".pollwatch-probe".to_owned()
+        } else {
+            format!("{}/.pollwatch-probe", self.location.prefix())
+        });
+        match self.store.get(&probe).await {
             Ok(_) => Ok(()),
+            // S3 says which of the two is missing only in its error code.
+            Err(e @ object_store::Error::NotFound { .. })
+                if e.to_string().contains("NoSuchBucket") =>
+            {
+                Err(BlobError::Refused {
+                    location: self.location.to_string(),
+                    source: e,
+                })
+            }
+            Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(classify(self.location.to_string(), e)),
         }
     }
@@ -274,7 +285,8 @@ pub(crate) fn is_loopback(endpoint: &str) -> bool {
     } else {
         host_port.split(':').next().unwrap_or_default()
     };
-    host.eq_ignore_ascii_case("localhost") || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]

@@ -13,7 +13,10 @@ async fn put_get_exists_on_disk() {
     assert!(!blobs.exists(&hash).await.unwrap());
     assert_eq!(blobs.get(&hash).await.unwrap(), None);
     assert_eq!(
-        blobs.put(&hash, bytes.clone(), MediaType::Pdf).await.unwrap(),
+        blobs
+            .put(&hash, bytes.clone(), MediaType::Pdf)
+            .await
+            .unwrap(),
         Stored::Written
     );
     let path = dir

@@ -13,7 +13,10 @@ fn check(input: &str, expected: Result<(&str, &str), &str>) {
         (Err(e), Err(needle)) => {
             let msg = e.to_string();
             assert!(msg.contains(needle), "{input}: {msg:?} lacks {needle:?}");
-            assert!(msg.contains(input), "{input}: {msg:?} does not quote the input");
+            assert!(
+                msg.contains(input),
+                "{input}: {msg:?} does not quote the input"
+            );
         }
         (got, want) => panic!("{input}: got {got:?}, want {want:?}"),
     }

@@ -58,7 +58,11 @@ async fn put_get_and_the_key_of_a_file() {
     assert!(blobs.exists(&hash).await.unwrap());
     assert_eq!(blobs.get(&hash).await.unwrap(), Some(bytes.clone()));
 
-    let key = format!("{}/{}/{hash}", bucket.location.prefix(), &hash.as_str()[..2]);
+    let key = format!(
+        "{}/{}/{hash}",
+        bucket.location.prefix(),
+        &hash.as_str()[..2]
+    );
     assert_eq!(bucket.keys().await, vec![key.clone()]);
     assert_eq!(
         blobs.locate(&hash),
@@ -99,7 +103,11 @@ async fn an_object_already_there_is_not_overwritten() {
     let blobs = bucket.blobs();
     let bytes = photo(5);
     let hash = BlobHash::of(&bytes);
-    let key = format!("{}/{}/{hash}", bucket.location.prefix(), &hash.as_str()[..2]);
+    let key = format!(
+        "{}/{}/{hash}",
+        bucket.location.prefix(),
+        &hash.as_str()[..2]
+    );
     // Put there by someone else, marked so that an overwrite would show.
     let mut marked = Attributes::new();
     marked.insert(Attribute::ContentType, "application/x-put-by-test".into());
@@ -135,7 +143,10 @@ async fn an_object_already_there_is_not_overwritten() {
     );
     bucket
         .client()
-        .put(&Path::from(other_key.as_str()), PutPayload::from_static(b"truncated"))
+        .put(
+            &Path::from(other_key.as_str()),
+            PutPayload::from_static(b"truncated"),
+        )
         .await
         .unwrap();
     let err = blobs
@@ -179,7 +190,10 @@ async fn bytes_damaged_on_the_way_are_refused_by_the_store() {
 
     relay.damage(false);
     assert_eq!(
-        blobs.put(&hash, bytes.clone(), MediaType::Jpeg).await.unwrap(),
+        blobs
+            .put(&hash, bytes.clone(), MediaType::Jpeg)
+            .await
+            .unwrap(),
         Stored::Written
     );
     assert_eq!(blobs.get(&hash).await.unwrap(), Some(bytes));
@@ -222,7 +236,10 @@ async fn an_unreachable_store_is_a_retry() {
 
     relay.restore();
     assert_eq!(
-        blobs.put(&hash, bytes.clone(), MediaType::Jpeg).await.unwrap(),
+        blobs
+            .put(&hash, bytes.clone(), MediaType::Jpeg)
+            .await
+            .unwrap(),
         Stored::Written
     );
     assert_eq!(blobs.get(&hash).await.unwrap(), Some(bytes));

@@ -35,9 +35,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use pollwatch_blobs::BlobError;
 use pollwatch_domain::Permission;
 use pollwatch_domain::evidence::{self, BlobHash, MAX_BLOB_BYTES, MediaType};
-use pollwatch_blobs::BlobError;
 use pollwatch_store::{BlobInfo, NewBlob, Principal, now};
 use serde::{Deserialize, Serialize};
 

@@ -42,10 +42,7 @@ async fn download(http: &reqwest::Client, base: &str, token: &str, path: &str) -
         .send()
         .await
         .unwrap();
-    (
-        res.status().as_u16(),
-        res.bytes().await.unwrap().to_vec(),
-    )
+    (res.status().as_u16(), res.bytes().await.unwrap().to_vec())
 }
 
 fn key(bucket: &TestBucket, sha: &str) -> String {
@@ -111,10 +108,19 @@ async fn upload_retry_download_and_public_copy_through_a_bucket() {
     let (status, got) = download(&app.http, &app.base(), &coordinator, &path).await;
     assert_eq!(status, 200);
     assert_eq!(got, photo);
-    let (status, public) =
-        download(&app.http, &app.base(), &coordinator, &format!("{path}?public=1")).await;
+    let (status, public) = download(
+        &app.http,
+        &app.base(),
+        &coordinator,
+        &format!("{path}?public=1"),
+    )
+    .await;
     assert_eq!(status, 200);
-    assert_eq!(public, jpeg(), "the public copy is the image without its Exif");
+    assert_eq!(
+        public,
+        jpeg(),
+        "the public copy is the image without its Exif"
+    );
     // Another group never uploaded it: 404, though the bucket holds it.
     let beta = app.staff_token("coord-beta").await;
     let (status, _) = download(&app.http, &app.base(), &beta, &path).await;
@@ -217,7 +223,10 @@ async fn a_bucket_out_of_reach_refuses_uploads_with_503_and_records_nothing() {
     let body: serde_json::Value = res.json().await.unwrap();
     let message = body["error"]["message"].as_str().unwrap();
     assert!(message.contains("nothing was stored"), "{message}");
-    assert!(!app.recorded("alpha", &sha).await, "recorded without its bytes");
+    assert!(
+        !app.recorded("alpha", &sha).await,
+        "recorded without its bytes"
+    );
     // Reading needs the bucket too.
     let (status, _) = download(
         &app.http,
@@ -230,7 +239,11 @@ async fn a_bucket_out_of_reach_refuses_uploads_with_503_and_records_nothing() {
 
     relay.restore();
     let res = upload(&app.http, &app.base(), &observer, photo.clone(), Some(&sha)).await;
-    assert_eq!(res.status(), 201, "the phone's retry is taken once it is back");
+    assert_eq!(
+        res.status(),
+        201,
+        "the phone's retry is taken once it is back"
+    );
     assert!(app.recorded("alpha", &sha).await);
     assert_eq!(bucket.keys().await.len(), 2);
     let (status, got) = download(
@@ -286,8 +299,13 @@ async fn two_servers_over_one_database_share_one_bucket() {
     let (status, got) = download(&app.http, &server_b, &coordinator, &path).await;
     assert_eq!(status, 200, "server B does not serve A's photo");
     assert_eq!(got, photo);
-    let (status, public) =
-        download(&app.http, &server_b, &coordinator, &format!("{path}?public=1")).await;
+    let (status, public) = download(
+        &app.http,
+        &server_b,
+        &coordinator,
+        &format!("{path}?public=1"),
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(public, jpeg());
     // The phone's retry lands on B: the same file, already held.
@@ -295,6 +313,9 @@ async fn two_servers_over_one_database_share_one_bucket() {
     assert_eq!(res.status(), 200);
     assert_eq!(bucket.keys().await, vec![key(&bucket, &sha)]);
     for dir in &dirs {
-        assert!(!dir.path().join("blobs").exists(), "a server kept a local copy");
+        assert!(
+            !dir.path().join("blobs").exists(),
+            "a server kept a local copy"
+        );
     }
 }
