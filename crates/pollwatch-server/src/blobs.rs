@@ -339,7 +339,7 @@ async fn download(
             )));
         }
         if public {
-            public_copy(media, &bytes)
+            public_copy(media, &bytes).map(Bytes::from)
         } else {
             Ok(bytes)
         }
