@@ -14,16 +14,18 @@
 //!   metadata ([`public_copy`]), the only form in which a file may leave the
 //!   group; `422` for kinds that cannot be stripped safely (HEIC, PDF).
 //!
-//! On disk a file is `<data_dir>/blobs/<first two hex digits>/<sha256>`:
-//! one file per content, whichever groups hold it. Access goes through the
-//! group's row in the store, never through the file system, so sharing the
-//! bytes shares nothing else; keeping one copy per group would only
-//! multiply identical bytes. A file is written to a temporary name in its
-//! final directory, synced, renamed into place, and the directory synced,
-//! before the store records it: a recorded blob is always a whole file.
+//! The bytes are kept by [`pollwatch_blobs::Blobs`]: by default under
+//! `<data_dir>/blobs/<first two hex digits>/<sha256>`, or in an
+//! S3-compatible bucket (`pollwatch serve --blobs s3://BUCKET[/PREFIX]`) that
+//! several servers share. One copy per content, whichever groups hold it.
+//! Access goes through the group's row in the store, never through the
+//! file system or the bucket, so sharing the bytes shares nothing else;
+//! keeping one copy per group would only multiply identical bytes. The
+//! bytes are whole in their store before the group's row is written: a
+//! recorded blob is always a whole file. When the bucket cannot be reached
+//! the upload is refused with `503` and nothing is recorded, so no phone
+//! hears "stored" for bytes nobody holds; its retry settles it.
 
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::time::Duration;
 
@@ -33,6 +35,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use pollwatch_blobs::BlobError;
 use pollwatch_domain::Permission;
 use pollwatch_domain::evidence::{self, BlobHash, MAX_BLOB_BYTES, MediaType};
 use pollwatch_store::{BlobInfo, NewBlob, Principal, now};
@@ -63,192 +66,6 @@ pub fn routes() -> Router<AppState> {
         .route("/blobs", post(upload))
         .route("/blobs/{sha256}", get(download))
         .layer(DefaultBodyLimit::max(MAX_BLOB_BYTES))
-}
-
-/// Evidence files on the local disk, named by their SHA-256.
-#[derive(Debug)]
-pub struct BlobStore {
-    /// `<data_dir>/blobs`; created on the first upload.
-    root: PathBuf,
-}
-
-impl BlobStore {
-    pub fn new(data_dir: &Path) -> Self {
-        Self {
-            root: data_dir.join("blobs"),
-        }
-    }
-
-    /// The directory all blobs live under.
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
-    /// Where the file with this hash lives (or would).
-    pub fn path(&self, hash: &BlobHash) -> PathBuf {
-        self.root.join(&hash.as_str()[..2]).join(hash.as_str())
-    }
-
-    /// Store `bytes` under `hash`, durably, all or nothing: when this
-    /// answers `Ok`, the whole file is on disk under its final name.
-    pub async fn put(&self, hash: &BlobHash, bytes: Bytes) -> io::Result<()> {
-        let root = self.root.clone();
-        let path = self.path(hash);
-        tokio::task::spawn_blocking(move || write_atomically(&root, &path, &bytes))
-            .await
-            .map_err(io::Error::other)?
-    }
-
-    /// The file's bytes; `None` when there is no such file.
-    pub async fn get(&self, hash: &BlobHash) -> io::Result<Option<Vec<u8>>> {
-        match tokio::fs::read(self.path(hash)).await {
-            Ok(b) => Ok(Some(b)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Remove what interrupted uploads left: temporary files (named by
-    /// [`write_atomically`]) under the blob directories. Called when the
-    /// server starts, before any upload of its own can be under way; a
-    /// recorded blob is never a temporary file, so nothing of value goes.
-    /// Answers how many files and bytes were removed.
-    pub fn remove_stale_temporaries(&self) -> io::Result<(usize, u64)> {
-        let mut removed = (0, 0);
-        let shards = match std::fs::read_dir(&self.root) {
-            Ok(d) => d,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(removed),
-            Err(e) => return Err(e),
-        };
-        for shard in shards {
-            let shard = shard?;
-            if !shard.file_type()?.is_dir() {
-                continue;
-            }
-            for entry in std::fs::read_dir(shard.path())? {
-                let entry = entry?;
-                if !entry.file_type()?.is_file() || !is_temporary(&entry.file_name()) {
-                    continue;
-                }
-                let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
-                match std::fs::remove_file(entry.path()) {
-                    Ok(()) => {
-                        removed.0 += 1;
-                        removed.1 += size;
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(e),
-                }
-            }
-        }
-        Ok(removed)
-    }
-
-    pub async fn exists(&self, hash: &BlobHash) -> bool {
-        tokio::fs::try_exists(self.path(hash))
-            .await
-            .unwrap_or(false)
-    }
-}
-
-/// The name [`write_atomically`] gives a file while it is written:
-/// `.<sha256>.<16 hex digits>.tmp`.
-fn is_temporary(name: &std::ffi::OsStr) -> bool {
-    let Some(name) = name.to_str() else {
-        return false;
-    };
-    let Some(inner) = name.strip_prefix('.').and_then(|n| n.strip_suffix(".tmp")) else {
-        return false;
-    };
-    match inner.split_once('.') {
-        Some((hash, nonce)) => {
-            BlobHash::parse(hash).is_ok()
-                && nonce.len() == 16
-                && nonce.bytes().all(|b| b.is_ascii_hexdigit())
-        }
-        None => false,
-    }
-}
-
-/// Temporary file in the final directory, under a name of its own (so
-/// two uploads of one file never write into each other), written and synced, renamed over
-/// the final name (atomic on POSIX), then the directory synced so the
-/// rename itself survives a power cut. Directories created on the way are
-/// synced into their parents too. On any error the temporary file is
-/// removed, so a refused or failed upload leaves nothing behind.
-fn write_atomically(root: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| io::Error::other("a blob path has a directory"))?;
-    create_dir_synced(root)?;
-    create_dir_synced(dir)?;
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .ok_or_else(|| io::Error::other("a blob path has a file name"))?;
-    let tmp = dir.join(format!(
-        ".{name}.{}.tmp",
-        hex::encode(rand::random::<[u8; 8]>())
-    ));
-    let written = (|| {
-        let mut file = private_file_options().open(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        drop(file);
-        std::fs::rename(&tmp, path)?;
-        sync_dir(dir)
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written
-}
-
-/// Create `dir` (and its parents) if absent, owner-only, and make each new
-/// entry durable in its parent.
-fn create_dir_synced(dir: &Path) -> io::Result<()> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    if let Some(parent) = dir.parent()
-        && !parent.as_os_str().is_empty()
-    {
-        create_dir_synced(parent)?;
-    }
-    let mut builder = std::fs::DirBuilder::new();
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    match builder.create(dir) {
-        Ok(()) => {}
-        // Another upload created it first.
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(()),
-        Err(e) => return Err(e),
-    }
-    match dir.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => sync_dir(parent),
-        _ => sync_dir(Path::new(".")),
-    }
-}
-
-/// Evidence can say where a volunteer was: readable by the server's user only.
-fn private_file_options() -> std::fs::OpenOptions {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options
-}
-
-#[cfg(unix)]
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    std::fs::File::open(dir)?.sync_all()
-}
-
-/// Elsewhere a directory cannot be opened to sync it; the rename is as
-/// durable as the platform makes it.
-#[cfg(not(unix))]
-fn sync_dir(_dir: &Path) -> io::Result<()> {
-    Ok(())
 }
 
 /// What the API answers about a stored file.
@@ -416,15 +233,15 @@ async fn upload(
     let media = sniffed?;
 
     // A retry of a file the group holds costs no write; anything else is
-    // written (again), which also repairs a file lost from the disk.
+    // put (again): on disk that also repairs a file lost from the disk, in a
+    // bucket an object already there is kept as it is.
     let held = state.store.blob(group_id, &hash).await?;
-    if held.is_none() || !state.blobs.exists(&hash).await {
-        state.blobs.put(&hash, bytes.clone()).await.map_err(|e| {
-            ApiError::Internal(format!(
-                "writing {}: {e}",
-                state.blobs.path(&hash).display()
-            ))
-        })?;
+    if held.is_none() || !state.blobs.exists(&hash).await.map_err(blob_error)? {
+        state
+            .blobs
+            .put(&hash, bytes.clone(), media)
+            .await
+            .map_err(blob_error)?;
     }
     let uploaded_by_observer = match caller.principal() {
         Principal::Observer { observer_id, .. } => Some(*observer_id),
@@ -456,6 +273,18 @@ async fn upload(
         StatusCode::OK
     };
     Ok((status, Json(BlobView::from(&info))).into_response())
+}
+
+/// An object store that cannot be reached is a retry (503); a full disk is
+/// 507 as for reports; anything else is the server's fault.
+fn blob_error(e: BlobError) -> ApiError {
+    match e {
+        e @ (BlobError::Unavailable { .. } | BlobError::Refused { .. }) => {
+            ApiError::EvidenceStoreUnavailable(e.to_string())
+        }
+        e @ BlobError::Full { .. } => ApiError::StorageFull(e.to_string()),
+        e => ApiError::Internal(e.to_string()),
+    }
 }
 
 #[derive(Deserialize)]
@@ -494,16 +323,11 @@ async fn download(
         .blobs
         .get(&hash)
         .await
-        .map_err(|e| {
-            ApiError::Internal(format!(
-                "reading {}: {e}",
-                state.blobs.path(&hash).display()
-            ))
-        })?
+        .map_err(blob_error)?
         .ok_or_else(|| {
             ApiError::Internal(format!(
                 "evidence file {hash} is recorded but {} is missing",
-                state.blobs.path(&hash).display()
+                state.blobs.locate(&hash)
             ))
         })?;
     let media = info.media_type;
@@ -511,11 +335,11 @@ async fn download(
         // Never serve damaged evidence as if it were what was uploaded.
         if BlobHash::of(&bytes) != hash {
             return Err(ApiError::Internal(format!(
-                "the file of evidence {hash} on disk no longer matches its hash"
+                "the stored bytes of evidence file {hash} no longer match its hash"
             )));
         }
         if public {
-            public_copy(media, &bytes)
+            public_copy(media, &bytes).map(Bytes::from)
         } else {
             Ok(bytes)
         }

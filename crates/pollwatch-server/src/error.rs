@@ -53,6 +53,12 @@ pub enum ApiError {
     /// unknown: nothing is answered as stored; retry with the same ids.
     #[error("the database is unavailable: nothing was stored; send it again in a few seconds")]
     DatabaseUnavailable(String),
+    /// The store of evidence files (an S3 bucket) cannot be reached or
+    /// failed: an upload was not stored (and not recorded); retry.
+    #[error(
+        "the store of evidence files cannot be reached: nothing was stored; send the file again in a few seconds"
+    )]
+    EvidenceStoreUnavailable(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -73,7 +79,9 @@ impl ApiError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) | Self::Taken { .. } => StatusCode::CONFLICT,
-            Self::Unavailable | Self::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable
+            | Self::DatabaseUnavailable(_)
+            | Self::EvidenceStoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::StorageFull(_) => StatusCode::INSUFFICIENT_STORAGE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -116,6 +124,9 @@ impl IntoResponse for ApiError {
             Self::Internal(detail) => tracing::error!(%detail, "internal error"),
             Self::StorageFull(detail) => tracing::error!(%detail, "storage full"),
             Self::DatabaseUnavailable(detail) => tracing::error!(%detail, "database unavailable"),
+            Self::EvidenceStoreUnavailable(detail) => {
+                tracing::error!(%detail, "evidence file store unavailable")
+            }
             _ => {}
         }
         let reason = match &self {
@@ -125,7 +136,10 @@ impl IntoResponse for ApiError {
         };
         let retry = matches!(
             self,
-            Self::StorageFull(_) | Self::DatabaseUnavailable(_) | Self::Unavailable
+            Self::StorageFull(_)
+                | Self::DatabaseUnavailable(_)
+                | Self::EvidenceStoreUnavailable(_)
+                | Self::Unavailable
         );
         let field = match &self {
             Self::Invalid { field, .. }

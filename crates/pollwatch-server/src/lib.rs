@@ -51,7 +51,8 @@ pub struct ServerConfig {
     /// Mark cookies `Secure`: on when the instance is served over HTTPS
     /// (behind a TLS proxy); off for plain loopback HTTP in development.
     pub secure_cookies: bool,
-    /// Where evidence files are kept (under `blobs/`).
+    /// Where evidence files are kept by default (under `blobs/`; see
+    /// [`AppState::with_blobs`] for a bucket instead), and exports' temporary files.
     pub data_dir: std::path::PathBuf,
 }
 
@@ -72,8 +73,8 @@ pub struct AppState {
     pub analysis: Arc<analysis::Analysis>,
     /// The shared outcome of `/readyz`'s write probe.
     pub readiness: Arc<pages::Readiness>,
-    /// Evidence files on disk, under the configured data directory.
-    pub blobs: Arc<blobs::BlobStore>,
+    /// Evidence files: on disk under the data directory, or in a bucket.
+    pub blobs: Arc<pollwatch_blobs::Blobs>,
     /// The checklists, incident taxonomy and protocol template in force:
     /// served to the app and used to check every submitted answer.
     pub forms: Arc<pollwatch_domain::forms::FormSet>,
@@ -97,7 +98,7 @@ impl AppState {
             .hash("pollwatch-timing-equaliser")
             .await
             .map_err(|e| auth::HashError(e.to_string()))??;
-        let blobs = Arc::new(blobs::BlobStore::new(&config.data_dir));
+        let blobs = Arc::new(pollwatch_blobs::Blobs::local(config.data_dir.join("blobs")));
         // Uploads cut off by a crash leave their temporary files behind.
         match blobs.remove_stale_temporaries() {
             Ok((0, _)) => {}
@@ -138,6 +139,13 @@ impl AppState {
         self.hashing = Arc::new(hashing::HashPool::new(&config.hashing)?);
         self.limits = Arc::new(limits::Limits::new(config));
         Ok(self)
+    }
+
+    /// Keep evidence files there (an S3 bucket) rather than under the data
+    /// directory.
+    pub fn with_blobs(mut self, blobs: pollwatch_blobs::Blobs) -> Self {
+        self.blobs = Arc::new(blobs);
+        self
     }
 
     /// Use a group's own forms instead of the shipped ones.

@@ -242,6 +242,7 @@ pub(crate) async fn server(
                 election: None,
                 secure_cookies: false,
                 data_dir: Some(crate::serve::default_data_dir(database)),
+                blobs: None,
                 forms: None,
                 trust_forwarded_for: false,
             };

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
+use pollwatch_blobs::{BlobError, Blobs, S3Location};
 use pollwatch_server::{AppState, ServerConfig};
 use pollwatch_store::Store;
 
@@ -25,16 +26,47 @@ pub struct ServeArgs {
     /// Mark cookies Secure; set this when the instance is behind HTTPS.
     #[arg(long, env = "POLLWATCH_SECURE_COOKIES")]
     pub secure_cookies: bool,
-    /// Where evidence files (photos, scans) are kept. Default:
-    /// `pollwatch-data` beside the SQLite file, or in the working directory
-    /// for PostgreSQL.
+    /// Where evidence files (photos, scans; under `blobs/`, unless
+    /// --blobs names a bucket) and exports' temporary files are kept.
+    /// Default: `pollwatch-data` beside the SQLite file, or in the working
+    /// directory for PostgreSQL.
     #[arg(long, env = "POLLWATCH_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Keep evidence files in an S3-compatible bucket instead of the data
+    /// directory: s3://BUCKET or s3://BUCKET/PREFIX. Servers sharing one
+    /// PostgreSQL must share this too. Endpoint, region and keys come from
+    /// AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID and
+    /// AWS_SECRET_ACCESS_KEY (plain http only to this machine, or with
+    /// AWS_ALLOW_HTTP=true).
+    #[arg(long, env = "POLLWATCH_BLOBS", value_parser = parse_blobs, value_name = "s3://BUCKET[/PREFIX]")]
+    pub blobs: Option<S3Location>,
     /// Behind a reverse proxy: rate-limit logins by the client address the
     /// proxy appends to X-Forwarded-For. Leave off without a proxy, or
     /// anyone can claim any address.
     #[arg(long, env = "POLLWATCH_TRUST_FORWARDED_FOR")]
     pub trust_forwarded_for: bool,
+}
+
+fn parse_blobs(s: &str) -> Result<S3Location, String> {
+    S3Location::parse(s).map_err(|e| e.to_string())
+}
+
+/// The bucket of `--blobs`, checked once: a bucket that does not exist or
+/// keys it refuses stop the start; an object store that is merely down
+/// does not (uploads of files answer 503 until it is back, reports go on).
+async fn open_bucket(location: &S3Location) -> anyhow::Result<Blobs> {
+    let blobs = Blobs::s3_from_env(location.clone())?;
+    match blobs.check().await {
+        Ok(()) => {}
+        Err(e @ BlobError::Refused { .. }) => {
+            return Err(anyhow::Error::new(e).context(format!("--blobs {location}")));
+        }
+        Err(e) => tracing::warn!(
+            error = %e,
+            "the evidence file store does not answer yet: file uploads are refused (503) until it does"
+        ),
+    }
+    Ok(blobs)
 }
 
 /// `pollwatch-data` beside a SQLite database file; in the working directory
@@ -84,13 +116,16 @@ pub async fn serve(
             .unwrap_or_else(|| PathBuf::from("pollwatch-data")),
     };
     let forms = crate::forms::load(args.forms.as_deref())?;
-    let state = AppState::new(store.clone(), config, election.as_ref().map(|e| e.id))
+    let mut state = AppState::new(store.clone(), config, election.as_ref().map(|e| e.id))
         .await?
         .with_forms(forms)
         .with_limits(pollwatch_server::limits::LimitConfig {
             trust_forwarded_for: args.trust_forwarded_for,
             ..Default::default()
         })?;
+    if let Some(location) = &args.blobs {
+        state = state.with_blobs(open_bucket(location).await?);
+    }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -99,6 +134,7 @@ pub async fn serve(
         %addr,
         backend = store.backend(),
         election = election.as_ref().map(|e| e.slug.as_str()).unwrap_or("(none)"),
+        blobs = %state.blobs.describe(),
         "serving"
     );
     println!("pollwatch is serving on http://{addr}/");

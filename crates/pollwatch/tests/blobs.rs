@@ -7,10 +7,9 @@ mod common;
 
 use std::path::Path;
 
-use common::{Backend, TestApp};
+use common::{Backend, TestApp, jpeg, jpeg_with_gps, sha256_hex};
 use pollwatch_domain::Slug;
 use pollwatch_domain::evidence::{BlobHash, MAX_BLOB_BYTES};
-use sha2::{Digest, Sha256};
 
 both_backends!(
     upload_is_content_addressed_and_idempotent,
@@ -20,52 +19,6 @@ both_backends!(
     other_groups_cannot_read_a_blob,
     public_copy_has_no_location,
 );
-
-/// A 1×1 grey baseline JPEG (SOI, APP0, DQT, SOF0, 2×DHT, SOS, data, EOI).
-fn jpeg() -> Vec<u8> {
-    let mut b = vec![0xFF, 0xD8];
-    b.extend(segment(0xE0, b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0"));
-    b.extend(segment(0xDB, &[[0u8].as_slice(), &[1u8; 64]].concat()));
-    b.extend(segment(0xC0, &[8, 0, 1, 0, 1, 1, 1, 0x11, 0]));
-    for class in [0x00, 0x10] {
-        let mut table = vec![class, 1];
-        table.extend([0u8; 15]);
-        table.push(0);
-        b.extend(segment(0xC4, &table));
-    }
-    b.extend(segment(0xDA, &[1, 1, 0, 0, 63, 0]));
-    b.extend([0x3F, 0xFF, 0xD9]);
-    b
-}
-
-fn segment(marker: u8, payload: &[u8]) -> Vec<u8> {
-    let mut s = vec![0xFF, marker];
-    s.extend(u16::try_from(payload.len() + 2).unwrap().to_be_bytes());
-    s.extend(payload);
-    s
-}
-
-/// The JPEG as a phone writes it: an Exif APP1 right after SOI holding a
-/// GPS IFD (latitude 43°14' N).
-fn jpeg_with_gps() -> Vec<u8> {
-    let tiff: &[u8] = &[
-        b'M', b'M', 0, 42, 0, 0, 0, 8, // header, IFD0 at 8
-        0, 1, 0x88, 0x25, 0, 4, 0, 0, 0, 1, 0, 0, 0, 26, 0, 0, 0, 0, // GPSInfo -> 26
-        0, 1, 0, 2, 0, 5, 0, 0, 0, 3, 0, 0, 0, 44, 0, 0, 0, 0, // GPSLatitude -> 44
-        0, 0, 0, 43, 0, 0, 0, 1, 0, 0, 0, 14, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1,
-    ];
-    let clean = jpeg();
-    [
-        &clean[..2],
-        &segment(0xE1, &[b"Exif\0\0".as_slice(), tiff].concat()),
-        &clean[2..],
-    ]
-    .concat()
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
 
 /// Every file under the app's blob directory (temporary ones included).
 fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {

@@ -467,10 +467,22 @@ pub fn spawn_server_with(
     command: &str,
     args: &[&std::ffi::OsStr],
 ) -> (ChildGuard, String) {
+    spawn_server_with_env(db, command, args, &[])
+}
+
+/// [`spawn_server_with`], with environment variables for the process (an
+/// object store's endpoint and keys).
+pub fn spawn_server_with_env(
+    db: impl AsRef<std::ffi::OsStr>,
+    command: &str,
+    args: &[&std::ffi::OsStr],
+    env: &[(&str, String)],
+) -> (ChildGuard, String) {
     use std::io::{BufRead, BufReader};
     let mut child = pollwatch(db)
         .args([command, "--listen", "127.0.0.1:0"])
         .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
@@ -572,4 +584,51 @@ macro_rules! both_backends {
             }
         )*
     };
+}
+
+/// A 1×1 grey baseline JPEG (SOI, APP0, DQT, SOF0, 2×DHT, SOS, data, EOI).
+pub fn jpeg() -> Vec<u8> {
+    let mut b = vec![0xFF, 0xD8];
+    b.extend(segment(0xE0, b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0"));
+    b.extend(segment(0xDB, &[[0u8].as_slice(), &[1u8; 64]].concat()));
+    b.extend(segment(0xC0, &[8, 0, 1, 0, 1, 1, 1, 0x11, 0]));
+    for class in [0x00, 0x10] {
+        let mut table = vec![class, 1];
+        table.extend([0u8; 15]);
+        table.push(0);
+        b.extend(segment(0xC4, &table));
+    }
+    b.extend(segment(0xDA, &[1, 1, 0, 0, 63, 0]));
+    b.extend([0x3F, 0xFF, 0xD9]);
+    b
+}
+
+pub fn segment(marker: u8, payload: &[u8]) -> Vec<u8> {
+    let mut s = vec![0xFF, marker];
+    s.extend(u16::try_from(payload.len() + 2).unwrap().to_be_bytes());
+    s.extend(payload);
+    s
+}
+
+/// The JPEG as a phone writes it: an Exif APP1 right after SOI holding a
+/// GPS IFD (latitude 43°14' N).
+pub fn jpeg_with_gps() -> Vec<u8> {
+    let tiff: &[u8] = &[
+        b'M', b'M', 0, 42, 0, 0, 0, 8, // header, IFD0 at 8
+        0, 1, 0x88, 0x25, 0, 4, 0, 0, 0, 1, 0, 0, 0, 26, 0, 0, 0, 0, // GPSInfo -> 26
+        0, 1, 0, 2, 0, 5, 0, 0, 0, 3, 0, 0, 0, 44, 0, 0, 0, 0, // GPSLatitude -> 44
+        0, 0, 0, 43, 0, 0, 0, 1, 0, 0, 0, 14, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1,
+    ];
+    let clean = jpeg();
+    [
+        &clean[..2],
+        &segment(0xE1, &[b"Exif\0\0".as_slice(), tiff].concat()),
+        &clean[2..],
+    ]
+    .concat()
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
 }
