@@ -455,7 +455,10 @@ async fn comparison(
     let group_id = caller.group_id()?;
     let (show, after) = compare_filters(&q)?;
     let info = info(&state, id).await?;
-    let kept = state.analysis.result(&state.store, &state.rooms, &info).await?;
+    let kept = state
+        .analysis
+        .result(&state.store, &state.rooms, &info)
+        .await?;
     let has_file_figures = !kept.file.is_empty();
     let district = (!q.district.is_empty()).then_some(q.district.as_str());
     let tr = chosen.tr;
@@ -589,7 +592,10 @@ async fn quick_count(
     };
     let group_id = caller.group_id()?;
     let info = info(&state, id).await?;
-    let kept = state.analysis.result(&state.store, &state.rooms, &info).await?;
+    let kept = state
+        .analysis
+        .result(&state.store, &state.rooms, &info)
+        .await?;
     state.rooms.catch_up(group_id).await?;
     let room = state.rooms.room(group_id).await?;
     let followed = kept.group(group_id);
