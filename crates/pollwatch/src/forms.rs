@@ -174,24 +174,8 @@ fn rows_of(range: &calamine::Range<calamine::Data>) -> Vec<Vec<String>> {
     let mut rows = vec![Vec::new(); top as usize];
     for row in range.rows() {
         let mut cells = vec![String::new(); left as usize];
-        cells.extend(row.iter().map(cell_text));
+        cells.extend(row.iter().map(pollwatch_domain::table::cell_text));
         rows.push(cells);
     }
     rows
-}
-
-fn cell_text(d: &calamine::Data) -> String {
-    use calamine::Data;
-    match d {
-        Data::Empty => String::new(),
-        Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
-        Data::Int(i) => i.to_string(),
-        // A whole number typed into a cell (a version, a choice name) is
-        // stored as a float: written back as typed.
-        Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
-        Data::Float(f) => f.to_string(),
-        Data::Bool(b) => b.to_string(),
-        Data::DateTime(d) => d.to_string(),
-        Data::Error(e) => format!("#{e:?}"),
-    }
 }
