@@ -15,7 +15,7 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use pollwatch_domain::{Permission, Timestamp};
-use pollwatch_store::{Principal, SESSION_TOUCH_MS, Session, SessionLookup, now};
+use pollwatch_store::{Principal, SESSION_TOUCH_MS, Session, SessionLookup, SessionUse, now};
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 
@@ -218,12 +218,10 @@ impl FromRequestParts<AppState> for Caller {
         // per session and off the request's path: reading a page must not
         // wait for (or fail on) a write.
         if session.device.is_empty() || at.0 - session.last_seen_at.0 >= SESSION_TOUCH_MS {
-            let store = state.store.clone();
-            let device = device_label(&parts.headers);
-            tokio::spawn(async move {
-                if let Err(e) = store.touch_session(&hash, at, &device).await {
-                    tracing::debug!(error = %e, "could not record a session's last use");
-                }
+            state.session_uses.record(SessionUse {
+                token_hash: hash,
+                at,
+                device: device_label(&parts.headers),
             });
         }
         Ok(Caller { session, by_cookie })

@@ -25,6 +25,7 @@ pub mod people;
 pub mod registry_match;
 pub mod reports;
 pub mod rooms;
+pub mod session_uses;
 pub mod situation;
 pub mod staff;
 
@@ -84,6 +85,8 @@ pub struct AppState {
     pub hashing: Arc<hashing::HashPool>,
     /// Each group's situation room, kept in step with its log.
     pub rooms: Arc<rooms::Rooms>,
+    /// Sessions' "last seen", written in batches off the request path.
+    pub session_uses: session_uses::SessionUses,
 }
 
 impl AppState {
@@ -119,6 +122,7 @@ impl AppState {
         ));
         Ok(Self {
             rooms,
+            session_uses: session_uses::SessionUses::start(Arc::clone(&store)),
             store,
             config,
             blobs,

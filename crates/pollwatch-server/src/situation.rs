@@ -4,7 +4,7 @@
 //! steps. Everything shown comes from the group's room
 //! (`crate::rooms`, `pollwatch-situation`), never from a scan of the log.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -42,6 +42,11 @@ const SCRIPT: &str = include_str!("../static/situation.js");
 const PAGE: usize = 100;
 /// Stations drawn one by one on the map; beyond, districts are drawn.
 const MAP_POINTS: usize = 3000;
+/// Beyond this many districts the map bins stations on a grid instead
+/// of drawing a dot per district.
+const MAP_DISTRICT_DOTS: usize = 300;
+/// The national map's grid: this many cells along its longer side.
+const MAP_GRID: usize = 40;
 /// Alerts in the room's feed.
 const FEED: usize = 30;
 /// Stations sent in one live update; more, and the page reloads its view.
@@ -584,21 +589,45 @@ fn map_svg(s: &Situation, filter: &StationFilter, tr: Tr) -> String {
             e.2 += 1;
             e.3 = e.3.max(s.status(st));
         }
-        by.into_iter()
-            .map(|(d, (lat, lon, n, worst))| {
-                #[allow(clippy::cast_precision_loss)]
-                let nf = n as f64;
-                Dot {
-                    lat: lat / nf,
-                    lon: lon / nf,
-                    class: worst.as_str(),
-                    label: format!("{d}: {n}"),
-                    href: format!("/situation?district={}", crate::pages::filters::segment(d)),
-                    number: String::new(),
-                    r: (nf.sqrt() / 4.0).clamp(1.5, 6.0),
-                }
-            })
-            .collect()
+        if by.len() <= MAP_DISTRICT_DOTS {
+            by.into_iter()
+                .map(|(d, (lat, lon, n, worst))| {
+                    #[allow(clippy::cast_precision_loss)]
+                    let nf = n as f64;
+                    Dot {
+                        lat: lat / nf,
+                        lon: lon / nf,
+                        class: worst.as_str(),
+                        label: format!("{d}: {n}"),
+                        href: format!("/situation?district={}", crate::pages::filters::segment(d)),
+                        number: String::new(),
+                        r: (nf.sqrt() / 4.0).clamp(1.5, 6.0),
+                    }
+                })
+                .collect()
+        } else {
+            grid_dots(s, &points)
+                .into_iter()
+                .map(|c| {
+                    #[allow(clippy::cast_precision_loss)]
+                    let nf = c.stations as f64;
+                    let label = if c.districts > 1 {
+                        format!("{} (+{}): {}", c.top, c.districts - 1, c.stations)
+                    } else {
+                        format!("{}: {}", c.top, c.stations)
+                    };
+                    Dot {
+                        lat: c.lat,
+                        lon: c.lon,
+                        class: c.worst.as_str(),
+                        label,
+                        href: String::new(),
+                        number: String::new(),
+                        r: (nf.sqrt() / 6.0).clamp(1.0, 4.0),
+                    }
+                })
+                .collect()
+        }
     };
     let (mut lat0, mut lat1, mut lon0, mut lon1) = (90.0f64, -90.0f64, 180.0f64, -180.0f64);
     for d in &dots {
@@ -633,18 +662,95 @@ fn map_svg(s: &Situation, filter: &StationFilter, tr: Tr) -> String {
                 .map(|e| e.to_string())
                 .unwrap_or_default()
         };
-        let _ = write!(
-            svg,
-            r#"<a href="{}"><circle cx="{x:.1}" cy="{y:.1}" r="{:.1}" class="st-{}" data-n="{}"><title>{}</title></circle></a>"#,
-            esc(&d.href),
-            radius * d.r,
-            d.class,
-            esc(&d.number),
-            esc(&d.label)
-        );
+        if d.href.is_empty() {
+            let _ = write!(
+                svg,
+                r#"<circle cx="{x:.0}" cy="{y:.0}" r="{:.1}" class="st-{}"><title>{}</title></circle>"#,
+                radius * d.r,
+                d.class,
+                esc(&d.label)
+            );
+        } else {
+            let _ = write!(
+                svg,
+                r#"<a href="{}"><circle cx="{x:.1}" cy="{y:.1}" r="{:.1}" class="st-{}" data-n="{}"><title>{}</title></circle></a>"#,
+                esc(&d.href),
+                radius * d.r,
+                d.class,
+                esc(&d.number),
+                esc(&d.label)
+            );
+        }
     }
     svg.push_str("</svg>");
     svg
+}
+
+/// A cell of the national map: the stations that fall in it.
+struct GridCell<'a> {
+    lat: f64,
+    lon: f64,
+    stations: usize,
+    worst: StationStatus,
+    /// The district with most stations in the cell, and how many
+    /// districts the cell holds.
+    top: &'a str,
+    districts: usize,
+}
+
+/// Stations binned on a fixed grid over their bounding box: at national
+/// scale thousands of districts would each be a dot (half a megabyte of
+/// map), whereas the grid keeps the map to at most [`MAP_GRID`]² dots
+/// whatever the registry, denser where the stations are.
+fn grid_dots<'a>(s: &Situation, points: &[(&'a StationState, (f64, f64))]) -> Vec<GridCell<'a>> {
+    let (mut lat0, mut lat1, mut lon0, mut lon1) = (90.0f64, -90.0f64, 180.0f64, -180.0f64);
+    for (_, (lat, lon)) in points {
+        lat0 = lat0.min(*lat);
+        lat1 = lat1.max(*lat);
+        lon0 = lon0.min(*lon);
+        lon1 = lon1.max(*lon);
+    }
+    let k = ((lat0 + lat1) / 2.0).to_radians().cos().max(0.1);
+    let w = ((lon1 - lon0) * k).max(1e-4);
+    let h = (lat1 - lat0).max(1e-4);
+    let cell = w.max(h) / MAP_GRID as f64;
+    type Acc<'a> = (f64, f64, usize, StationStatus, HashMap<&'a str, usize>);
+    let mut cells: BTreeMap<(i64, i64), Acc<'a>> = BTreeMap::new();
+    for (st, (lat, lon)) in points {
+        #[allow(clippy::cast_possible_truncation)]
+        let key = (
+            (((lon - lon0) * k) / cell).floor() as i64,
+            ((lat - lat0) / cell).floor() as i64,
+        );
+        let e = cells
+            .entry(key)
+            .or_insert_with(|| (0.0, 0.0, 0, StationStatus::NotCovered, HashMap::new()));
+        e.0 += lat;
+        e.1 += lon;
+        e.2 += 1;
+        e.3 = e.3.max(s.status(st));
+        *e.4.entry(st.station.district.as_str()).or_insert(0) += 1;
+    }
+    cells
+        .into_values()
+        .map(|(lat, lon, n, worst, districts)| {
+            #[allow(clippy::cast_precision_loss)]
+            let nf = n as f64;
+            let top = districts
+                .iter()
+                .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))
+                .map(|(d, _)| *d)
+                .unwrap_or("");
+            GridCell {
+                lat: lat / nf,
+                lon: lon / nf,
+                stations: n,
+                worst,
+                top,
+                districts: districts.len(),
+            }
+        })
+        .collect()
 }
 
 #[derive(Serialize)]
@@ -1180,4 +1286,77 @@ async fn alert_step_api(
 pub fn watches(caller: &Caller) -> bool {
     caller.principal().role().may(Permission::ReadGroupEvents)
         && caller.principal().group_id().is_some()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::i18n::Lang;
+    use pollwatch_domain::forms::OpeningHours;
+    use pollwatch_situation::{ElectionClock, Reference, StationRef};
+
+    fn room(stations: usize, districts: usize) -> Situation {
+        let stations = (0..stations)
+            .map(|i| StationRef {
+                id: i64::try_from(i).unwrap() + 1,
+                number: format!("{}", i + 1),
+                name: format!("Школа № {i}"),
+                district: format!("Республика Адыгея (Адыгея) / ТИК № {}", i % districts),
+                registered_voters: 1500,
+                #[allow(clippy::cast_precision_loss)]
+                coordinates: Some((41.0 + (i % 97) as f64 * 0.3, 20.0 + (i % 389) as f64 * 0.4)),
+            })
+            .collect();
+        Situation::new(Reference {
+            stations,
+            assignments: vec![],
+            observers: vec![],
+            forms: std::sync::Arc::new(pollwatch_domain::forms::defaults()),
+            clock: ElectionClock::new(
+                "Europe/Moscow",
+                OpeningHours {
+                    opens: 8 * 60,
+                    closes: 20 * 60,
+                },
+            )
+            .unwrap(),
+        })
+    }
+
+    fn all() -> StationFilter {
+        StationFilter {
+            district: None,
+            status: None,
+            number: None,
+        }
+    }
+
+    #[test]
+    fn a_national_map_stays_small_whatever_the_number_of_districts() {
+        let tr = Lang::Ru.tr();
+        // A city: a dot per station, each a link to its page.
+        let city = map_svg(&room(600, 8), &all(), tr);
+        assert_eq!(city.matches("<circle").count(), 600);
+        assert!(city.contains("href=\"/stations/17\""));
+        // A region: a dot per district, each a link to its room.
+        let region = map_svg(&room(5_000, 120), &all(), tr);
+        assert_eq!(region.matches("<circle").count(), 120);
+        assert!(region.contains("href=\"/situation?district="));
+        // The whole country's 2,400 districts: binned, bounded in dots
+        // and bytes, every station still counted once.
+        let country = room(95_000, 2_400);
+        let filter = all();
+        let national = map_svg(&country, &filter, tr);
+        let dots = national.matches("<circle").count();
+        assert!(dots > 100 && dots <= MAP_GRID * MAP_GRID, "{dots} dots");
+        assert!(national.len() < 150_000, "{} bytes", national.len());
+        let points: Vec<_> = country
+            .stations_matching(&filter)
+            .filter_map(|st| st.station.coordinates.map(|c| (st, c)))
+            .collect();
+        let counted = points.len();
+        let cells = grid_dots(&country, &points);
+        assert_eq!(cells.iter().map(|c| c.stations).sum::<usize>(), counted);
+    }
 }

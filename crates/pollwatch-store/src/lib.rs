@@ -133,6 +133,14 @@ pub struct Session {
 /// interval, so reading a page is not a database write.
 pub const SESSION_TOUCH_MS: i64 = 60 * 1000;
 
+/// One use of a session, for [`Store::touch_sessions`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionUse {
+    pub token_hash: String,
+    pub at: Timestamp,
+    pub device: String,
+}
+
 /// What a token turned out to be. Revoked and expired sessions are told
 /// apart from unknown tokens so a phone can learn that it was revoked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -442,9 +450,10 @@ pub trait Store: Send + Sync + 'static {
     /// What this token is at `now`: live, revoked, expired or unknown.
     async fn session(&self, token_hash: &str, now: Timestamp) -> Result<SessionLookup>;
     async fn delete_session(&self, token_hash: &str) -> Result<()>;
-    /// Record that the session was used at `at` from `device` (a coarse
-    /// label, kept from the first use); callers throttle this.
-    async fn touch_session(&self, token_hash: &str, at: Timestamp, device: &str) -> Result<()>;
+    /// Record that sessions were used (each at its `at`, from its
+    /// `device`: a coarse label, kept from the first use), all in one
+    /// transaction; callers throttle and batch these.
+    async fn touch_sessions(&self, uses: &[SessionUse]) -> Result<()>;
     /// The owner's sessions that are neither revoked nor expired, newest first.
     async fn sessions_of(&self, owner: SessionOwner, now: Timestamp) -> Result<Vec<Session>>;
     /// Revoke the owner's sessions: one (by its public id) or all of them,

@@ -30,7 +30,7 @@ macro_rules! sql_store {
             };
             use $crate::{
                 AssignedStation, Appended, BlobInfo, ImportReport, MAX_IDS_PER_READ, NewBlob, NewObserver, NewUser, Prepared,
-                Principal, Result, ResultImport, ResultImportInfo, Session, SessionLookup,
+                Principal, Result, ResultImport, ResultImportInfo, Session, SessionLookup, SessionUse,
                 SessionOwner, StationImport, StationQuery, StoreError,
             };
 
@@ -1742,19 +1742,28 @@ macro_rules! sql_store {
                     Ok(())
                 }
 
-                async fn touch_session(&self, token_hash: &str, at: Timestamp, device: &str) -> Result<()> {
-                    ::sqlx::query(
-                        "UPDATE sessions SET last_seen_at = $1, \
-                         device = CASE WHEN device = '' THEN $3 ELSE device END \
-                         WHERE token_hash = $2 AND (last_seen_at < $1 OR device = '')",
-                    )
-                    .bind(at.0)
-                    .bind(token_hash)
-                    .bind(device)
-                    .execute(&self.pool)
-                    .await
-                    .map_err(db)?;
-                    Ok(())
+                async fn touch_sessions(&self, uses: &[SessionUse]) -> Result<()> {
+                    if uses.is_empty() {
+                        return Ok(());
+                    }
+                    // One transaction for the batch: at 07:00 thousands of
+                    // phones open at once, and one commit each would queue
+                    // on SQLite's single writer ahead of their reports.
+                    let mut tx = Tx::begin(&self.pool).await?;
+                    for u in uses {
+                        ::sqlx::query(
+                            "UPDATE sessions SET last_seen_at = $1, \
+                             device = CASE WHEN device = '' THEN $3 ELSE device END \
+                             WHERE token_hash = $2 AND (last_seen_at < $1 OR device = '')",
+                        )
+                        .bind(u.at.0)
+                        .bind(&u.token_hash)
+                        .bind(&u.device)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                    }
+                    tx.commit().await
                 }
 
                 async fn sessions_of(&self, owner: SessionOwner, now: Timestamp) -> Result<Vec<Session>> {

@@ -13,7 +13,7 @@ use pollwatch_domain::{
 
 use crate::{
     BlobInfo, NewBlob, NewObserver, NewUser, Principal, Session, SessionLookup, SessionOwner,
-    StationImport, StationQuery, Store, StoreError,
+    SessionUse, StationImport, StationQuery, Store, StoreError,
 };
 
 /// Expand to one `#[tokio::test]` per suite function. `$make` is an async fn
@@ -433,14 +433,27 @@ pub async fn sessions_are_listed_revoked_and_purged(store: Arc<dyn Store>) {
     );
 
     // The last use is recorded, and the device label kept from the first.
+    let seen = |hash: &str, at: i64, device: &str| SessionUse {
+        token_hash: hash.to_owned(),
+        at: Timestamp(T0.0 + at),
+        device: device.to_owned(),
+    };
     store
-        .touch_session("tok-p1", Timestamp(T0.0 + 500), "Chrome on Android")
+        .touch_sessions(&[seen("tok-p1", 500, "Chrome on Android")])
         .await
         .unwrap();
+    // A batch: a later use moves last-seen on, an earlier one (a batch
+    // that arrives late) does not move it back, and the first device
+    // label stays; an unknown token is ignored, not an error.
     store
-        .touch_session("tok-p1", Timestamp(T0.0 + 600), "Firefox on Linux")
+        .touch_sessions(&[
+            seen("tok-p1", 600, "Firefox on Linux"),
+            seen("tok-p1", 550, "Firefox on Linux"),
+            seen("no-such-token", 600, "Firefox on Linux"),
+        ])
         .await
         .unwrap();
+    store.touch_sessions(&[]).await.unwrap();
     let SessionLookup::Live(p1) = store.session("tok-p1", T0).await.unwrap() else {
         panic!("p1 is live")
     };
