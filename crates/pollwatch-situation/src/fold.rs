@@ -82,6 +82,8 @@ pub struct Situation {
     pub(crate) messages: std::collections::VecDeque<Message>,
     pub(crate) verdicts: HashMap<ClientId, Review>,
     pub(crate) last_seq: i64,
+    /// Stations filed by state and by turnout gap, kept as events fold.
+    pub(crate) order: crate::order::Order,
 }
 
 fn payload_map(e: &Event) -> Map<String, Value> {
@@ -124,7 +126,9 @@ impl Situation {
             .enumerate()
             .map(|(i, s)| (s.station.id, i))
             .collect();
+        let order = crate::order::Order::new(stations.iter().map(|s| s.station.district.as_str()));
         let mut s = Self {
+            order,
             clock: reference.clock,
             forms: reference.forms,
             stations,
@@ -152,7 +156,22 @@ impl Situation {
                 s.stations[i].observers.insert(o);
             }
         }
+        for i in 0..s.stations.len() {
+            s.refile(i);
+        }
         s
+    }
+
+    /// File station `i` again under its state and turnout gap: called for
+    /// every station an event or a tick changed.
+    fn refile(&mut self, i: usize) {
+        let Some(st) = self.stations.get(i) else {
+            return;
+        };
+        let status = self.compute_status(st);
+        let gap = self.turnout_gap(st).map(|g| g.2).filter(|g| *g > 0);
+        let number = st.station.number.clone();
+        self.order.set(i, &number, status, gap);
     }
 
     /// An observer created since the reference was read: the log does not
@@ -281,6 +300,7 @@ impl Situation {
         for id in &ch.stations {
             if let Some(&i) = self.station_index.get(id) {
                 self.stations[i].changed = e.seq;
+                self.refile(i);
             }
         }
         for id in &ch.observers {
@@ -323,6 +343,7 @@ impl Situation {
         for id in &ch.stations {
             if let Some(&i) = self.station_index.get(id) {
                 self.stations[i].changed = seq;
+                self.refile(i);
             }
         }
         ch

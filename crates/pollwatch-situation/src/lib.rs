@@ -29,6 +29,7 @@
 
 mod clock;
 mod fold;
+mod order;
 mod query;
 
 pub use clock::{ElectionClock, UnknownZone};

@@ -142,7 +142,17 @@ impl Situation {
         })
     }
 
+    /// A station's state on the map, as kept by the fold.
     pub fn status(&self, s: &StationState) -> StationStatus {
+        self.station_index
+            .get(&s.station.id)
+            .and_then(|&i| self.order.statuses.get(i).copied())
+            .unwrap_or_else(|| self.compute_status(s))
+    }
+
+    /// A station's state worked out from its reports and alerts: what the
+    /// fold files it under (and what a test checks the filing against).
+    pub fn compute_status(&self, s: &StationState) -> StationStatus {
         let critical = s.open_alerts.iter().any(|id| {
             self.alert(id)
                 .is_some_and(|a| a.severity == Severity::Critical)
@@ -179,24 +189,19 @@ impl Situation {
         }
     }
 
-    /// The `n` stations with the largest turnout gaps.
+    /// The `n` stations with the largest turnout gaps (then by number),
+    /// from the kept order: a district's are picked from its own.
     pub fn largest_gaps(&self, district: Option<&str>, n: usize) -> Vec<(&StationState, u64, u64)> {
-        let mut v: Vec<_> = self
-            .stations
+        self.order
+            .gaps
             .iter()
+            .map(|(_, _, i)| &self.stations[*i])
             .filter(|s| district.is_none_or(|d| s.station.district == d))
             .filter_map(|s| {
-                let (c, a, g) = self.turnout_gap(s)?;
-                (g > 0).then_some((s, c, a, g))
+                let (c, a, _) = self.turnout_gap(s)?;
+                Some((s, c, a))
             })
-            .collect();
-        v.sort_by(|x, y| {
-            y.3.cmp(&x.3)
-                .then(x.0.station.number.cmp(&y.0.station.number))
-        });
-        v.into_iter()
             .take(n)
-            .map(|(s, c, a, _)| (s, c, a))
             .collect()
     }
 
@@ -243,20 +248,64 @@ impl Situation {
         offset: usize,
         limit: usize,
     ) -> StationPage<'_> {
-        let mut all: Vec<(std::cmp::Reverse<StationStatus>, usize)> = self
-            .stations
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| self.matches(s, f))
-            .map(|(i, s)| (std::cmp::Reverse(self.status(s)), i))
-            .collect();
-        all.sort_unstable();
-        let matching = all.len();
-        let stations = all
+        // A district's stations are few: filed on the spot. The whole
+        // election's come from the kept order, already sorted.
+        let picked: Vec<usize> = match &f.district {
+            Some(d) => {
+                let mut v: Vec<(std::cmp::Reverse<StationStatus>, usize)> = self
+                    .order
+                    .by_district
+                    .get(d)
+                    .into_iter()
+                    .flatten()
+                    .filter(|&&i| self.matches(&self.stations[i], f))
+                    .map(|&i| (std::cmp::Reverse(self.order.statuses[i]), i))
+                    .collect();
+                v.sort_unstable();
+                v.into_iter().map(|(_, i)| i).collect()
+            }
+            None if f.number.is_none() => {
+                // No scan of the stations: a range of the kept order.
+                type Filed = (std::cmp::Reverse<StationStatus>, usize);
+                let range = || -> Box<dyn Iterator<Item = &Filed> + '_> {
+                    match f.status {
+                        Some(st) => Box::new(self.order.urgency.range(
+                            (std::cmp::Reverse(st), 0)..=(std::cmp::Reverse(st), usize::MAX),
+                        )),
+                        None => Box::new(self.order.urgency.iter()),
+                    }
+                };
+                let matching = match f.status {
+                    Some(_) => range().count(),
+                    None => self.order.urgency.len(),
+                };
+                let stations: Vec<&StationState> = range()
+                    .skip(offset)
+                    .take(limit)
+                    .map(|(_, i)| &self.stations[*i])
+                    .collect();
+                return StationPage {
+                    stations,
+                    next: (offset + limit < matching).then_some(offset + limit),
+                    matching,
+                };
+            }
+            None => self
+                .order
+                .urgency
+                .iter()
+                .filter(|(status, i)| {
+                    f.status.is_none_or(|st| st == status.0) && self.matches(&self.stations[*i], f)
+                })
+                .map(|(_, i)| *i)
+                .collect(),
+        };
+        let matching = picked.len();
+        let stations = picked
             .iter()
             .skip(offset)
             .take(limit)
-            .map(|(_, i)| &self.stations[*i])
+            .map(|i| &self.stations[*i])
             .collect();
         StationPage {
             stations,
@@ -270,8 +319,19 @@ impl Situation {
     pub fn stations_matching<'a>(
         &'a self,
         f: &'a StationFilter,
-    ) -> impl Iterator<Item = &'a StationState> + 'a {
-        self.stations.iter().filter(move |s| self.matches(s, f))
+    ) -> Box<dyn Iterator<Item = &'a StationState> + 'a> {
+        match &f.district {
+            Some(d) => Box::new(
+                self.order
+                    .by_district
+                    .get(d)
+                    .into_iter()
+                    .flatten()
+                    .map(|&i| &self.stations[i])
+                    .filter(move |s| self.matches(s, f)),
+            ),
+            None => Box::new(self.stations.iter().filter(move |s| self.matches(s, f))),
+        }
     }
 
     fn observer_district(&self, o: &ObserverState) -> Option<&str> {

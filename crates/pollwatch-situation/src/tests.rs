@@ -779,6 +779,43 @@ proptest! {
         for k in ["stations", "statuses", "observers", "alerts", "cases", "messages", "tallies", "seq"] {
             prop_assert_eq!(&r[k], &l[k], "{} differs", k);
         }
+        // The kept filing equals the state and order worked out afresh,
+        // for the whole room and for each district.
+        for s in [&live, &rebuilt] {
+            let everyone = StationFilter { district: None, status: None, number: None };
+            let mut fresh: Vec<(std::cmp::Reverse<StationStatus>, i64)> = s
+                .stations_matching(&everyone)
+                .map(|st| (std::cmp::Reverse(s.compute_status(st)), st.station.id))
+                .collect();
+            fresh.sort();
+            let kept: Vec<(std::cmp::Reverse<StationStatus>, i64)> = s
+                .stations_by_urgency(&everyone, 0, 1000)
+                .stations
+                .iter()
+                .map(|st| (std::cmp::Reverse(s.status(st)), st.station.id))
+                .collect();
+            prop_assert_eq!(&kept, &fresh);
+            for st in s.stations_matching(&everyone) {
+                prop_assert_eq!(s.status(st), s.compute_status(st));
+            }
+            let mut gaps: Vec<(u64, String)> = s
+                .stations_matching(&everyone)
+                .filter_map(|st| s.turnout_gap(st).map(|g| (g.2, st.station.number.clone())))
+                .filter(|g| g.0 > 0)
+                .collect();
+            gaps.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+            let kept_gaps: Vec<(u64, String)> = s
+                .largest_gaps(None, 1000)
+                .into_iter()
+                .map(|(st, c, a)| (c.abs_diff(a), st.station.number.clone()))
+                .collect();
+            prop_assert_eq!(kept_gaps, gaps);
+            for status in StationStatus::ALL {
+                let f = StationFilter { district: None, status: Some(status), number: None };
+                let page = s.stations_by_urgency(&f, 0, 1000);
+                prop_assert_eq!(page.matching, fresh.iter().filter(|x| x.0.0 == status).count());
+            }
+        }
         // And the same log twice gives the same state.
         let mut again = log.fold(forms);
         again.tick(end);

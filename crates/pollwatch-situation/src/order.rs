@@ -1,0 +1,68 @@
+//! The orders a coordinator's screens list stations in, kept as the log
+//! is folded: each station's state on the map, the stations most urgent
+//! first, and the largest turnout gaps. At national scale (95,000
+//! stations) working these out per view meant a status and a sort of
+//! every station for each of twenty coordinators' refreshes; here a folded
+//! event re-files only the stations it changed.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, HashMap};
+
+use crate::StationStatus;
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Order {
+    /// Each station's state, by its index among the stations.
+    pub(crate) statuses: Vec<StationStatus>,
+    /// Most urgent first, then registry order.
+    pub(crate) urgency: BTreeSet<(Reverse<StationStatus>, usize)>,
+    /// Each station's turnout gap (counted against announced), when the
+    /// standing headcount has one above zero.
+    pub(crate) gap_of: Vec<Option<u64>>,
+    /// Largest gap first, then station number.
+    pub(crate) gaps: BTreeSet<(Reverse<u64>, String, usize)>,
+    /// The stations of each district, in registry order.
+    pub(crate) by_district: HashMap<String, Vec<usize>>,
+}
+
+impl Order {
+    pub(crate) fn new<'a>(districts: impl Iterator<Item = &'a str>) -> Self {
+        let mut by_district: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut n = 0;
+        for (i, d) in districts.enumerate() {
+            by_district.entry(d.to_owned()).or_default().push(i);
+            n = i + 1;
+        }
+        Self {
+            statuses: vec![StationStatus::NotCovered; n],
+            urgency: (0..n)
+                .map(|i| (Reverse(StationStatus::NotCovered), i))
+                .collect(),
+            gap_of: vec![None; n],
+            gaps: BTreeSet::new(),
+            by_district,
+        }
+    }
+
+    /// File station `i` under its state and gap as they are now.
+    pub(crate) fn set(&mut self, i: usize, number: &str, status: StationStatus, gap: Option<u64>) {
+        let Some(old) = self.statuses.get_mut(i) else {
+            return;
+        };
+        if *old != status {
+            self.urgency.remove(&(Reverse(*old), i));
+            self.urgency.insert((Reverse(status), i));
+            *old = status;
+        }
+        let old_gap = &mut self.gap_of[i];
+        if *old_gap != gap {
+            if let Some(g) = *old_gap {
+                self.gaps.remove(&(Reverse(g), number.to_owned(), i));
+            }
+            if let Some(g) = gap {
+                self.gaps.insert((Reverse(g), number.to_owned(), i));
+            }
+            *old_gap = gap;
+        }
+    }
+}
