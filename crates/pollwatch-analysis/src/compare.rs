@@ -137,7 +137,12 @@ pub struct Finding {
     pub observed: Option<u64>,
     /// official − observed.
     pub gap: Option<i64>,
-    /// One line for people, numbers with thousands separators.
+    /// The protocol status the observers recorded, for
+    /// [`FindingKind::ProtocolNotPosted`] (so a page can say it in the
+    /// reader's language).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// One line for people, in English, numbers with thousands separators.
     pub message: String,
 }
 
@@ -352,6 +357,7 @@ fn findings<O: ObservedStation>(
             official: None,
             observed: None,
             gap: None,
+            status: Some(status.clone()),
             message: status_message(status),
         });
     }
@@ -362,6 +368,7 @@ fn findings<O: ObservedStation>(
             official: None,
             observed: None,
             gap: None,
+            status: None,
             message: format!(
                 "the official result has no figures for station {:?}",
                 f.station
@@ -408,6 +415,7 @@ fn findings<O: ObservedStation>(
                     official: Some(official),
                     observed: Some(observed),
                     gap: Some(gap(official, observed)),
+                    status: None,
                     message: format!(
                         "{} voters confirmed {name} {}; the protocol gave {}; gap {}",
                         thousands(observed),
@@ -453,6 +461,7 @@ fn findings<O: ObservedStation>(
                 official: Some(at_station),
                 observed: Some(headcount),
                 gap: Some(gap(at_station, headcount)),
+                status: None,
                 message: format!(
                     "{official_text}; observers counted {}; gap {}",
                     thousands(headcount),
@@ -471,6 +480,7 @@ fn differs(field: &str, what: &str, official: u64, observed: u64) -> Finding {
         official: Some(official),
         observed: Some(observed),
         gap: Some(gap(official, observed)),
+        status: None,
         message: format!(
             "published {what} {}; the observers' copy of the protocol says {}; {} by {}",
             thousands(official),

@@ -1,7 +1,7 @@
 //! The tables: their headers, and one row per event, station or compared
 //! station.
 
-use pollwatch_analysis::compare::{Comparison, StationComparison};
+use pollwatch_analysis::compare::{Comparison, Finding, StationComparison};
 use pollwatch_domain::forms::{FormSet, Question, QuestionKind};
 use pollwatch_domain::{Event, EventKind, Language};
 use pollwatch_situation::{FormKey, Situation, StationState};
@@ -641,12 +641,22 @@ impl ComparisonTable {
     }
 
     /// The rows, in the comparison's order (findings first); `place` gives
-    /// a station's coordinates by number.
+    /// a station's coordinates by number. Findings in English.
     pub fn rows(&self, c: &Comparison, place: &dyn Fn(&str) -> Option<(f64, f64)>) -> Vec<Row> {
-        c.stations.iter().map(|s| self.row(s, place)).collect()
+        c.stations
+            .iter()
+            .map(|s| self.row(s, place(&s.station), &|f| f.message.clone()))
+            .collect()
     }
 
-    fn row(&self, s: &StationComparison, place: &dyn Fn(&str) -> Option<(f64, f64)>) -> Row {
+    /// One compared station's row; `place` is its coordinates,
+    /// `describe` says a finding in the reader's language.
+    pub fn row(
+        &self,
+        s: &StationComparison,
+        place: Option<(f64, f64)>,
+        describe: &dyn Fn(&Finding) -> String,
+    ) -> Row {
         let opt = |n: Option<u64>| n.map(Cell::count).unwrap_or(Cell::Empty);
         let off = s.official.as_ref();
         let ob = &s.observed;
@@ -682,14 +692,14 @@ impl ComparisonTable {
             Cell::text(
                 s.findings
                     .iter()
-                    .map(|f| f.message.clone())
+                    .map(describe)
                     .collect::<Vec<_>>()
                     .join("\n"),
             ),
         ]);
         Row {
             cells,
-            place: place(&s.station).map(|(latitude, longitude)| Place {
+            place: place.map(|(latitude, longitude)| Place {
                 latitude,
                 longitude,
             }),

@@ -441,6 +441,65 @@ fn compare_filters(q: &CompareQuery) -> Result<(Show, Option<Rank>), PageError> 
     Ok((show, after))
 }
 
+/// A finding of the comparison in the reader's language (the analysis
+/// crate's own line is English, for the CLI and the JSON).
+pub fn finding_text(tr: Tr, f: &compare::Finding) -> String {
+    use compare::FindingKind as K;
+    let n = |v: Option<u64>| v.map(compare::thousands).unwrap_or_default();
+    let gap = compare::thousands(f.gap.map(i64::unsigned_abs).unwrap_or(0));
+    let what = || match f.field.as_str() {
+        "registered" => tr.t("compare.field.registered").to_owned(),
+        "ballots_issued" | "ballots_issued_at_station" => {
+            tr.t("compare.field.ballots_issued").to_owned()
+        }
+        "valid" => tr.t("compare.field.valid").to_owned(),
+        "invalid" => tr.t("compare.field.invalid").to_owned(),
+        other => {
+            let name = other.strip_prefix("votes:").unwrap_or(other);
+            tr.f("compare.field.votes", &[("name", name)])
+        }
+    };
+    let args = |what: String| {
+        [
+            ("what", what),
+            ("official", n(f.official)),
+            ("observed", n(f.observed)),
+            ("gap", gap.clone()),
+        ]
+    };
+    match f.kind {
+        K::NotPublished => tr.t("compare.finding.not_published").to_owned(),
+        K::ProtocolNotPosted => match f.status.as_deref().unwrap_or("") {
+            "not_posted" => tr.t("compare.finding.status.not_posted").to_owned(),
+            "copy_refused" => tr.t("compare.finding.status.copy_refused").to_owned(),
+            "removed" => tr.t("compare.finding.status.removed").to_owned(),
+            "told_stolen" => tr.t("compare.finding.status.told_stolen").to_owned(),
+            "not_allowed_to_stay" => tr
+                .t("compare.finding.status.not_allowed_to_stay")
+                .to_owned(),
+            other => tr.f("compare.finding.status.other", &[("status", other)]),
+        },
+        K::PublishedDiffersFromCopy => tr.f("compare.finding.differs", &args(what())),
+        K::CandidateAboveOfficial => tr.f(
+            "compare.finding.candidate_above_official",
+            &args(
+                f.field
+                    .strip_prefix("votes:")
+                    .unwrap_or(&f.field)
+                    .to_owned(),
+            ),
+        ),
+        K::TurnoutAboveHeadcount if f.field == "ballots_issued_at_station" => tr.f(
+            "compare.finding.turnout_above_headcount_home",
+            &args(String::new()),
+        ),
+        K::TurnoutAboveHeadcount => tr.f(
+            "compare.finding.turnout_above_headcount",
+            &args(String::new()),
+        ),
+    }
+}
+
 async fn comparison(
     State(state): State<AppState>,
     chosen: Chosen,
@@ -476,7 +535,7 @@ async fn comparison(
     let row = |c: compare::StationComparison, district: &str| CompareRow {
         station: c.station,
         district: district.to_owned(),
-        findings: c.findings.into_iter().map(|f| f.message).collect(),
+        findings: c.findings.iter().map(|f| finding_text(tr, f)).collect(),
     };
     let (source, totals, gaps, rows, matching, next) = if q.source == "file" && has_file_figures {
         let m = kept.file_comparison(state.rooms.election().await?).await?;

@@ -151,6 +151,8 @@ pub struct Sources {
     pub store: Arc<dyn Store>,
     pub rooms: Arc<Rooms>,
     pub forms: Arc<FormSet>,
+    /// Results and comparisons kept between views (the CLI's own).
+    pub analysis: Arc<crate::analysis::Analysis>,
 }
 
 impl Sources {
@@ -159,6 +161,7 @@ impl Sources {
             store: Arc::clone(&state.store),
             rooms: Arc::clone(&state.rooms),
             forms: Arc::clone(&state.forms),
+            analysis: Arc::clone(&state.analysis),
         }
     }
 }
@@ -297,7 +300,17 @@ enum Source {
         table: Box<StationTable>,
         next: Option<usize>,
     },
-    Rows(std::vec::IntoIter<Row>),
+    /// The group's kept comparison with a result, a page at a time in
+    /// its order (stations with findings first).
+    Comparison {
+        kept: Arc<crate::analysis::Kept>,
+        room: Arc<Room>,
+        group: RowId,
+        table: Box<ComparisonTable>,
+        tr: Tr,
+        after: Option<compare::Rank>,
+        done: bool,
+    },
 }
 
 /// One export, ready to be read page by page.
@@ -353,9 +366,42 @@ impl Export {
                     page.stations.iter().map(|st| table.row(&s, st)).collect(),
                 ))
             }
-            Source::Rows(rows) => {
-                let page: Vec<Row> = rows.by_ref().take(ROW_PAGE).collect();
-                Ok((!page.is_empty()).then_some(page))
+            Source::Comparison {
+                kept,
+                room,
+                group,
+                table,
+                tr,
+                after,
+                done,
+            } => {
+                if *done {
+                    return Ok(None);
+                }
+                let followed = kept.group(*group);
+                let mut f = followed.lock().await;
+                let s = room.read().await;
+                f.follow(&s, &kept.official);
+                let m = &f.comparison;
+                let page = m.page(compare::Show::All, None, after.as_ref(), ROW_PAGE);
+                let mut unknown = Default::default();
+                let tr = *tr;
+                let rows = page
+                    .entries
+                    .iter()
+                    .filter_map(|e| {
+                        let st = s.station(e.id as RowId)?;
+                        let o = crate::analysis::observed_at(&s, st, &kept.set().candidates)?;
+                        let off = kept.official.station(&o.figures.station);
+                        let c = compare::station(kept.set(), off, &o, m.rules(), &mut unknown);
+                        Some(table.row(&c, st.station.coordinates, &|x| {
+                            crate::analysis::finding_text(tr, x)
+                        }))
+                    })
+                    .collect();
+                *after = page.next;
+                *done = after.is_none();
+                Ok(Some(rows))
             }
         }
     }
@@ -424,33 +470,30 @@ pub async fn prepare(
             let id = result.ok_or_else(|| {
                 ApiError::invalid("result", "name the official result to compare with")
             })?;
-            let (info, set, _) = src
+            let info = src
                 .store
-                .result_set(id)
+                .result_import(id)
                 .await?
                 .ok_or_else(|| ApiError::NotFound(format!("result #{id}")))?;
-            let (set, _) = crate::registry_match::registry_view(&src.rooms, &info, set).await?;
-            let observed =
-                crate::analysis::observed_from_group(&src.rooms, group, &set.candidates).await?;
-            let table = ComparisonTable::new(&set.candidates, w);
-            let election = src.rooms.election().await?;
-            let rows = tokio::task::spawn_blocking(move || {
-                let result = compare::compare(&set, &observed, &compare::Rules::default());
-                let places: HashMap<&str, (f64, f64)> = election
-                    .stations
-                    .iter()
-                    .filter_map(|s| Some((s.number.as_str(), s.coordinates?)))
-                    .collect();
-                let rows = table.rows(&result, &|n| places.get(n).copied());
-                (table, rows)
-            })
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
-            let (table, rows) = rows;
+            // The comparison the pages show, kept and followed along the
+            // log, read a page at a time: not a comparison from scratch
+            // per download.
+            let kept = src.analysis.result(&src.store, &src.rooms, &info).await?;
+            src.rooms.catch_up(group).await?;
+            let room = src.rooms.room(group).await?;
+            let table = ComparisonTable::new(&kept.set().candidates, w);
             Ok(Export {
                 what,
                 headers: table.headers().to_vec(),
-                source: Source::Rows(rows.into_iter()),
+                source: Source::Comparison {
+                    kept,
+                    room,
+                    group,
+                    table: Box::new(table),
+                    tr,
+                    after: None,
+                    done: false,
+                },
             })
         }
     }

@@ -429,6 +429,7 @@ impl Situation {
         let id = alert.id.clone();
         let station = alert.station;
         let i = self.alerts.len();
+        self.order.alerts.insert(crate::order::alert_key(&alert, i));
         self.alerts.push(alert);
         self.alert_index.insert(id.clone(), i);
         self.open_by_key.insert((rule, key), i);
@@ -464,6 +465,7 @@ impl Situation {
     fn alert_step(&mut self, i: usize, step: AlertStepEntry, ch: &mut Changes) {
         let a = &mut self.alerts[i];
         let was_open = a.state != AlertState::Resolved;
+        let filed = crate::order::alert_key(a, i);
         match step.step {
             AlertStepKind::Acknowledge => {
                 if a.state == AlertState::Open {
@@ -482,6 +484,12 @@ impl Situation {
         a.changed = a.changed.max(step.seq);
         a.steps.push(step);
         let now_open = a.state != AlertState::Resolved;
+        if was_open != now_open {
+            let refiled = crate::order::alert_key(a, i);
+            self.order.alerts.remove(&filed);
+            self.order.alerts.insert(refiled);
+        }
+        let a = &self.alerts[i];
         let (id, station) = (a.id.clone(), a.station);
         ch.alerts.insert(id.clone());
         if was_open != now_open {

@@ -8,7 +8,10 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, HashMap};
 
-use crate::StationStatus;
+use pollwatch_domain::Timestamp;
+use pollwatch_domain::forms::Severity;
+
+use crate::{Alert, AlertState, StationStatus};
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Order {
@@ -23,6 +26,22 @@ pub(crate) struct Order {
     pub(crate) gaps: BTreeSet<(Reverse<u64>, String, usize)>,
     /// The stations of each district, in registry order.
     pub(crate) by_district: HashMap<String, Vec<usize>>,
+    /// The alerts in the feed's order: open before resolved, then by
+    /// severity, newest first; the last field is the alert's index.
+    pub(crate) alerts: BTreeSet<AlertKey>,
+}
+
+/// Where an alert stands in the feed.
+pub(crate) type AlertKey = (bool, Severity, Reverse<Timestamp>, Reverse<String>, usize);
+
+pub(crate) fn alert_key(a: &Alert, i: usize) -> AlertKey {
+    (
+        a.state == AlertState::Resolved,
+        a.severity,
+        Reverse(a.raised_at),
+        Reverse(a.id.clone()),
+        i,
+    )
 }
 
 impl Order {
@@ -41,6 +60,7 @@ impl Order {
             gap_of: vec![None; n],
             gaps: BTreeSet::new(),
             by_district,
+            alerts: BTreeSet::new(),
         }
     }
 

@@ -429,11 +429,15 @@ impl Situation {
 
     /// The feed: unresolved before resolved, then the most severe, then the
     /// newest; `open_only` leaves the resolved out. Bounded by `limit`.
+    /// The feed: open alerts before resolved ones, then by severity,
+    /// newest first; read from the kept order, so a page of the feed does
+    /// not sort every alert of the day.
     pub fn alert_feed(&self, open_only: bool, district: Option<&str>, limit: usize) -> Vec<&Alert> {
-        let mut v: Vec<&Alert> = self
+        self.order
             .alerts
             .iter()
-            .filter(|a| !open_only || a.state != AlertState::Resolved)
+            .take_while(|k| !open_only || !k.0)
+            .map(|k| &self.alerts[k.4])
             .filter(|a| {
                 district.is_none_or(|d| {
                     a.station
@@ -441,16 +445,8 @@ impl Situation {
                         .is_some_and(|s| s.station.district == d)
                 })
             })
-            .collect();
-        v.sort_by(|a, b| {
-            (a.state == AlertState::Resolved)
-                .cmp(&(b.state == AlertState::Resolved))
-                .then(a.severity.cmp(&b.severity))
-                .then(b.raised_at.cmp(&a.raised_at))
-                .then(b.id.cmp(&a.id))
-        });
-        v.truncate(limit);
-        v
+            .take(limit)
+            .collect()
     }
 
     pub fn case(&self, id: &str) -> Option<&Case> {

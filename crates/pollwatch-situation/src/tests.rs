@@ -816,6 +816,25 @@ proptest! {
                 prop_assert_eq!(page.matching, fresh.iter().filter(|x| x.0.0 == status).count());
             }
         }
+        // The feed from the kept order equals all alerts sorted afresh.
+        for s in [&live, &rebuilt] {
+            for open_only in [true, false] {
+                let mut fresh: Vec<&Alert> = s
+                    .alerts
+                    .iter()
+                    .filter(|a| !open_only || a.state != AlertState::Resolved)
+                    .collect();
+                fresh.sort_by(|a, b| {
+                    (a.state == AlertState::Resolved)
+                        .cmp(&(b.state == AlertState::Resolved))
+                        .then(a.severity.cmp(&b.severity))
+                        .then(b.raised_at.cmp(&a.raised_at))
+                        .then(b.id.cmp(&a.id))
+                });
+                let ids = |v: Vec<&Alert>| v.into_iter().map(|a| a.id.clone()).collect::<Vec<_>>();
+                prop_assert_eq!(ids(s.alert_feed(open_only, None, 1000)), ids(fresh));
+            }
+        }
         // And the same log twice gives the same state.
         let mut again = log.fold(forms);
         again.tick(end);

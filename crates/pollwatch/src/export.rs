@@ -71,6 +71,7 @@ pub async fn run(db: &str, args: ExportArgs) -> anyhow::Result<ExitCode> {
         store,
         rooms,
         forms,
+        analysis: Default::default(),
     };
     let export = exports::prepare(&src, group.id, what, lang.tr(), args.result)
         .await

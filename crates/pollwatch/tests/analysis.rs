@@ -195,8 +195,46 @@ async fn the_comparison_follows_the_log_and_each_group_sees_its_own(backend: Bac
     assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
     let (_, html) = page(&analyst, &compare).await;
     assert!(html.contains("1 stations observed"), "{html}");
-    assert!(html.contains("observers counted 800; gap 100"), "{html}");
+    assert!(
+        html.contains("observers counted 800 voters; gap 100"),
+        "{html}"
+    );
     assert!(html.contains("href=\"/stations/101\""), "{html}");
+    // The download is the same comparison, a row per station, its
+    // finding in the language asked for.
+    let res = app
+        .http
+        .get(format!(
+            "http://{}/api/v1/exports/comparison?result={result}&lang=ru",
+            app.addr
+        ))
+        .bearer_auth(&analyst)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let csv = res.text().await.unwrap();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows.len(), 2, "{csv}");
+    assert!(rows[1].starts_with("101,"), "{csv}");
+    assert!(
+        rows[1].contains("наблюдатели насчитали 800 избирателей; разница 100"),
+        "{csv}"
+    );
+    // In the reader's language, the finding too.
+    let res = app
+        .http
+        .get(format!("http://{}{compare}", app.addr))
+        .bearer_auth(&analyst)
+        .header("Accept-Language", "ru")
+        .send()
+        .await
+        .unwrap();
+    let html = res.text().await.unwrap();
+    assert!(
+        html.contains("наблюдатели насчитали 800 избирателей; разница 100"),
+        "{html}"
+    );
     let (_, html) = page(&analyst, &quick).await;
     assert!(
         html.contains("1 stations with a full protocol copy"),

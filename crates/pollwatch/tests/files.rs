@@ -502,6 +502,6 @@ async fn a_city_registry_is_matched_with_the_national_results() {
         .await
         .unwrap();
     assert!(html.contains("/stations/843"), "{html}");
-    assert!(html.contains("official turnout"), "{html}");
-    assert!(!html.contains("no figures"), "{html}");
+    assert!(html.contains("Official turnout"), "{html}");
+    assert!(!html.contains("has no figures"), "{html}");
 }
