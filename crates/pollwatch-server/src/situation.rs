@@ -4,7 +4,7 @@
 //! steps. Everything shown comes from the group's room
 //! (`crate::rooms`, `pollwatch-situation`), never from a scan of the log.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -611,10 +611,10 @@ fn map_svg(s: &Situation, filter: &StationFilter, tr: Tr) -> String {
                 .map(|c| {
                     #[allow(clippy::cast_precision_loss)]
                     let nf = c.stations as f64;
-                    let label = if c.districts > 1 {
-                        format!("{} (+{}): {}", c.top, c.districts - 1, c.stations)
+                    let label = if c.mixed {
+                        format!("{} …: {}", c.first, c.stations)
                     } else {
-                        format!("{}: {}", c.top, c.stations)
+                        format!("{}: {}", c.first, c.stations)
                     };
                     Dot {
                         lat: c.lat,
@@ -692,16 +692,17 @@ struct GridCell<'a> {
     lon: f64,
     stations: usize,
     worst: StationStatus,
-    /// The district with most stations in the cell, and how many
-    /// districts the cell holds.
-    top: &'a str,
-    districts: usize,
+    /// The district of the cell's first station, and whether other
+    /// districts share the cell.
+    first: &'a str,
+    mixed: bool,
 }
 
 /// Stations binned on a fixed grid over their bounding box: at national
 /// scale thousands of districts would each be a dot (half a megabyte of
 /// map), whereas the grid keeps the map to at most [`MAP_GRID`]² dots
-/// whatever the registry, denser where the stations are.
+/// whatever the registry, denser where the stations are. One pass, no
+/// hashing: a national map is drawn per view.
 fn grid_dots<'a>(s: &Situation, points: &[(&'a StationState, (f64, f64))]) -> Vec<GridCell<'a>> {
     let (mut lat0, mut lat1, mut lon0, mut lon1) = (90.0f64, -90.0f64, 180.0f64, -180.0f64);
     for (_, (lat, lon)) in points {
@@ -713,42 +714,47 @@ fn grid_dots<'a>(s: &Situation, points: &[(&'a StationState, (f64, f64))]) -> Ve
     let k = ((lat0 + lat1) / 2.0).to_radians().cos().max(0.1);
     let w = ((lon1 - lon0) * k).max(1e-4);
     let h = (lat1 - lat0).max(1e-4);
+    #[allow(clippy::cast_precision_loss)]
     let cell = w.max(h) / MAP_GRID as f64;
-    type Acc<'a> = (f64, f64, usize, StationStatus, HashMap<&'a str, usize>);
-    let mut cells: BTreeMap<(i64, i64), Acc<'a>> = BTreeMap::new();
+    let mut cells: Vec<Option<GridCell<'a>>> = Vec::new();
+    cells.resize_with((MAP_GRID + 1) * (MAP_GRID + 1), || None);
     for (st, (lat, lon)) in points {
-        #[allow(clippy::cast_possible_truncation)]
-        let key = (
-            (((lon - lon0) * k) / cell).floor() as i64,
-            ((lat - lat0) / cell).floor() as i64,
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let (x, y) = (
+            ((((lon - lon0) * k) / cell).floor().max(0.0) as usize).min(MAP_GRID),
+            ((((lat - lat0) / cell).floor().max(0.0)) as usize).min(MAP_GRID),
         );
-        let e = cells
-            .entry(key)
-            .or_insert_with(|| (0.0, 0.0, 0, StationStatus::NotCovered, HashMap::new()));
-        e.0 += lat;
-        e.1 += lon;
-        e.2 += 1;
-        e.3 = e.3.max(s.status(st));
-        *e.4.entry(st.station.district.as_str()).or_insert(0) += 1;
+        let district = st.station.district.as_str();
+        let status = s.status(st);
+        match &mut cells[y * (MAP_GRID + 1) + x] {
+            Some(c) => {
+                c.lat += lat;
+                c.lon += lon;
+                c.stations += 1;
+                c.worst = c.worst.max(status);
+                c.mixed |= c.first != district;
+            }
+            empty => {
+                *empty = Some(GridCell {
+                    lat: *lat,
+                    lon: *lon,
+                    stations: 1,
+                    worst: status,
+                    first: district,
+                    mixed: false,
+                })
+            }
+        }
     }
     cells
-        .into_values()
-        .map(|(lat, lon, n, worst, districts)| {
+        .into_iter()
+        .flatten()
+        .map(|mut c| {
             #[allow(clippy::cast_precision_loss)]
-            let nf = n as f64;
-            let top = districts
-                .iter()
-                .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))
-                .map(|(d, _)| *d)
-                .unwrap_or("");
-            GridCell {
-                lat: lat / nf,
-                lon: lon / nf,
-                stations: n,
-                worst,
-                top,
-                districts: districts.len(),
-            }
+            let n = c.stations as f64;
+            c.lat /= n;
+            c.lon /= n;
+            c
         })
         .collect()
 }

@@ -119,6 +119,7 @@ impl Situation {
                 open_alerts: BTreeSet::new(),
                 incidents: 0,
                 changed: 0,
+                filed: crate::StationStatus::NotCovered,
             })
             .collect();
         let station_index = stations
@@ -172,6 +173,7 @@ impl Situation {
         let gap = self.turnout_gap(st).map(|g| g.2).filter(|g| *g > 0);
         let number = st.station.number.clone();
         self.order.set(i, &number, status, gap);
+        self.stations[i].filed = status;
     }
 
     /// An observer created since the reference was read: the log does not

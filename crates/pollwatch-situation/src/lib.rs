@@ -234,6 +234,11 @@ pub struct StationState {
     pub incidents: u32,
     /// The log position of the last change, for "what changed since".
     pub changed: i64,
+    /// Its state on the map as last filed by the fold
+    /// ([`Situation::status`]); here rather than looked up by id because
+    /// a national map asks it of 95,000 stations per view.
+    #[serde(skip)]
+    pub(crate) filed: StationStatus,
 }
 
 /// An observer's own safety, as the log tells it.

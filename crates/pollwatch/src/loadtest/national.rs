@@ -83,6 +83,12 @@ pub struct NationalReport {
     server_rss_max_mib: Option<f64>,
     server_hwm_mib: Option<f64>,
     rss_target_mib: f64,
+    /// The first view of each kind, before the measured run: what the
+    /// server builds once after it starts (the situation room from the
+    /// log, a result's forensics, the kept comparison and quick count),
+    /// in seconds. Kept out of the endpoints' figures, which are the
+    /// steady state the targets are about.
+    first_views: Vec<(String, f64)>,
     endpoints: Vec<EndpointFigures>,
 }
 
@@ -280,6 +286,49 @@ pub(super) async fn run(database: &str, args: LoadtestArgs) -> anyhow::Result<Ex
     let stats: Stats = Arc::default();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let memory = tokio::spawn(sample_memory(server_pid, stop_rx.clone()));
+
+    // The server's warm-up, timed apart: the first views wait for what is
+    // built once (a national room is 1.2 M events folded).
+    let mut first_views = Vec::new();
+    let warm: Vec<(&str, &String, String)> = coordinators
+        .first()
+        .map(|t| ("GET /api/v1/situation", t, "/api/v1/situation".to_owned()))
+        .into_iter()
+        .chain(analysts.first().into_iter().flat_map(|t| {
+            [
+                ("GET /results/{id}", t, format!("/results/{result_id}")),
+                (
+                    "GET /results/{id}/compare",
+                    t,
+                    format!("/results/{result_id}/compare"),
+                ),
+                (
+                    "GET /results/{id}/quickcount",
+                    t,
+                    format!("/results/{result_id}/quickcount"),
+                ),
+            ]
+        }))
+        .collect();
+    for (name, token, path) in warm {
+        let t = Instant::now();
+        let res = http
+            .get(format!("{base}{path}"))
+            .bearer_auth(token)
+            .timeout(Duration::from_secs(600))
+            .send()
+            .await;
+        let ok = match res {
+            Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
+            Err(_) => false,
+        };
+        let secs = t.elapsed().as_secs_f64();
+        println!(
+            "first view (warm-up) {name}: {secs:.1} s{}",
+            if ok { "" } else { " (failed)" }
+        );
+        first_views.push((name.to_owned(), secs));
+    }
 
     // Staff read throughout, each at its own pace.
     let think = Duration::from_millis(args.think_ms);
@@ -508,6 +557,7 @@ pub(super) async fn run(database: &str, args: LoadtestArgs) -> anyhow::Result<Ex
         server_rss_max_mib: rss_max,
         server_hwm_mib: hwm,
         rss_target_mib: RSS_MIB,
+        first_views,
         endpoints,
     };
     print_table(&report);
