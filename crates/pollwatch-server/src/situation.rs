@@ -576,20 +576,28 @@ fn map_svg(s: &Situation, filter: &StationFilter, tr: Tr) -> String {
             })
             .collect()
     } else {
+        // How many districts the map covers, without a pass over it.
+        let districts = if filter.district.is_some() {
+            1
+        } else {
+            s.districts().len()
+        };
         let mut by: BTreeMap<&str, (f64, f64, usize, StationStatus)> = BTreeMap::new();
-        for (st, (lat, lon)) in &points {
-            let e = by.entry(st.station.district.as_str()).or_insert((
-                0.0,
-                0.0,
-                0,
-                StationStatus::NotCovered,
-            ));
-            e.0 += lat;
-            e.1 += lon;
-            e.2 += 1;
-            e.3 = e.3.max(s.status(st));
+        if districts <= MAP_DISTRICT_DOTS {
+            for (st, (lat, lon)) in &points {
+                let e = by.entry(st.station.district.as_str()).or_insert((
+                    0.0,
+                    0.0,
+                    0,
+                    StationStatus::NotCovered,
+                ));
+                e.0 += lat;
+                e.1 += lon;
+                e.2 += 1;
+                e.3 = e.3.max(s.status(st));
+            }
         }
-        if by.len() <= MAP_DISTRICT_DOTS {
+        if districts <= MAP_DISTRICT_DOTS {
             by.into_iter()
                 .map(|(d, (lat, lon, n, worst))| {
                     #[allow(clippy::cast_precision_loss)]
@@ -695,6 +703,7 @@ struct GridCell<'a> {
     /// The district of the cell's first station, and whether other
     /// districts share the cell.
     first: &'a str,
+    first_no: u32,
     mixed: bool,
 }
 
@@ -732,7 +741,7 @@ fn grid_dots<'a>(s: &Situation, points: &[(&'a StationState, (f64, f64))]) -> Ve
                 c.lon += lon;
                 c.stations += 1;
                 c.worst = c.worst.max(status);
-                c.mixed |= c.first != district;
+                c.mixed |= c.first_no != st.district_no;
             }
             empty => {
                 *empty = Some(GridCell {
@@ -741,6 +750,7 @@ fn grid_dots<'a>(s: &Situation, points: &[(&'a StationState, (f64, f64))]) -> Ve
                     stations: 1,
                     worst: status,
                     first: district,
+                    first_no: st.district_no,
                     mixed: false,
                 })
             }

@@ -110,6 +110,11 @@ impl Situation {
             .stations
             .into_iter()
             .map(|station| StationState {
+                district_no: districts
+                    .binary_search(&station.district)
+                    .ok()
+                    .and_then(|i| u32::try_from(i).ok())
+                    .unwrap_or(u32::MAX),
                 station,
                 observers: BTreeSet::new(),
                 checked_in: BTreeSet::new(),

@@ -239,6 +239,10 @@ pub struct StationState {
     /// a national map asks it of 95,000 stations per view.
     #[serde(skip)]
     pub(crate) filed: StationStatus,
+    /// Its district's place in [`Situation::districts`]: telling two
+    /// stations' districts apart without comparing names.
+    #[serde(skip)]
+    pub district_no: u32,
 }
 
 /// An observer's own safety, as the log tells it.
