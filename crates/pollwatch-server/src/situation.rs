@@ -46,7 +46,7 @@ const MAP_POINTS: usize = 3000;
 /// of drawing a dot per district.
 const MAP_DISTRICT_DOTS: usize = 300;
 /// The national map's grid: this many cells along its longer side.
-const MAP_GRID: usize = 40;
+const MAP_GRID: usize = 32;
 /// Alerts in the room's feed.
 const FEED: usize = 30;
 /// Stations sent in one live update; more, and the page reloads its view.
