@@ -134,10 +134,9 @@ fn parse_hex4(s: &str) -> Result<[u8; 4], NoteError> {
 
 /// `name+hash+base64(type || key)`, the common tail of both key strings.
 fn parse_key_tail(s: &str) -> Result<(String, [u8; 4], KeyKind, [u8; 32]), NoteError> {
-    let mut parts = s.split('+');
-    let (Some(name), Some(hash), Some(key), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    // The base64 key may itself hold '+': only the first two separate.
+    let mut parts = s.splitn(3, '+');
+    let (Some(name), Some(hash), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(NoteError::MalformedKey("expected name+hash+key"));
     };
     check_name(name)?;
