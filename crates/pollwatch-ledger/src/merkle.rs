@@ -417,22 +417,21 @@ pub fn verify_consistency(
     if size1 > size2 {
         return Err(ProofError::SizesOutOfOrder { size1, size2 });
     }
-    if size1 == size2 {
+    // The empty tree is a prefix of every tree, but only the empty tree has
+    // size 0: a size-0 checkpoint with another root is not one to accept
+    // (transparency-dev's verifier does not look at that root).
+    if size1 == 0 && *root1 != empty_root() {
+        return Err(ProofError::FirstRootMismatch);
+    }
+    if size1 == size2 || size1 == 0 {
         if !proof.is_empty() {
             return Err(ProofError::ProofNotEmpty { got: proof.len() });
         }
-        return if root1 == root2 {
+        return if root1 == root2 || size1 < size2 {
             Ok(())
         } else {
             Err(ProofError::RootMismatch)
         };
-    }
-    if size1 == 0 {
-        // The empty tree is a prefix of every tree.
-        if !proof.is_empty() {
-            return Err(ProofError::ProofNotEmpty { got: proof.len() });
-        }
-        return Ok(());
     }
     let Some((first, rest)) = proof.split_first() else {
         return Err(ProofError::ProofTooShort { got: 0 });

@@ -235,12 +235,18 @@ fn edge_cases_as_verify_test_go_has_them() {
     let some = h("abacaba000000000000000000000000000000000000000000060061e00123456");
     let empty = empty_root();
     // TestVerifyConsistency: sizes that are always consistent, and not.
-    assert!(verify_consistency(0, 0, &[], &some, &some).is_ok());
-    assert!(verify_consistency(0, 1, &[], &some, &empty).is_ok());
+    // Unlike there, a size-0 tree must have the empty root.
+    assert!(verify_consistency(0, 0, &[], &empty, &empty).is_ok());
+    assert!(verify_consistency(0, 1, &[], &empty, &some).is_ok());
     assert_eq!(
-        verify_consistency(0, 0, &[], &some, &empty),
+        verify_consistency(0, 1, &[], &some, &some),
+        Err(ProofError::FirstRootMismatch)
+    );
+    assert_eq!(
+        verify_consistency(1, 1, &[], &some, &empty),
         Err(ProofError::RootMismatch)
     );
+    assert!(verify_consistency(1, 1, &[], &some, &some).is_ok());
     assert_eq!(
         verify_consistency(1, 0, &[], &some, &some),
         Err(ProofError::SizesOutOfOrder { size1: 1, size2: 0 })
