@@ -1,10 +1,13 @@
 //! Known answers from public sources, byte for byte.
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use pollwatch_ledger::note::{KeyKind, Note, SignerKey, VerifierKey, sign};
 use pollwatch_ledger::{
     Hash, Leaves, MemoryLeaves, ProofError, Tree, consistency_proof, empty_root, inclusion_proof,
     leaf_hash, root_of, verify_consistency, verify_inclusion,
 };
+use sha2::{Digest, Sha256};
 
 fn h(s: &str) -> Hash {
     hex::decode(s)
@@ -375,6 +378,86 @@ fn go_key_manglings_are_refused() {
             if let Ok(s) = std::str::from_utf8(&m) {
                 assert!(!parse(s), "mangled {s:?} accepted");
             }
+        }
+    }
+}
+
+// C2SP/C2SP, tlog-cosignature.md: the example checkpoint with a witness
+// cosignature. Its keys are not published, so this checks the layout only:
+// key ID, then the 8-byte big-endian time the example's signed message
+// shows ("time 1679315147"), then a 64-byte Ed25519 signature.
+const SPEC_COSIGNED: &str = "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n\n\u{2014} example.com/behind-the-sofa Az3grlgtzPICa5OS8npVmf1Myq/5IZniMp+ZJurmRDeOoRDe4URYN7u5/Zhcyv2q1gGzGku9nTo+zyWE+xeMcTOAYQ8=\n\u{2014} witness.example.com/w1 jWbPPwAAAABkGFDLEZMHwSRaJNiIDoe9DYn/zXcrtPHeolMI5OWXEhZCB9dlrDJsX3b2oyin1nPZqhf5nNo0xUe+mbIUBkBIfZ+qnA==\n";
+
+#[test]
+fn spec_cosignature_example_has_the_layout_we_write() {
+    let note = Note::parse(SPEC_COSIGNED.as_bytes()).expect("parse");
+    let checkpoint = pollwatch_ledger::Checkpoint::parse(&note.text).expect("checkpoint");
+    assert_eq!(checkpoint.origin, "example.com/behind-the-sofa");
+    assert_eq!(checkpoint.size, 20852163);
+    assert_eq!(checkpoint.body(), note.text);
+    let witness = &note.signatures[1];
+    assert_eq!(witness.name, "witness.example.com/w1");
+    assert_eq!(witness.bytes.len(), 8 + 64);
+    let time = u64::from_be_bytes(witness.bytes[..8].try_into().expect("8 bytes"));
+    assert_eq!(time, 1679315147);
+    assert_eq!(note.signatures[0].bytes.len(), 64);
+
+    // Ours: the same layout, and the time read back from the line.
+    let key =
+        SignerKey::from_seed("witness.example/w1", KeyKind::Cosignature, [9; 32]).expect("key");
+    let line = key.cosignature_line(&note.text, time).expect("cosign");
+    let ours = Note::parse(format!("{}\n{line}", note.text).as_bytes()).expect("parse");
+    assert_eq!(ours.signatures[0].bytes[..8], witness.bytes[..8]);
+    let v = ours.verify(&[key.verifier()]).expect("verify");
+    assert_eq!(v.verified[0].time, Some(time));
+    // tlog-cosignature's key ID: SHA-256(name || "\n" || 0x04 || key)[:4],
+    // so the same key as a log key has another ID.
+    let public: [u8; 32] = BASE64
+        .decode(key.verifier().to_string().rsplit('+').next().expect("key"))
+        .expect("base64")[1..]
+        .try_into()
+        .expect("32 bytes");
+    let digest = Sha256::digest([b"witness.example/w1\n\x04".as_slice(), &public].concat());
+    assert_eq!(key.verifier().id(), digest[..4]);
+    let same_as_log =
+        SignerKey::from_seed("witness.example/w1", KeyKind::Ed25519, [9; 32]).expect("key");
+    assert_ne!(same_as_log.verifier().id(), key.verifier().id());
+    // A log key cannot cosign, a witness key cannot sign a note, and a
+    // cosignature does not verify as a plain signature.
+    let log = SignerKey::from_seed("example.com/log", KeyKind::Ed25519, [9; 32]).expect("key");
+    assert!(log.cosignature_line(&note.text, time).is_err());
+    assert!(key.signature_line(&note.text).is_err());
+    assert!(
+        key.verifier()
+            .to_string()
+            .starts_with("witness.example/w1+")
+    );
+}
+
+#[test]
+fn checkpoint_text_is_read_strictly() {
+    use pollwatch_ledger::{Checkpoint, CheckpointError};
+    let root = "CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=";
+    let ok = format!("example.com/log\n7\n{root}\nextra line\n");
+    let c = Checkpoint::parse(&ok).expect("parse");
+    assert_eq!(c.extensions, vec!["extra line".to_owned()]);
+    assert_eq!(c.body(), ok);
+    for (text, line) in [
+        (format!("example.com/log\n07\n{root}\n"), 2),
+        (format!("example.com/log\n-1\n{root}\n"), 2),
+        (
+            format!("example.com/log\n18446744073709551616\n{root}\n"),
+            2,
+        ),
+        ("example.com/log\n7\nnot base64!\n".to_owned(), 3),
+        ("example.com/log\n7\nAAAA\n".to_owned(), 3),
+        (format!("\n7\n{root}\n"), 1),
+        (format!("example.com/log\n7\n{root}"), 1),
+        (format!("example.com/log\n7\n{root}\n\n"), 4),
+    ] {
+        match Checkpoint::parse(&text) {
+            Err(CheckpointError::Malformed { line: l, .. }) => assert_eq!(l, line, "{text:?}"),
+            other => panic!("{text:?}: {other:?}"),
         }
     }
 }
