@@ -206,7 +206,7 @@ impl Leaves for MemoryLeaves {
         if n == 0 || end > self.size() {
             return None;
         }
-        if n.is_power_of_two() && start % n == 0 {
+        if n.is_power_of_two() && start.is_multiple_of(n) {
             let level = n.trailing_zeros() as usize;
             return self.levels.get(level)?.get((start / n) as usize).copied();
         }

@@ -1,4 +1,5 @@
 //! Random trees: every proof verifies, and every single-bit change of what
+#![allow(clippy::expect_used)]
 //! is verified is refused.
 
 use pollwatch_ledger::note::{KeyKind, SignerKey};

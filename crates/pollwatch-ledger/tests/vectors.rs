@@ -1,4 +1,5 @@
 //! Known answers from public sources, byte for byte.
+#![allow(clippy::expect_used)]
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -308,7 +309,9 @@ fn go_note_vector_signs_and_verifies_byte_for_byte() {
 
     let note = Note::parse(PETER_NOTE.as_bytes()).expect("parse");
     assert_eq!(note.text, PETER_TEXT);
-    let v = note.verify(&[verifier.clone()]).expect("verify");
+    let v = note
+        .verify(std::slice::from_ref(&verifier))
+        .expect("verify");
     assert_eq!(v.verified.len(), 1);
     assert!(v.unknown.is_empty());
 
@@ -317,7 +320,7 @@ fn go_note_vector_signs_and_verifies_byte_for_byte() {
     let both = sign(PETER_TEXT, &[&signer, &other]).expect("sign");
     let v = Note::parse(both.as_bytes())
         .expect("parse")
-        .verify(&[verifier.clone()])
+        .verify(std::slice::from_ref(&verifier))
         .expect("verify");
     assert_eq!(
         v.unknown,
