@@ -91,9 +91,13 @@ proptest! {
         let mut tree = Tree::new();
         let mut all = Vec::new();
         for i in 0..n {
+            // The frontier's root is the root of every prefix, not only
+            // of the whole.
+            prop_assert_eq!(Some(tree.root()), memory.root(i));
             let leaf = pollwatch_ledger::Leaves::leaf(&memory, i).expect("leaf");
             tree.push(leaf);
             all.push(leaf);
+            prop_assert_eq!(tree.frontier().len(), tree.size().count_ones() as usize);
         }
         prop_assert_eq!(tree.root(), root_of(&all));
         prop_assert_eq!(memory.root(n), Some(tree.root()));

@@ -464,3 +464,64 @@ fn checkpoint_text_is_read_strictly() {
         }
     }
 }
+
+#[test]
+fn checkpoint_verification_names_what_fails() {
+    use pollwatch_ledger::{Checkpoint, CheckpointError, NoteError, verify_checkpoint};
+    let log = SignerKey::from_seed("pollwatch.example/g1", KeyKind::Ed25519, [1; 32]).expect("key");
+    let witness =
+        SignerKey::from_seed("witness.example/w1", KeyKind::Cosignature, [2; 32]).expect("key");
+    let stranger =
+        SignerKey::from_seed("witness.example/w2", KeyKind::Cosignature, [3; 32]).expect("key");
+    let checkpoint = Checkpoint::new(log.name(), 8, pollwatch_ledger::empty_root());
+    let body = checkpoint.body();
+    let signed = checkpoint.sign(&log).expect("sign");
+    let cosigned = format!(
+        "{signed}{}{}",
+        witness
+            .cosignature_line(&body, 1_700_000_000)
+            .expect("cosign"),
+        stranger
+            .cosignature_line(&body, 1_700_000_001)
+            .expect("cosign")
+    );
+    let (lv, wv) = (log.verifier(), witness.verifier());
+
+    let ok = verify_checkpoint(cosigned.as_bytes(), &lv, std::slice::from_ref(&wv)).expect("ok");
+    assert_eq!(ok.checkpoint, checkpoint);
+    assert_eq!(ok.signatures.verified.len(), 2);
+    assert_eq!(ok.signatures.verified[1].time, Some(1_700_000_000));
+    assert_eq!(
+        ok.signatures.unknown,
+        vec![("witness.example/w2".to_owned(), stranger.verifier().id())]
+    );
+
+    // The witness alone is not the log.
+    let only_witness = format!(
+        "{body}\n{}",
+        witness.cosignature_line(&body, 5).expect("cosign")
+    );
+    assert_eq!(
+        verify_checkpoint(only_witness.as_bytes(), &lv, std::slice::from_ref(&wv)),
+        Err(CheckpointError::NotSignedByLog(
+            "pollwatch.example/g1".to_owned()
+        ))
+    );
+    // A known witness's cosignature with its time changed is a forgery,
+    // and refuses the whole note.
+    let line = witness.cosignature_line(&body, 7).expect("cosign");
+    let (head, b64) = line.trim_end().rsplit_once(' ').expect("space");
+    let mut bytes = BASE64.decode(b64).expect("base64");
+    bytes[4..12].copy_from_slice(&8u64.to_be_bytes());
+    let forged = format!("{signed}{head} {}\n", BASE64.encode(bytes));
+    assert!(matches!(
+        verify_checkpoint(forged.as_bytes(), &lv, std::slice::from_ref(&wv)),
+        Err(CheckpointError::Note(NoteError::BadSignature { .. }))
+    ));
+    // Not a checkpoint at all.
+    let prose = sign("hello\n", &[&log]).expect("sign");
+    assert!(matches!(
+        verify_checkpoint(prose.as_bytes(), &lv, &[]),
+        Err(CheckpointError::Malformed { line: 2, .. })
+    ));
+}
