@@ -159,9 +159,3 @@ pub fn verify_checkpoint(
         signatures,
     })
 }
-
-/// Adds signature lines (e.g. a witness's cosignature line) to a signed
-/// note, after the ones it has.
-pub fn add_signature_lines(note: &str, lines: &str) -> String {
-    format!("{note}{lines}")
-}
