@@ -582,8 +582,8 @@ fn map_svg(s: &Situation, filter: &StationFilter, tr: Tr) -> String {
         } else {
             s.districts().len()
         };
-        let mut by: BTreeMap<&str, (f64, f64, usize, StationStatus)> = BTreeMap::new();
         if districts <= MAP_DISTRICT_DOTS {
+            let mut by: BTreeMap<&str, (f64, f64, usize, StationStatus)> = BTreeMap::new();
             for (st, (lat, lon)) in &points {
                 let e = by.entry(st.station.district.as_str()).or_insert((
                     0.0,
@@ -596,8 +596,6 @@ fn map_svg(s: &Situation, filter: &StationFilter, tr: Tr) -> String {
                 e.2 += 1;
                 e.3 = e.3.max(s.status(st));
             }
-        }
-        if districts <= MAP_DISTRICT_DOTS {
             by.into_iter()
                 .map(|(d, (lat, lon, n, worst))| {
                     #[allow(clippy::cast_precision_loss)]

@@ -176,8 +176,8 @@ impl Situation {
         };
         let status = self.compute_status(st);
         let gap = self.turnout_gap(st).map(|g| g.2).filter(|g| *g > 0);
-        let number = st.station.number.clone();
-        self.order.set(i, &number, status, gap);
+        let (number, old) = (st.station.number.clone(), st.filed);
+        self.order.set(i, &number, old, status, gap);
         self.stations[i].filed = status;
     }
 

@@ -15,8 +15,6 @@ use crate::{Alert, AlertState, StationStatus};
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Order {
-    /// Each station's state, by its index among the stations.
-    pub(crate) statuses: Vec<StationStatus>,
     /// Most urgent first, then registry order.
     pub(crate) urgency: BTreeSet<(Reverse<StationStatus>, usize)>,
     /// Each station's turnout gap (counted against announced), when the
@@ -53,7 +51,6 @@ impl Order {
             n = i + 1;
         }
         Self {
-            statuses: vec![StationStatus::NotCovered; n],
             urgency: (0..n)
                 .map(|i| (Reverse(StationStatus::NotCovered), i))
                 .collect(),
@@ -64,17 +61,24 @@ impl Order {
         }
     }
 
-    /// File station `i` under its state and gap as they are now.
-    pub(crate) fn set(&mut self, i: usize, number: &str, status: StationStatus, gap: Option<u64>) {
-        let Some(old) = self.statuses.get_mut(i) else {
+    /// File station `i` again: from the state it was filed under
+    /// (`StationState::filed`, the one record of it) to `status`, and
+    /// under its gap as it is now.
+    pub(crate) fn set(
+        &mut self,
+        i: usize,
+        number: &str,
+        old: StationStatus,
+        status: StationStatus,
+        gap: Option<u64>,
+    ) {
+        let Some(old_gap) = self.gap_of.get_mut(i) else {
             return;
         };
-        if *old != status {
-            self.urgency.remove(&(Reverse(*old), i));
+        if old != status {
+            self.urgency.remove(&(Reverse(old), i));
             self.urgency.insert((Reverse(status), i));
-            *old = status;
         }
-        let old_gap = &mut self.gap_of[i];
         if *old_gap != gap {
             if let Some(g) = *old_gap {
                 self.gaps.remove(&(Reverse(g), number.to_owned(), i));

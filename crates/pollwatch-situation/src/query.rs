@@ -256,7 +256,7 @@ impl Situation {
                     .into_iter()
                     .flatten()
                     .filter(|&&i| self.matches(&self.stations[i], f))
-                    .map(|&i| (std::cmp::Reverse(self.order.statuses[i]), i))
+                    .map(|&i| (std::cmp::Reverse(self.stations[i].filed), i))
                     .collect();
                 v.sort_unstable();
                 v.into_iter().map(|(_, i)| i).collect()
