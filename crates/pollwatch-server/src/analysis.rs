@@ -573,10 +573,7 @@ async fn comparison(
             .entries
             .iter()
             .filter_map(|e| {
-                let st = s.station(e.id as RowId)?;
-                let o = observed_at(&s, st, &kept.set().candidates)?;
-                let off = kept.official.station(&o.figures.station);
-                let c = compare::station(kept.set(), off, &o, m.rules(), &mut unknown);
+                let (_, c) = kept.compared(&s, m, e.id as RowId, &mut unknown)?;
                 Some(row(c, &e.district))
             })
             .collect();

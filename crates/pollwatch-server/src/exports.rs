@@ -390,10 +390,7 @@ impl Export {
                     .entries
                     .iter()
                     .filter_map(|e| {
-                        let st = s.station(e.id as RowId)?;
-                        let o = crate::analysis::observed_at(&s, st, &kept.set().candidates)?;
-                        let off = kept.official.station(&o.figures.station);
-                        let c = compare::station(kept.set(), off, &o, m.rules(), &mut unknown);
+                        let (st, c) = kept.compared(&s, m, e.id as RowId, &mut unknown)?;
                         Some(table.row(&c, st.station.coordinates, &|x| {
                             crate::analysis::finding_text(tr, x)
                         }))

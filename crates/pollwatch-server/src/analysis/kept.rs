@@ -15,11 +15,11 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
-use pollwatch_analysis::compare::{Maintained, Official, Rules};
+use pollwatch_analysis::compare::{self, Maintained, Official, Rules};
 use pollwatch_analysis::{forensics, quickcount};
 use pollwatch_domain::RowId;
 use pollwatch_domain::results::{Mapping, ObservedFigures, ResultSet, StationResult};
-use pollwatch_situation::Situation;
+use pollwatch_situation::{Situation, StationState};
 use pollwatch_store::{ResultImportInfo, Store};
 use tokio::sync::OnceCell;
 
@@ -60,6 +60,26 @@ pub struct Kept {
 impl Kept {
     pub fn set(&self) -> &ResultSet {
         self.official.set()
+    }
+
+    /// One station of a group's kept comparison, compared line by line
+    /// with the official result: what the comparison page and its export
+    /// show for each entry of a page. `None` when the station is no longer
+    /// observed.
+    pub fn compared<'s>(
+        &self,
+        s: &'s Situation,
+        m: &Maintained,
+        station: RowId,
+        unknown: &mut std::collections::BTreeSet<String>,
+    ) -> Option<(&'s StationState, compare::StationComparison)> {
+        let st = s.station(station)?;
+        let o = super::observed_at(s, st, &self.set().candidates)?;
+        let off = self.official.station(&o.figures.station);
+        Some((
+            st,
+            compare::station(self.set(), off, &o, m.rules(), unknown),
+        ))
     }
 
     /// The rules for the figures imported with the result: its mapping
