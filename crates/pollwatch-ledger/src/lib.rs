@@ -17,10 +17,11 @@
 pub mod checkpoint;
 pub mod merkle;
 pub mod note;
+pub mod witness;
 
 pub use checkpoint::{Checkpoint, CheckpointError, VerifiedCheckpoint, verify_checkpoint};
 pub use merkle::{
-    Hash, Leaves, MemoryLeaves, ProofError, Tree, consistency_proof, empty_root, inclusion_proof,
-    leaf_hash, node_hash, root_of, verify_consistency, verify_inclusion,
+    Hash, Leaves, MemoryLeaves, NodeMap, ProofError, Tree, consistency_proof, empty_root,
+    inclusion_proof, leaf_hash, node_hash, root_of, verify_consistency, verify_inclusion,
 };
 pub use note::{KeyKind, Note, NoteError, SignerKey, VerifierKey};

@@ -266,6 +266,29 @@ impl Tree {
         self.size += 1;
     }
 
+    /// Appends a leaf hash like [`Tree::push`], and adds to `out` every
+    /// complete subtree it completes as `(level, index, root)`: the leaf
+    /// itself at level 0, then each merge (level `l`, index `i` covers
+    /// leaves `i << l .. (i + 1) << l`). Kept by a store, they answer any
+    /// proof with O(log n) reads ([`NodeMap`]).
+    pub fn push_nodes(&mut self, leaf: Hash, out: &mut Vec<(u8, u64, Hash)>) {
+        let index = self.size;
+        out.push((0, index, leaf));
+        let mut hash = leaf;
+        let mut size = self.size;
+        let mut level = 0u8;
+        while size & 1 == 1 {
+            if let Some(left) = self.frontier.pop() {
+                hash = node_hash(&left, &hash);
+            }
+            size >>= 1;
+            level += 1;
+            out.push((level, ((index + 1) >> level).saturating_sub(1), hash));
+        }
+        self.frontier.push(hash);
+        self.size += 1;
+    }
+
     /// The root hash of the tree.
     pub fn root(&self) -> Hash {
         let mut hashes = self.frontier.iter().rev();
@@ -476,4 +499,116 @@ pub fn verify_consistency(
         return Err(ProofError::SecondRootMismatch);
     }
     Ok(())
+}
+
+/// The complete subtrees' roots a proof needs, by `(level, index)`, as a
+/// store keeps them ([`Tree::push_nodes`]): ask [`NodeMap::needed_for_inclusion`]
+/// or [`NodeMap::needed_for_consistency`] which to read, read them, and
+/// make the proof from the map.
+#[derive(Debug, Clone, Default)]
+pub struct NodeMap {
+    size: u64,
+    nodes: std::collections::HashMap<(u8, u64), Hash>,
+}
+
+impl NodeMap {
+    /// The nodes read for a tree of `size` leaves.
+    pub fn new(size: u64, nodes: impl IntoIterator<Item = (u8, u64, Hash)>) -> Self {
+        NodeMap {
+            size,
+            nodes: nodes.into_iter().map(|(l, i, h)| ((l, i), h)).collect(),
+        }
+    }
+
+    /// Which nodes [`inclusion_proof`] of leaf `index` in a tree of `size` reads.
+    pub fn needed_for_inclusion(index: u64, size: u64) -> Vec<(u8, u64)> {
+        let recorder = Recorder::new(size);
+        let _ = inclusion_proof(&recorder, index, size);
+        recorder.into_needed()
+    }
+
+    /// Which nodes [`consistency_proof`] between sizes `size1` and `size2` reads.
+    pub fn needed_for_consistency(size1: u64, size2: u64) -> Vec<(u8, u64)> {
+        let recorder = Recorder::new(size2);
+        let _ = consistency_proof(&recorder, size1, size2);
+        recorder.into_needed()
+    }
+}
+
+/// A subtree `start..end` that is complete and aligned is one stored node.
+fn aligned(start: u64, end: u64) -> Option<(u8, u64)> {
+    let n = end.checked_sub(start)?;
+    (n.is_power_of_two() && start.is_multiple_of(n))
+        .then(|| (n.trailing_zeros() as u8, start >> n.trailing_zeros()))
+}
+
+impl Leaves for NodeMap {
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn leaf(&self, index: u64) -> Option<Hash> {
+        self.nodes.get(&(0, index)).copied()
+    }
+
+    fn subtree(&self, start: u64, end: u64) -> Option<Hash> {
+        if end <= start || end > self.size {
+            return None;
+        }
+        if let Some(key) = aligned(start, end) {
+            return self.nodes.get(&key).copied();
+        }
+        let k = split(end - start);
+        Some(node_hash(
+            &self.subtree(start, start + k)?,
+            &self.subtree(start + k, end)?,
+        ))
+    }
+}
+
+/// Answers every subtree with a dummy hash and remembers the complete
+/// ones asked for: a proof's dry run that lists what it reads.
+struct Recorder {
+    size: u64,
+    needed: std::cell::RefCell<Vec<(u8, u64)>>,
+}
+
+impl Recorder {
+    fn new(size: u64) -> Self {
+        Recorder {
+            size,
+            needed: std::cell::RefCell::new(Vec::new()),
+        }
+    }
+
+    fn into_needed(self) -> Vec<(u8, u64)> {
+        let mut needed = self.needed.into_inner();
+        needed.sort_unstable();
+        needed.dedup();
+        needed
+    }
+}
+
+impl Leaves for Recorder {
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn leaf(&self, index: u64) -> Option<Hash> {
+        self.needed.borrow_mut().push((0, index));
+        Some([0; 32])
+    }
+
+    fn subtree(&self, start: u64, end: u64) -> Option<Hash> {
+        if end <= start || end > self.size {
+            return None;
+        }
+        if let Some(key) = aligned(start, end) {
+            self.needed.borrow_mut().push(key);
+            return Some([0; 32]);
+        }
+        let k = split(end - start);
+        self.subtree(start, start + k)?;
+        self.subtree(start + k, end)
+    }
 }

@@ -308,6 +308,80 @@ pub enum LogNotice {
 /// Every read of group data takes the group id, so one group's data can
 /// only be read by asking for that group: tenancy is a parameter, not a
 /// filter a handler may forget.
+
+/// A 32-byte hash of the evidence log (a leaf or a subtree root).
+pub type TreeHash = [u8; 32];
+
+/// How far a group's evidence tree has taken its log.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LedgerHead {
+    /// Leaves in the tree (events and files).
+    pub size: u64,
+    /// The last event (`seq`) in it; 0 when none.
+    pub last_seq: i64,
+    /// The roots of its largest complete subtrees, largest first: all the
+    /// next append needs.
+    pub frontier: Vec<TreeHash>,
+}
+
+/// One complete subtree's root: level 0 is a leaf; level `l`, index `i`
+/// covers leaves `i << l .. (i + 1) << l`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LedgerNode {
+    pub level: u8,
+    pub index: u64,
+    pub hash: TreeHash,
+}
+
+/// A leaf that is an evidence file, with its leaf data (the hashed line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerFile {
+    pub index: u64,
+    pub sha256: String,
+    pub data: String,
+}
+
+/// A key of a group: its C2SP verifier key string, and what it signs
+/// (`log`: the group's checkpoints; `witness`: cosignatures of others').
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerKey {
+    pub kind: String,
+    pub verifier: String,
+    pub created_at: Timestamp,
+    pub retired_at: Option<Timestamp>,
+}
+
+/// A signed checkpoint as stored: the log's own signed note.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCheckpoint {
+    pub size: u64,
+    pub root: TreeHash,
+    pub note: String,
+    pub made_at: Timestamp,
+}
+
+/// A log this group witnesses: its pinned key and the last checkpoint of
+/// it this group cosigned (size 0, no root, before the first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WitnessedLog {
+    pub origin: String,
+    pub verifier: String,
+    pub size: u64,
+    pub root: Option<TreeHash>,
+    pub checkpoint: Option<String>,
+    pub updated_at: Timestamp,
+}
+
+/// Two checkpoints of a watched log that cannot both be true.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerFork {
+    pub origin: String,
+    pub cosigned: String,
+    pub offered: String,
+    pub reason: String,
+    pub found_at: Timestamp,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// "postgres" or "sqlite", for logs and `/readyz`.
@@ -556,6 +630,134 @@ pub trait Store: Send + Sync + 'static {
     /// The group's record of a file; `None` when this group never uploaded
     /// it, whichever other group did.
     async fn blob(&self, group_id: RowId, sha256: &BlobHash) -> Result<Option<BlobInfo>>;
+
+    // --- the evidence log (issue 11) ---
+    /// How far the group's evidence tree has got (empty before its first leaf).
+    async fn ledger_head(&self, group_id: RowId) -> Result<LedgerHead>;
+    /// Extend the group's tree in one transaction: its new subtree roots
+    /// and file leaves, and the new head, only if the head is still of
+    /// size `from_size`. `false` (nothing written) when another server
+    /// extended it first: the caller reads the head again.
+    async fn ledger_append(
+        &self,
+        group_id: RowId,
+        from_size: u64,
+        head: &LedgerHead,
+        nodes: &[LedgerNode],
+        files: &[LedgerFile],
+    ) -> Result<bool>;
+    /// These subtree roots of the group's tree (level, index); missing ones
+    /// are left out. At most [`MAX_IDS_PER_READ`].
+    async fn ledger_nodes(&self, group_id: RowId, wanted: &[(u8, u64)]) -> Result<Vec<LedgerNode>>;
+    /// A page of the group's leaf hashes from leaf `from`, in order.
+    async fn ledger_leaves(&self, group_id: RowId, from: u64, limit: i64) -> Result<Vec<TreeHash>>;
+    /// A page of the group's file leaves after leaf `after` (`None`: from
+    /// the first), in order.
+    async fn ledger_files(
+        &self,
+        group_id: RowId,
+        after: Option<u64>,
+        limit: i64,
+    ) -> Result<Vec<LedgerFile>>;
+    /// Which of these files (SHA-256) already have a leaf in the group's tree.
+    async fn ledger_files_known(&self, group_id: RowId, sha256: &[String]) -> Result<Vec<String>>;
+    /// Make `verifier` the group's key of this kind (`log`, `witness`),
+    /// retiring the one before (a rotation), in one transaction.
+    async fn add_ledger_key(
+        &self,
+        group_id: RowId,
+        kind: &str,
+        verifier: &str,
+        at: Timestamp,
+    ) -> Result<()>;
+    /// The group's keys, oldest first (of each kind, the one not retired signs).
+    async fn ledger_keys(&self, group_id: RowId) -> Result<Vec<LedgerKey>>;
+    /// Keep a signed checkpoint; one per size (`false`: one was there).
+    async fn store_checkpoint(
+        &self,
+        group_id: RowId,
+        checkpoint: &StoredCheckpoint,
+    ) -> Result<bool>;
+    /// The group's checkpoints of size above `after_size`, smallest first.
+    async fn checkpoints(
+        &self,
+        group_id: RowId,
+        after_size: u64,
+        limit: i64,
+    ) -> Result<Vec<StoredCheckpoint>>;
+    /// The group's largest checkpoint, with the cosignature lines on it.
+    async fn latest_checkpoint(
+        &self,
+        group_id: RowId,
+    ) -> Result<Option<(StoredCheckpoint, Vec<String>)>>;
+    /// The checkpoint of this size, with its cosignature lines.
+    async fn checkpoint_at(
+        &self,
+        group_id: RowId,
+        size: u64,
+    ) -> Result<Option<(StoredCheckpoint, Vec<String>)>>;
+    /// Keep a witness's cosignature line on the group's checkpoint of
+    /// this size (a witness's later line for the same size replaces
+    /// nothing: the first stays).
+    async fn add_cosignature(
+        &self,
+        group_id: RowId,
+        size: u64,
+        witness: &str,
+        line: &str,
+        at: Timestamp,
+    ) -> Result<bool>;
+    /// The largest size of the group's checkpoints that this witness (key
+    /// name) cosigned; 0 when none.
+    async fn cosigned_size(&self, group_id: RowId, witness: &str) -> Result<u64>;
+    /// Pin a witness's key for the group (idempotent).
+    async fn add_ledger_witness(
+        &self,
+        group_id: RowId,
+        verifier: &str,
+        at: Timestamp,
+    ) -> Result<()>;
+    /// The witness keys the group pinned.
+    async fn ledger_witnesses(&self, group_id: RowId) -> Result<Vec<String>>;
+    /// Start watching a log as this group's witness, pinning its key.
+    /// Watching it already with the same key changes nothing; with another
+    /// key it is refused (`Forbidden`): a changed key is accepted only by
+    /// [`Store::repin_witnessed_log`].
+    async fn watch_log(
+        &self,
+        witness_group_id: RowId,
+        origin: &str,
+        verifier: &str,
+        at: Timestamp,
+    ) -> Result<()>;
+    /// Replace a watched log's pinned key on purpose (the log rotated its
+    /// key and told the witness by another channel).
+    async fn repin_witnessed_log(
+        &self,
+        witness_group_id: RowId,
+        origin: &str,
+        verifier: &str,
+        at: Timestamp,
+    ) -> Result<bool>;
+    /// The logs this group watches.
+    async fn witnessed_logs(&self, witness_group_id: RowId) -> Result<Vec<WitnessedLog>>;
+    /// Record that the witness cosigned `checkpoint` of size `size`, only
+    /// if its last cosigned size is still `from_size` (`false` otherwise).
+    #[allow(clippy::too_many_arguments)]
+    async fn advance_witnessed_log(
+        &self,
+        witness_group_id: RowId,
+        origin: &str,
+        from_size: u64,
+        size: u64,
+        root: &TreeHash,
+        checkpoint: &str,
+        at: Timestamp,
+    ) -> Result<bool>;
+    /// Keep the proof of a fork a witness found.
+    async fn record_fork(&self, witness_group_id: RowId, fork: &LedgerFork) -> Result<()>;
+    /// The forks this group found as a witness, newest first, at most `limit`.
+    async fn ledger_forks(&self, witness_group_id: RowId, limit: i64) -> Result<Vec<LedgerFork>>;
 
     // --- audit trail of reference-data changes ---
     async fn audit(&self, actor: &str, action: &str, detail: &str, at: Timestamp) -> Result<()>;

@@ -32,6 +32,8 @@ macro_rules! sql_store {
                 AssignedStation, Appended, BlobInfo, ImportReport, MAX_IDS_PER_READ, NewBlob, NewObserver, NewUser, Prepared,
                 Principal, Result, ResultImport, ResultImportInfo, Session, SessionLookup, SessionUse,
                 SessionOwner, StationImport, StationQuery, StoreError,
+                LedgerFile, LedgerFork, LedgerHead, LedgerKey, LedgerNode, StoredCheckpoint, TreeHash,
+                WitnessedLog,
             };
 
             type Db = $db;
@@ -346,6 +348,28 @@ macro_rules! sql_store {
                 u64::try_from(v).map_err(|e| corrupt(col, e))
             }
 
+            fn tree_hash(bytes: &[u8]) -> Result<TreeHash> {
+                TreeHash::try_from(bytes).map_err(|_| corrupt("tree hash", "not 32 bytes"))
+            }
+
+            fn ledger_node(row: &DbRow) -> Result<LedgerNode> {
+                let level: i64 = get(row, "level")?;
+                Ok(LedgerNode {
+                    level: u8::try_from(level).map_err(|e| corrupt("tree level", e))?,
+                    index: figure(row, "idx")?,
+                    hash: tree_hash(&get::<Vec<u8>>(row, "hash")?)?,
+                })
+            }
+
+            fn stored_checkpoint(row: &DbRow) -> Result<StoredCheckpoint> {
+                Ok(StoredCheckpoint {
+                    size: figure(row, "size")?,
+                    root: tree_hash(&get::<Vec<u8>>(row, "root")?)?,
+                    note: get(row, "note")?,
+                    made_at: Timestamp(get(row, "made_at")?),
+                })
+            }
+
             const BLOB_COLUMNS: &str =
                 "group_id, sha256, media_type, size, uploaded_by_observer, received_at";
 
@@ -653,6 +677,23 @@ macro_rules! sql_store {
                     let out = append_in(&mut tx, prepared, received_at).await?;
                     tx.commit().await?;
                     Ok(out)
+                }
+            }
+
+            impl $store {
+                /// The cosignature lines on a checkpoint, by witness name.
+                async fn cosignature_lines(&self, group_id: RowId, size: u64) -> Result<Vec<String>> {
+                    ::sqlx::query(
+                        "SELECT line FROM cosignatures WHERE group_id = $1 AND size = $2 ORDER BY witness",
+                    )
+                    .bind(group_id)
+                    .bind(count(size)?)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .iter()
+                    .map(|r| get(r, "line"))
+                    .collect()
                 }
             }
 
@@ -2221,6 +2262,548 @@ macro_rules! sql_store {
                     .as_ref()
                     .map(blob)
                     .transpose()
+                }
+
+                // --- the evidence log ---
+
+                async fn ledger_head(&self, group_id: RowId) -> Result<LedgerHead> {
+                    let row = ::sqlx::query(
+                        "SELECT size, last_seq, frontier FROM ledger_heads WHERE group_id = $1",
+                    )
+                    .bind(group_id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)?;
+                    let Some(row) = row else {
+                        return Ok(LedgerHead::default());
+                    };
+                    let bytes: Vec<u8> = get(&row, "frontier")?;
+                    if bytes.len() % 32 != 0 {
+                        return Err(corrupt("ledger frontier", "not a whole number of hashes"));
+                    }
+                    Ok(LedgerHead {
+                        size: figure(&row, "size")?,
+                        last_seq: get(&row, "last_seq")?,
+                        frontier: bytes.chunks(32).map(tree_hash).collect::<Result<_>>()?,
+                    })
+                }
+
+                async fn ledger_append(
+                    &self,
+                    group_id: RowId,
+                    from_size: u64,
+                    head: &LedgerHead,
+                    nodes: &[LedgerNode],
+                    files: &[LedgerFile],
+                ) -> Result<bool> {
+                    let mut tx = Tx::begin(&self.pool).await?;
+                    let frontier: Vec<u8> = head.frontier.iter().flatten().copied().collect();
+                    // Compare-and-set on the head: two servers over one
+                    // PostgreSQL may sequence the same group; one wins.
+                    let moved = if from_size == 0 {
+                        ::sqlx::query(
+                            "INSERT INTO ledger_heads (group_id, size, last_seq, frontier) \
+                             VALUES ($1, $2, $3, $4) ON CONFLICT (group_id) DO NOTHING",
+                        )
+                        .bind(group_id)
+                        .bind(count(head.size)?)
+                        .bind(head.last_seq)
+                        .bind(&frontier)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?
+                        .rows_affected()
+                    } else {
+                        ::sqlx::query(
+                            "UPDATE ledger_heads SET size = $2, last_seq = $3, frontier = $4 \
+                             WHERE group_id = $1 AND size = $5",
+                        )
+                        .bind(group_id)
+                        .bind(count(head.size)?)
+                        .bind(head.last_seq)
+                        .bind(&frontier)
+                        .bind(count(from_size)?)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?
+                        .rows_affected()
+                    };
+                    if moved != 1 {
+                        tx.rollback().await?;
+                        return Ok(false);
+                    }
+                    for chunk in nodes.chunks(300) {
+                        let mut q = ::sqlx::QueryBuilder::<Db>::new(
+                            "INSERT INTO ledger_nodes (group_id, level, idx, hash) ",
+                        );
+                        let mut bad = None;
+                        q.push_values(chunk, |mut b, n| {
+                            let idx = i64::try_from(n.index).unwrap_or_else(|_| {
+                                bad = Some(n.index);
+                                -1
+                            });
+                            b.push_bind(group_id)
+                                .push_bind(i64::from(n.level))
+                                .push_bind(idx)
+                                .push_bind(n.hash.to_vec());
+                        });
+                        if let Some(i) = bad {
+                            return Err(StoreError::Database(format!("leaf index {i} too large")));
+                        }
+                        q.build().execute(&mut *tx).await.map_err(db)?;
+                    }
+                    for f in files {
+                        ::sqlx::query(
+                            "INSERT INTO ledger_files (group_id, idx, sha256, data) VALUES ($1, $2, $3, $4)",
+                        )
+                        .bind(group_id)
+                        .bind(count(f.index)?)
+                        .bind(&f.sha256)
+                        .bind(&f.data)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                    }
+                    tx.commit().await?;
+                    Ok(true)
+                }
+
+                async fn ledger_nodes(&self, group_id: RowId, wanted: &[(u8, u64)]) -> Result<Vec<LedgerNode>> {
+                    if wanted.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                    if wanted.len() > MAX_IDS_PER_READ {
+                        return Err(StoreError::Database(format!(
+                            "{} tree nodes in one read: at most {MAX_IDS_PER_READ}",
+                            wanted.len()
+                        )));
+                    }
+                    let mut q = ::sqlx::QueryBuilder::<Db>::new(
+                        "SELECT level, idx, hash FROM ledger_nodes WHERE group_id = ",
+                    );
+                    q.push_bind(group_id).push(" AND (");
+                    for (i, (level, index)) in wanted.iter().enumerate() {
+                        if i > 0 {
+                            q.push(" OR ");
+                        }
+                        q.push("(level = ")
+                            .push_bind(i64::from(*level))
+                            .push(" AND idx = ")
+                            .push_bind(count(*index)?)
+                            .push(")");
+                    }
+                    q.push(")");
+                    q.build()
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db)?
+                        .iter()
+                        .map(ledger_node)
+                        .collect()
+                }
+
+                async fn ledger_leaves(&self, group_id: RowId, from: u64, limit: i64) -> Result<Vec<TreeHash>> {
+                    ::sqlx::query(
+                        "SELECT hash FROM ledger_nodes WHERE group_id = $1 AND level = 0 AND idx >= $2 \
+                         ORDER BY idx LIMIT $3",
+                    )
+                    .bind(group_id)
+                    .bind(count(from)?)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .iter()
+                    .map(|r| tree_hash(&get::<Vec<u8>>(r, "hash")?))
+                    .collect()
+                }
+
+                async fn ledger_files(
+                    &self,
+                    group_id: RowId,
+                    after: Option<u64>,
+                    limit: i64,
+                ) -> Result<Vec<LedgerFile>> {
+                    let after = match after {
+                        Some(a) => count(a)?,
+                        None => -1,
+                    };
+                    ::sqlx::query(
+                        "SELECT idx, sha256, data FROM ledger_files WHERE group_id = $1 AND idx > $2 \
+                         ORDER BY idx LIMIT $3",
+                    )
+                    .bind(group_id)
+                    .bind(after)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .iter()
+                    .map(|r| {
+                        Ok(LedgerFile {
+                            index: figure(r, "idx")?,
+                            sha256: get(r, "sha256")?,
+                            data: get(r, "data")?,
+                        })
+                    })
+                    .collect()
+                }
+
+                async fn ledger_files_known(&self, group_id: RowId, sha256: &[String]) -> Result<Vec<String>> {
+                    if sha256.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                    let mut known = Vec::new();
+                    for chunk in sha256.chunks(MAX_IDS_PER_READ) {
+                        let mut q = ::sqlx::QueryBuilder::<Db>::new(
+                            "SELECT sha256 FROM ledger_files WHERE group_id = ",
+                        );
+                        q.push_bind(group_id).push(" AND sha256 IN (");
+                        let mut list = q.separated(", ");
+                        for h in chunk {
+                            list.push_bind(h.clone());
+                        }
+                        q.push(")");
+                        for r in q.build().fetch_all(&self.pool).await.map_err(db)? {
+                            known.push(get(&r, "sha256")?);
+                        }
+                    }
+                    Ok(known)
+                }
+
+                async fn add_ledger_key(
+                    &self,
+                    group_id: RowId,
+                    kind: &str,
+                    verifier: &str,
+                    at: Timestamp,
+                ) -> Result<()> {
+                    let mut tx = Tx::begin(&self.pool).await?;
+                    ::sqlx::query(
+                        "UPDATE ledger_keys SET retired_at = $2 \
+                         WHERE group_id = $1 AND kind = $3 AND retired_at IS NULL",
+                    )
+                    .bind(group_id)
+                    .bind(at.0)
+                    .bind(kind)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                    ::sqlx::query(
+                        "INSERT INTO ledger_keys (kind, group_id, verifier, created_at) VALUES ($4, $1, $2, $3)",
+                    )
+                    .bind(group_id)
+                    .bind(verifier)
+                    .bind(at.0)
+                    .bind(kind)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(unique("this key".into()))?;
+                    tx.commit().await
+                }
+
+                async fn ledger_keys(&self, group_id: RowId) -> Result<Vec<LedgerKey>> {
+                    ::sqlx::query(
+                        "SELECT kind, verifier, created_at, retired_at FROM ledger_keys WHERE group_id = $1 \
+                         ORDER BY created_at, verifier",
+                    )
+                    .bind(group_id)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .iter()
+                    .map(|r| {
+                        Ok(LedgerKey {
+                            kind: get(r, "kind")?,
+                            verifier: get(r, "verifier")?,
+                            created_at: Timestamp(get(r, "created_at")?),
+                            retired_at: get::<Option<i64>>(r, "retired_at")?.map(Timestamp),
+                        })
+                    })
+                    .collect()
+                }
+
+                async fn store_checkpoint(&self, group_id: RowId, c: &StoredCheckpoint) -> Result<bool> {
+                    let done = ::sqlx::query(
+                        "INSERT INTO checkpoints (group_id, size, root, note, made_at) \
+                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (group_id, size) DO NOTHING",
+                    )
+                    .bind(group_id)
+                    .bind(count(c.size)?)
+                    .bind(c.root.to_vec())
+                    .bind(&c.note)
+                    .bind(c.made_at.0)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                    Ok(done.rows_affected() == 1)
+                }
+
+                async fn checkpoints(
+                    &self,
+                    group_id: RowId,
+                    after_size: u64,
+                    limit: i64,
+                ) -> Result<Vec<StoredCheckpoint>> {
+                    ::sqlx::query(
+                        "SELECT size, root, note, made_at FROM checkpoints WHERE group_id = $1 AND size > $2 \
+                         ORDER BY size LIMIT $3",
+                    )
+                    .bind(group_id)
+                    .bind(count(after_size)?)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .iter()
+                    .map(stored_checkpoint)
+                    .collect()
+                }
+
+                async fn latest_checkpoint(&self, group_id: RowId) -> Result<Option<(StoredCheckpoint, Vec<String>)>> {
+                    let row = ::sqlx::query(
+                        "SELECT size, root, note, made_at FROM checkpoints WHERE group_id = $1 \
+                         ORDER BY size DESC LIMIT 1",
+                    )
+                    .bind(group_id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)?;
+                    let Some(row) = row else { return Ok(None) };
+                    let c = stored_checkpoint(&row)?;
+                    let lines = self.cosignature_lines(group_id, c.size).await?;
+                    Ok(Some((c, lines)))
+                }
+
+                async fn checkpoint_at(
+                    &self,
+                    group_id: RowId,
+                    size: u64,
+                ) -> Result<Option<(StoredCheckpoint, Vec<String>)>> {
+                    let row = ::sqlx::query(
+                        "SELECT size, root, note, made_at FROM checkpoints WHERE group_id = $1 AND size = $2",
+                    )
+                    .bind(group_id)
+                    .bind(count(size)?)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)?;
+                    let Some(row) = row else { return Ok(None) };
+                    let c = stored_checkpoint(&row)?;
+                    let lines = self.cosignature_lines(group_id, c.size).await?;
+                    Ok(Some((c, lines)))
+                }
+
+                async fn add_cosignature(
+                    &self,
+                    group_id: RowId,
+                    size: u64,
+                    witness: &str,
+                    line: &str,
+                    at: Timestamp,
+                ) -> Result<bool> {
+                    let done = ::sqlx::query(
+                        "INSERT INTO cosignatures (group_id, size, witness, line, received_at) \
+                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (group_id, size, witness) DO NOTHING",
+                    )
+                    .bind(group_id)
+                    .bind(count(size)?)
+                    .bind(witness)
+                    .bind(line)
+                    .bind(at.0)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                    Ok(done.rows_affected() == 1)
+                }
+
+                async fn cosigned_size(&self, group_id: RowId, witness: &str) -> Result<u64> {
+                    let row = ::sqlx::query(
+                        "SELECT MAX(size) AS size FROM cosignatures WHERE group_id = $1 AND witness = $2",
+                    )
+                    .bind(group_id)
+                    .bind(witness)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(db)?;
+                    let size: Option<i64> = get(&row, "size")?;
+                    u64::try_from(size.unwrap_or(0)).map_err(|e| corrupt("cosigned size", e))
+                }
+
+                async fn add_ledger_witness(&self, group_id: RowId, verifier: &str, at: Timestamp) -> Result<()> {
+                    ::sqlx::query(
+                        "INSERT INTO ledger_witnesses (group_id, verifier, added_at) VALUES ($1, $2, $3) \
+                         ON CONFLICT (group_id, verifier) DO NOTHING",
+                    )
+                    .bind(group_id)
+                    .bind(verifier)
+                    .bind(at.0)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                    Ok(())
+                }
+
+                async fn ledger_witnesses(&self, group_id: RowId) -> Result<Vec<String>> {
+                    ::sqlx::query(
+                        "SELECT verifier FROM ledger_witnesses WHERE group_id = $1 ORDER BY added_at, verifier",
+                    )
+                    .bind(group_id)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .iter()
+                    .map(|r| get(r, "verifier"))
+                    .collect()
+                }
+
+                async fn watch_log(
+                    &self,
+                    witness_group_id: RowId,
+                    origin: &str,
+                    verifier: &str,
+                    at: Timestamp,
+                ) -> Result<()> {
+                    ::sqlx::query(
+                        "INSERT INTO witnessed_logs (witness_group_id, origin, verifier, size, updated_at) \
+                         VALUES ($1, $2, $3, 0, $4) ON CONFLICT (witness_group_id, origin) DO NOTHING",
+                    )
+                    .bind(witness_group_id)
+                    .bind(origin)
+                    .bind(verifier)
+                    .bind(at.0)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                    let pinned: String = ::sqlx::query(
+                        "SELECT verifier FROM witnessed_logs WHERE witness_group_id = $1 AND origin = $2",
+                    )
+                    .bind(witness_group_id)
+                    .bind(origin)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(db)
+                    .and_then(|r| get(&r, "verifier"))?;
+                    if pinned != verifier {
+                        return Err(StoreError::Forbidden(format!(
+                            "the log {origin} is pinned to another key ({pinned}); if the log \
+                             really changed its key, accept the new one on purpose with `witness repin`"
+                        )));
+                    }
+                    Ok(())
+                }
+
+                async fn repin_witnessed_log(
+                    &self,
+                    witness_group_id: RowId,
+                    origin: &str,
+                    verifier: &str,
+                    at: Timestamp,
+                ) -> Result<bool> {
+                    let done = ::sqlx::query(
+                        "UPDATE witnessed_logs SET verifier = $3, updated_at = $4 \
+                         WHERE witness_group_id = $1 AND origin = $2",
+                    )
+                    .bind(witness_group_id)
+                    .bind(origin)
+                    .bind(verifier)
+                    .bind(at.0)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                    Ok(done.rows_affected() == 1)
+                }
+
+                async fn witnessed_logs(&self, witness_group_id: RowId) -> Result<Vec<WitnessedLog>> {
+                    ::sqlx::query(
+                        "SELECT origin, verifier, size, root, checkpoint, updated_at FROM witnessed_logs \
+                         WHERE witness_group_id = $1 ORDER BY origin",
+                    )
+                    .bind(witness_group_id)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .iter()
+                    .map(|r| {
+                        Ok(WitnessedLog {
+                            origin: get(r, "origin")?,
+                            verifier: get(r, "verifier")?,
+                            size: figure(r, "size")?,
+                            root: get::<Option<Vec<u8>>>(r, "root")?
+                                .map(|b| tree_hash(&b))
+                                .transpose()?,
+                            checkpoint: get(r, "checkpoint")?,
+                            updated_at: Timestamp(get(r, "updated_at")?),
+                        })
+                    })
+                    .collect()
+                }
+
+                async fn advance_witnessed_log(
+                    &self,
+                    witness_group_id: RowId,
+                    origin: &str,
+                    from_size: u64,
+                    size: u64,
+                    root: &TreeHash,
+                    checkpoint: &str,
+                    at: Timestamp,
+                ) -> Result<bool> {
+                    let done = ::sqlx::query(
+                        "UPDATE witnessed_logs SET size = $3, root = $4, checkpoint = $5, updated_at = $6 \
+                         WHERE witness_group_id = $1 AND origin = $2 AND size = $7",
+                    )
+                    .bind(witness_group_id)
+                    .bind(origin)
+                    .bind(count(size)?)
+                    .bind(root.to_vec())
+                    .bind(checkpoint)
+                    .bind(at.0)
+                    .bind(count(from_size)?)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                    Ok(done.rows_affected() == 1)
+                }
+
+                async fn record_fork(&self, witness_group_id: RowId, f: &LedgerFork) -> Result<()> {
+                    ::sqlx::query(
+                        "INSERT INTO ledger_forks (witness_group_id, origin, cosigned, offered, reason, found_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(witness_group_id)
+                    .bind(&f.origin)
+                    .bind(&f.cosigned)
+                    .bind(&f.offered)
+                    .bind(&f.reason)
+                    .bind(f.found_at.0)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                    Ok(())
+                }
+
+                async fn ledger_forks(&self, witness_group_id: RowId, limit: i64) -> Result<Vec<LedgerFork>> {
+                    ::sqlx::query(
+                        "SELECT origin, cosigned, offered, reason, found_at FROM ledger_forks \
+                         WHERE witness_group_id = $1 ORDER BY found_at DESC LIMIT $2",
+                    )
+                    .bind(witness_group_id)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .iter()
+                    .map(|r| {
+                        Ok(LedgerFork {
+                            origin: get(r, "origin")?,
+                            cosigned: get(r, "cosigned")?,
+                            offered: get(r, "offered")?,
+                            reason: get(r, "reason")?,
+                            found_at: Timestamp(get(r, "found_at")?),
+                        })
+                    })
+                    .collect()
                 }
 
                 async fn audit(&self, actor: &str, action: &str, detail: &str, at: Timestamp) -> Result<()> {

@@ -49,7 +49,10 @@ macro_rules! store_suite {
             official_results_round_trip_once,
             forensics_are_kept_once_per_version,
             evidence_blobs_are_recorded_once_per_group,
-            stations_are_paged_filtered_and_found_by_word
+            stations_are_paged_filtered_and_found_by_word,
+            the_evidence_tree_grows_by_compare_and_set,
+            keys_checkpoints_and_cosignatures_are_kept,
+            a_witness_pins_keys_and_advances_once
         );
     };
     (@each $make:path; $($name:ident),* $(,)?) => {
@@ -1640,4 +1643,295 @@ pub async fn stations_are_paged_filtered_and_found_by_word(store: Arc<dyn Store>
         .unwrap();
     assert_eq!(find("гимн", None).await, Vec::<String>::new());
     assert_eq!(find("лицей", None).await, ["7"]);
+}
+
+fn h(b: u8) -> crate::TreeHash {
+    [b; 32]
+}
+
+pub async fn the_evidence_tree_grows_by_compare_and_set(store: Arc<dyn Store>) {
+    use crate::{LedgerFile, LedgerHead, LedgerNode};
+    let f = fixture(&*store).await;
+    assert_eq!(
+        store.ledger_head(f.group_a).await.unwrap(),
+        LedgerHead::default()
+    );
+    let head = LedgerHead {
+        size: 2,
+        last_seq: 1,
+        frontier: vec![h(3)],
+    };
+    let nodes = [
+        LedgerNode {
+            level: 0,
+            index: 0,
+            hash: h(1),
+        },
+        LedgerNode {
+            level: 0,
+            index: 1,
+            hash: h(2),
+        },
+        LedgerNode {
+            level: 1,
+            index: 0,
+            hash: h(3),
+        },
+    ];
+    let files = [LedgerFile {
+        index: 0,
+        sha256: "ab".repeat(32),
+        data: "{}".into(),
+    }];
+    assert!(
+        store
+            .ledger_append(f.group_a, 0, &head, &nodes, &files)
+            .await
+            .unwrap()
+    );
+    // A second server that read the same head loses, and writes nothing.
+    let other = LedgerHead {
+        size: 1,
+        last_seq: 1,
+        frontier: vec![h(9)],
+    };
+    assert!(
+        !store
+            .ledger_append(
+                f.group_a,
+                0,
+                &other,
+                &[LedgerNode {
+                    level: 0,
+                    index: 0,
+                    hash: h(9)
+                }],
+                &[]
+            )
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.ledger_head(f.group_a).await.unwrap(), head);
+    let next = LedgerHead {
+        size: 3,
+        last_seq: 2,
+        frontier: vec![h(3), h(4)],
+    };
+    assert!(
+        store
+            .ledger_append(
+                f.group_a,
+                2,
+                &next,
+                &[LedgerNode {
+                    level: 0,
+                    index: 2,
+                    hash: h(4)
+                }],
+                &[]
+            )
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .ledger_append(f.group_a, 2, &next, &[], &[])
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.ledger_head(f.group_a).await.unwrap(), next);
+
+    assert_eq!(
+        store.ledger_leaves(f.group_a, 1, 10).await.unwrap(),
+        vec![h(2), h(4)]
+    );
+    let got = store
+        .ledger_nodes(f.group_a, &[(1, 0), (0, 2), (5, 0)])
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 2);
+    assert!(got.contains(&LedgerNode {
+        level: 1,
+        index: 0,
+        hash: h(3)
+    }));
+    assert_eq!(
+        store.ledger_files(f.group_a, None, 10).await.unwrap(),
+        files.to_vec()
+    );
+    assert!(
+        store
+            .ledger_files(f.group_a, Some(0), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .ledger_files_known(f.group_a, &["ab".repeat(32), "cd".repeat(32)])
+            .await
+            .unwrap(),
+        vec!["ab".repeat(32)]
+    );
+    // Each group has its own tree.
+    assert_eq!(
+        store.ledger_head(f.group_b).await.unwrap(),
+        LedgerHead::default()
+    );
+    assert!(
+        store
+            .ledger_leaves(f.group_b, 0, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .ledger_files_known(f.group_b, &["ab".repeat(32)])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+pub async fn keys_checkpoints_and_cosignatures_are_kept(store: Arc<dyn Store>) {
+    use crate::StoredCheckpoint;
+    let f = fixture(&*store).await;
+    store
+        .add_ledger_key(f.group_a, "log", "key-1", T0)
+        .await
+        .unwrap();
+    store
+        .add_ledger_key(f.group_a, "witness", "wkey-1", T0)
+        .await
+        .unwrap();
+    store
+        .add_ledger_key(f.group_a, "log", "key-2", Timestamp(T0.0 + 1))
+        .await
+        .unwrap();
+    let keys = store.ledger_keys(f.group_a).await.unwrap();
+    let current: Vec<_> = keys
+        .iter()
+        .filter(|k| k.retired_at.is_none())
+        .map(|k| k.verifier.as_str())
+        .collect();
+    // A rotation retires the key of its own kind only.
+    assert_eq!(current, vec!["wkey-1", "key-2"]);
+    assert!(store.ledger_keys(f.group_b).await.unwrap().is_empty());
+
+    let cp = |size, b| StoredCheckpoint {
+        size,
+        root: h(b),
+        note: format!("note {size}\n"),
+        made_at: T0,
+    };
+    assert!(store.store_checkpoint(f.group_a, &cp(5, 1)).await.unwrap());
+    assert!(
+        !store.store_checkpoint(f.group_a, &cp(5, 2)).await.unwrap(),
+        "one checkpoint per size"
+    );
+    assert!(store.store_checkpoint(f.group_a, &cp(9, 3)).await.unwrap());
+    assert_eq!(
+        store.checkpoints(f.group_a, 0, 10).await.unwrap(),
+        vec![cp(5, 1), cp(9, 3)]
+    );
+    assert_eq!(
+        store.checkpoints(f.group_a, 5, 10).await.unwrap(),
+        vec![cp(9, 3)]
+    );
+    assert!(
+        store
+            .add_cosignature(f.group_a, 5, "w", "— w AAAA\n", T0)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .add_cosignature(f.group_a, 5, "w", "— w BBBB\n", T0)
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.cosigned_size(f.group_a, "w").await.unwrap(), 5);
+    assert_eq!(store.cosigned_size(f.group_a, "other").await.unwrap(), 0);
+    assert_eq!(
+        store.checkpoint_at(f.group_a, 5).await.unwrap(),
+        Some((cp(5, 1), vec!["— w AAAA\n".to_string()]))
+    );
+    assert_eq!(
+        store.latest_checkpoint(f.group_a).await.unwrap(),
+        Some((cp(9, 3), vec![]))
+    );
+    assert_eq!(store.latest_checkpoint(f.group_b).await.unwrap(), None);
+    store.add_ledger_witness(f.group_a, "wk", T0).await.unwrap();
+    store.add_ledger_witness(f.group_a, "wk", T0).await.unwrap();
+    assert_eq!(
+        store.ledger_witnesses(f.group_a).await.unwrap(),
+        vec!["wk".to_string()]
+    );
+}
+
+pub async fn a_witness_pins_keys_and_advances_once(store: Arc<dyn Store>) {
+    let f = fixture(&*store).await;
+    store
+        .watch_log(f.group_b, "a.example/log", "key-a", T0)
+        .await
+        .unwrap();
+    store
+        .watch_log(f.group_b, "a.example/log", "key-a", T0)
+        .await
+        .unwrap();
+    // Another key for a pinned log is refused until repinned on purpose.
+    assert!(matches!(
+        store
+            .watch_log(f.group_b, "a.example/log", "key-x", T0)
+            .await,
+        Err(StoreError::Forbidden(_))
+    ));
+    let logs = store.witnessed_logs(f.group_b).await.unwrap();
+    assert_eq!((logs.len(), logs[0].size, logs[0].root), (1, 0, None));
+    assert!(
+        store
+            .advance_witnessed_log(f.group_b, "a.example/log", 0, 7, &h(7), "cp7", T0)
+            .await
+            .unwrap()
+    );
+    // Two cosigners racing from the same size: one wins.
+    assert!(
+        !store
+            .advance_witnessed_log(f.group_b, "a.example/log", 0, 8, &h(8), "cp8", T0)
+            .await
+            .unwrap()
+    );
+    let logs = store.witnessed_logs(f.group_b).await.unwrap();
+    assert_eq!(
+        (logs[0].size, logs[0].root, logs[0].checkpoint.as_deref()),
+        (7, Some(h(7)), Some("cp7"))
+    );
+    assert!(
+        store
+            .repin_witnessed_log(f.group_b, "a.example/log", "key-x", T0)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.witnessed_logs(f.group_b).await.unwrap()[0].verifier,
+        "key-x"
+    );
+    assert!(
+        !store
+            .repin_witnessed_log(f.group_b, "b.example/log", "key-x", T0)
+            .await
+            .unwrap()
+    );
+    assert!(store.witnessed_logs(f.group_a).await.unwrap().is_empty());
+    let fork = crate::LedgerFork {
+        origin: "a.example/log".into(),
+        cosigned: "cp7".into(),
+        offered: "cp7'".into(),
+        reason: "fork".into(),
+        found_at: T0,
+    };
+    store.record_fork(f.group_b, &fork).await.unwrap();
+    assert_eq!(store.ledger_forks(f.group_b, 10).await.unwrap(), vec![fork]);
+    assert!(store.ledger_forks(f.group_a, 10).await.unwrap().is_empty());
 }
