@@ -18,6 +18,7 @@ pub mod exports;
 pub mod extract;
 pub mod hashing;
 pub mod i18n;
+pub mod ledger;
 pub mod limits;
 pub mod messages;
 pub mod pages;

@@ -245,6 +245,7 @@ pub(crate) async fn server(
                 blobs: None,
                 forms: None,
                 trust_forwarded_for: false,
+                keys: None,
             };
             let server_store = store.clone();
             tokio::spawn(async move {

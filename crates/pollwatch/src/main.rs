@@ -7,6 +7,7 @@
 mod admin;
 mod bench;
 mod demo;
+mod evidence;
 mod export;
 mod files;
 mod forms;
@@ -97,6 +98,15 @@ enum Command {
     /// Benchmarks of parts of pollwatch on this machine.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// A group's signing keys (log and witness): create, rotate, show.
+    #[command(subcommand)]
+    Key(evidence::KeyCommand),
+    /// Take in the group's log and sign a checkpoint of it now; prints it
+    /// and the short string to publish.
+    Checkpoint(evidence::CheckpointArgs),
+    /// Witnessing between groups: pin keys, cosign, exchange by files.
+    #[command(subcommand)]
+    Witness(evidence::WitnessCommand),
 }
 
 #[derive(Subcommand)]
@@ -148,6 +158,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Scenario(cmd) => scenario::run(&db, cmd).await,
         Command::Loadtest(args) => loadtest::run(&db, args).await,
         Command::Bench(cmd) => bench::run(cmd).await,
+        Command::Key(cmd) => evidence::run_key(&db, cmd).await,
+        Command::Checkpoint(args) => evidence::run_checkpoint(&db, args).await,
+        Command::Witness(cmd) => evidence::run_witness(&db, cmd).await,
     }
 }
 

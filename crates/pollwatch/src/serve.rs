@@ -45,6 +45,11 @@ pub struct ServeArgs {
     /// anyone can claim any address.
     #[arg(long, env = "POLLWATCH_TRUST_FORWARDED_FOR")]
     pub trust_forwarded_for: bool,
+    /// Where the groups' private keys are (`pollwatch key create`);
+    /// default `keys/` in the data directory. A group whose key file is
+    /// here gets a signed checkpoint every minute while its log grows.
+    #[arg(long, env = "POLLWATCH_KEYS")]
+    pub keys: Option<PathBuf>,
 }
 
 fn parse_blobs(s: &str) -> Result<S3Location, String> {
@@ -141,6 +146,12 @@ pub async fn serve(
     ready(addr);
     let purge = pollwatch_server::devices::spawn_purge(store.clone());
     state.rooms.spawn();
+    let keys = pollwatch_server::ledger::Keys::new(
+        args.keys
+            .clone()
+            .unwrap_or_else(|| state.config.data_dir.join("keys")),
+    );
+    let ledger = pollwatch_server::ledger::spawn(store.clone(), state.blobs.clone(), keys);
     // The peer's address is what the login and enrolment limits count by.
     let app = pollwatch_server::router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
@@ -148,6 +159,7 @@ pub async fn serve(
         .await
         .context("server failed")?;
     purge.abort();
+    ledger.abort();
     tracing::info!("stopped");
     Ok(())
 }
