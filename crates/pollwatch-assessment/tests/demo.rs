@@ -28,9 +28,23 @@ fn staff_id(n: u64) -> ClientId {
     ClientId::parse(&format!("5eed0000-0000-4000-8000-{n:012}")).unwrap()
 }
 
-/// The first demo group's day, folded, with `staff` events (verdicts)
-/// appended after it.
-fn day(seed: u64, staff: impl Fn(&[Event]) -> Vec<(EventKind, Value)>) -> Day {
+/// A coordinator's verdict on a report.
+fn review(n: u64, report: &str, verdict: &str) -> NewEvent {
+    NewEvent {
+        client_id: staff_id(n),
+        group_id: 1,
+        observer_id: None,
+        station_id: None,
+        kind: EventKind::Review,
+        payload: json!({"report": report, "verdict": verdict, "reason": "checked by phone", "by": "coordinator"}),
+        observed_at: Timestamp(0),
+        supersedes: None,
+    }
+}
+
+/// The first demo group's day, folded, with `extra` events (verdicts,
+/// corrections) appended after it.
+fn day(seed: u64, extra: impl Fn(&[Event]) -> Vec<NewEvent>) -> Day {
     let city = city(seed);
     let group = &city.groups[0];
     let forms = Arc::new(forms::defaults());
@@ -96,20 +110,12 @@ fn day(seed: u64, staff: impl Fn(&[Event]) -> Vec<(EventKind, Value)>) -> Day {
         })
         .collect();
     let end = log.last().map(|e| e.received_at.0).unwrap_or(0);
-    for (n, (kind, payload)) in staff(&log).into_iter().enumerate() {
+    for mut event in extra(&log) {
         let seq = log.len() as i64 + 1;
+        event.observed_at = Timestamp(end + 1000 * seq);
         log.push(Event {
             seq,
-            event: NewEvent {
-                client_id: staff_id(n as u64),
-                group_id: 1,
-                observer_id: None,
-                station_id: None,
-                kind,
-                payload,
-                observed_at: Timestamp(end + 1000 * seq),
-                supersedes: None,
-            },
+            event,
             received_at: Timestamp(end + 1000 * seq),
             content_hash: String::new(),
         });
@@ -288,10 +294,20 @@ fn traces(d: &Day, rules: &Rules, a: &Assessment) {
                 }
             }
         }
-        assert_eq!(
-            s.rating,
-            rules.station_rating(s.enough_evidence, serious, minor)
-        );
+        // The mapping of the file, worked out here again.
+        let reaches = |limit: Option<u32>, n: u32| limit.is_some_and(|l| n >= l);
+        let want = if reaches(rules.station.not_fair_serious, serious)
+            || reaches(rules.station.not_fair_minor, minor)
+        {
+            Rating::NotFair
+        } else if !s.enough_evidence {
+            Rating::NotRated
+        } else if serious + minor > 0 {
+            Rating::PartiallyFair
+        } else {
+            Rating::Fair
+        };
+        assert_eq!(s.rating, want, "station {}", s.number);
         if serious + minor == 0 && s.enough_evidence {
             assert_eq!(s.rating, Rating::Fair, "station {}", s.number);
         }
@@ -415,22 +431,13 @@ fn verdicts_are_honoured() {
         .filter(|id| !in_count.contains(id))
         .collect();
     let d = day(DEFAULT_SEED, |_| {
-        let mut v: Vec<(EventKind, Value)> = in_count
-            .iter()
-            .map(|id| {
-                (
-                    EventKind::Review,
-                    json!({"report": id, "verdict": "disputed", "reason": "test", "by": "coordinator"}),
-                )
-            })
-            .collect();
-        v.extend(others.iter().map(|id| {
-            (
-                EventKind::Review,
-                json!({"report": id, "verdict": "verified", "reason": "", "by": "coordinator"}),
-            )
-        }));
-        v
+        let disputed = in_count.iter().map(|id| (id, "disputed"));
+        let verified = others.iter().map(|id| (id, "verified"));
+        disputed
+            .chain(verified)
+            .enumerate()
+            .map(|(n, (id, verdict))| review(n as u64, id, verdict))
+            .collect()
     });
     let (rules, _, after) = assessed(&d);
     traces(&d, &rules, &after);
@@ -477,4 +484,47 @@ fn other_seeds_trace_too() {
         let (rules, _, a) = assessed(&d);
         traces(&d, &rules, &a);
     }
+}
+
+#[test]
+fn corrected_reports_do_not_count() {
+    // The observer corrects an incident of a hidden count into another
+    // category: the corrected report no longer fails the count.
+    let plain = day(DEFAULT_SEED, |_| Vec::new());
+    let hidden = plain
+        .log
+        .iter()
+        .find(|e| {
+            e.event.kind == EventKind::Incident && e.event.payload["category"] == "COUNT-HIDDEN"
+        })
+        .expect("a hidden count in the group's log")
+        .clone();
+    let corrected = day(DEFAULT_SEED, |_| {
+        let mut payload = hidden.event.payload.clone();
+        payload["category"] = json!("OTHER");
+        payload["severity"] = json!("minor");
+        payload["details"] = json!({});
+        vec![NewEvent {
+            client_id: staff_id(99),
+            supersedes: Some(hidden.event.client_id.clone()),
+            payload,
+            ..hidden.event.clone()
+        }]
+    });
+    let fails = |d: &Day| {
+        let (rules, _, a) = assessed(d);
+        traces(d, &rules, &a);
+        let s = a
+            .stations
+            .iter()
+            .find(|s| Some(s.id) == hidden.event.station_id)
+            .unwrap()
+            .clone();
+        s.criteria
+            .iter()
+            .flat_map(|c| c.failures.iter())
+            .any(|f| f.rule == "count_hidden")
+    };
+    assert!(fails(&plain));
+    assert!(!fails(&corrected), "the corrected incident still counts");
 }
