@@ -610,11 +610,17 @@ fn mapped(r: &Rules, a: &StationAssessment) -> Rating {
             .filter(|c| c.state == State::NotMet && c.weight == w)
             .count() as u32
     };
-    r.station_rating(
-        a.enough_evidence,
-        count(Weight::Serious),
-        count(Weight::Minor),
-    )
+    let (serious, minor) = (count(Weight::Serious), count(Weight::Minor));
+    let reaches = |limit: Option<u32>, n: u32| limit.is_some_and(|l| n >= l);
+    if reaches(r.station.not_fair_serious, serious) || reaches(r.station.not_fair_minor, minor) {
+        Rating::NotFair
+    } else if !a.enough_evidence {
+        Rating::NotRated
+    } else if serious + minor > 0 {
+        Rating::PartiallyFair
+    } else {
+        Rating::Fair
+    }
 }
 
 proptest! {
