@@ -123,6 +123,7 @@ impl Situation {
                 chosen: Default::default(),
                 open_alerts: BTreeSet::new(),
                 incidents: 0,
+                incident_reports: Vec::new(),
                 changed: 0,
                 filed: crate::StationStatus::NotCovered,
             })
@@ -239,6 +240,21 @@ impl Situation {
             self.heard_from(o, e, &mut ch);
         }
         let p = payload_map(e);
+        if ev.kind == EventKind::Incident {
+            let severity = self.forms.incidents.severity(&p);
+            if let Some(s) = self.station_mut(ev.station_id) {
+                if let Some(target) = &ev.supersedes {
+                    s.incident_reports.retain(|x| &x.client_id != target);
+                }
+                s.incident_reports.push(crate::IncidentRef {
+                    client_id: ev.client_id.clone(),
+                    seq: e.seq,
+                    observer: ev.observer_id,
+                    category: str_of(&p, "category").to_owned(),
+                    severity,
+                });
+            }
+        }
         match ev.kind {
             EventKind::CheckIn => {
                 if let Some(o) = ev.observer_id {

@@ -232,6 +232,10 @@ pub struct StationState {
     /// Ids of open alerts about this station.
     pub open_alerts: BTreeSet<String>,
     pub incidents: u32,
+    /// The incident reports that stand (corrected ones taken out), in log
+    /// order: what the assessment reads. Not served: it names observers.
+    #[serde(skip)]
+    pub incident_reports: Vec<IncidentRef>,
     /// The log position of the last change, for "what changed since".
     pub changed: i64,
     /// Its state on the map as last filed by the fold
@@ -243,6 +247,18 @@ pub struct StationState {
     /// stations' districts apart without comparing names.
     #[serde(skip)]
     pub district_no: u32,
+}
+
+/// An incident report at a station, as much of it as the assessment needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncidentRef {
+    pub client_id: ClientId,
+    pub seq: i64,
+    pub observer: Option<RowId>,
+    pub category: String,
+    /// The report's own, else its category's; `None` for a category the
+    /// forms do not know.
+    pub severity: Option<Severity>,
 }
 
 /// An observer's own safety, as the log tells it.

@@ -420,6 +420,13 @@ impl Situation {
         t
     }
 
+    /// Every alert of the day, in the order raised: the assessment reads
+    /// them station by station, resolved ones too (resolving an alert
+    /// does not undo a removal).
+    pub fn alerts(&self) -> impl Iterator<Item = &Alert> {
+        self.alerts.iter()
+    }
+
     pub fn alert(&self, id: &str) -> Option<&Alert> {
         self.alerts.get(*self.alert_index.get(id)?)
     }

@@ -243,10 +243,14 @@ pub fn load(files: &[(&str, &str)]) -> Result<FormSet, Vec<FormError>> {
                 )),
                 None => alerts = Some((file, text)),
             },
+            // The assessment rules name these forms, not the other way
+            // round: `pollwatch-assessment` reads that file against the
+            // loaded set, so a folder of forms may hold it.
+            Some("assessment") => {}
             Some(other) => errors.push(file_error(
                 file,
                 format!(
-                    "unknown kind {other:?}: expected checklist, incidents, protocol or alerts"
+                    "unknown kind {other:?}: expected checklist, incidents, protocol, alerts or assessment"
                 ),
             )),
             None => errors.push(file_error(
