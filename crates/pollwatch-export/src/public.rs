@@ -231,7 +231,12 @@ impl Coverage {
 mod tests {
     use super::*;
 
-    fn incident(station: &str, district: &str, category: &str, voters: Option<u64>) -> PublicIncident {
+    fn incident(
+        station: &str,
+        district: &str,
+        category: &str,
+        voters: Option<u64>,
+    ) -> PublicIncident {
         PublicIncident {
             seq: 1,
             station: station.into(),

@@ -285,10 +285,7 @@ pub async fn gather(src: &Sources, group: RowId, inputs: Inputs) -> Result<Gathe
     }
 
     let s = room.read().await;
-    let disputed = |id: &ClientId| {
-        s.review(id)
-            .is_some_and(|r| r.verdict == Verdict::Disputed)
-    };
+    let disputed = |id: &ClientId| s.review(id).is_some_and(|r| r.verdict == Verdict::Disputed);
     let (incidents, incidents_disputed) = incidents.standing(&disputed);
     let incident_counts = IncidentCounts::of(&incidents);
     let mut per_station: BTreeMap<&str, usize> = BTreeMap::new();
@@ -355,10 +352,7 @@ pub async fn gather(src: &Sources, group: RowId, inputs: Inputs) -> Result<Gathe
         .iter()
         .filter(|c| c.safety == Safety::Detained)
         .count();
-    let observers_removed = cases
-        .iter()
-        .filter(|c| c.safety == Safety::Removed)
-        .count();
+    let observers_removed = cases.iter().filter(|c| c.safety == Safety::Removed).count();
     let districts = s.districts().to_vec();
     drop(s);
 
@@ -462,10 +456,7 @@ async fn result_section(
 /// The static site: every page in each language, the language chooser,
 /// and the open data, as (relative path, bytes).
 pub fn site(g: &Gathered) -> Result<Vec<(String, Vec<u8>)>, SiteError> {
-    let mut files = vec![(
-        "index.html".to_owned(),
-        pages::chooser(g)?.into_bytes(),
-    )];
+    let mut files = vec![("index.html".to_owned(), pages::chooser(g)?.into_bytes())];
     for lang in crate::i18n::Lang::ALL {
         for page in Page::ALL {
             let html = render_page(g, page, lang.tr(), Links::Static)?;

@@ -332,7 +332,11 @@ pub fn chooser(g: &Gathered) -> Result<String, askama::Error> {
     .render()
 }
 
-fn category_name(g_forms: &pollwatch_domain::forms::IncidentTaxonomy, code: &str, tr: Tr) -> String {
+fn category_name(
+    g_forms: &pollwatch_domain::forms::IncidentTaxonomy,
+    code: &str,
+    tr: Tr,
+) -> String {
     g_forms
         .category(code)
         .map(|c| c.name.get(crate::reports::language(tr)).to_owned())
@@ -374,8 +378,7 @@ fn map(g: &Gathered, tr: Tr) -> String {
             .collect()
     } else {
         // One dot per district, by its share observed.
-        let mut by: std::collections::BTreeMap<&str, (f64, f64, usize, usize)> =
-            Default::default();
+        let mut by: std::collections::BTreeMap<&str, (f64, f64, usize, usize)> = Default::default();
         for (s, (lat, lon)) in &located {
             let e = by.entry(s.district.as_str()).or_default();
             e.0 += lat;
@@ -408,7 +411,12 @@ fn map(g: &Gathered, tr: Tr) -> String {
 }
 
 /// One page of the report in one language.
-pub fn render_page(g: &Gathered, page: Page, tr: Tr, links: Links) -> Result<String, askama::Error> {
+pub fn render_page(
+    g: &Gathered,
+    page: Page,
+    tr: Tr,
+    links: Links,
+) -> Result<String, askama::Error> {
     let f = frame(g, page, tr, links);
     let forms = pollwatch_domain::forms::defaults();
     let taxonomy = &forms.incidents;
@@ -507,7 +515,8 @@ pub fn render_page(g: &Gathered, page: Page, tr: Tr, links: Links) -> Result<Str
                 .districts
                 .iter()
                 .map(|d| {
-                    let cells: Vec<usize> = codes.iter().map(|code| c.in_district(d, code)).collect();
+                    let cells: Vec<usize> =
+                        codes.iter().map(|code| c.in_district(d, code)).collect();
                     let total = cells.iter().sum();
                     (d.clone(), cells, total)
                 })

@@ -110,12 +110,16 @@ async fn data_file(
         Err(r) => return Ok(*r),
     };
     if !data::NAMES.iter().any(|(n, _)| *n == name) {
-        return Err(PageError(ApiError::NotFound(format!("report file {name:?}"))));
+        return Err(PageError(ApiError::NotFound(format!(
+            "report file {name:?}"
+        ))));
     }
     let g = gathered(&state, &caller).await?;
     let files = data::files(&g).map_err(|e| PageError(ApiError::Internal(e.to_string())))?;
     let Some((_, bytes)) = files.into_iter().find(|(n, _)| *n == name) else {
-        return Err(PageError(ApiError::NotFound(format!("report file {name:?}"))));
+        return Err(PageError(ApiError::NotFound(format!(
+            "report file {name:?}"
+        ))));
     };
     let content_type = if name.ends_with(".csv") {
         "text/csv; charset=utf-8"
