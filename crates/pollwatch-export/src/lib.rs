@@ -16,6 +16,7 @@
 //! from the [`Lookup`] the caller gives.
 
 mod encode;
+pub mod public;
 mod tables;
 
 pub use encode::{Csv, GeoJson};

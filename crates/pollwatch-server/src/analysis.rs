@@ -155,11 +155,49 @@ async fn report(
         .cloned()
         .unwrap_or_default();
     let report = state.analysis.forensics(&state.store, &info).await?;
+    let ForensicsView {
+        turnout_chart,
+        leader_chart,
+        fingerprint_chart,
+        digit_charts,
+        klimek_line,
+        shpilkin_line,
+        integer_line,
+    } = forensics_view(chosen.tr, &report, &leader);
+    Ok(render(&ReportPage {
+        tr: chosen.tr,
+        nav: Nav::of(&caller, &chosen),
+        info,
+        report,
+        leader,
+        turnout_chart,
+        leader_chart,
+        fingerprint_chart,
+        digit_charts,
+        klimek_line,
+        shpilkin_line,
+        integer_line,
+    }))
+}
+
+/// The charts and the one-line findings of a forensics report, in the
+/// reader's language: the result page and the published report show the
+/// same.
+pub(crate) struct ForensicsView {
+    pub turnout_chart: String,
+    pub leader_chart: String,
+    pub fingerprint_chart: String,
+    pub digit_charts: Vec<String>,
+    pub klimek_line: String,
+    pub shpilkin_line: String,
+    pub integer_line: String,
+}
+
+pub(crate) fn forensics_view(tr: Tr, report: &forensics::Report, leader: &str) -> ForensicsView {
     let d = &report.distributions;
     let as_f64 = |v: &[u64]| v.iter().map(|x| *x as f64).collect::<Vec<_>>();
     let whole_percents: Vec<f64> = (1..20).map(|i| f64::from(i) * 0.05).collect();
     let percent_axis = |label: &str| Axis::new(label, 0.0, 1.0);
-    let tr = chosen.tr;
     let turnout_chart = charts::histogram(
         tr.t("chart.turnout_title"),
         &percent_axis(tr.t("chart.turnout_axis")),
@@ -169,7 +207,7 @@ async fn report(
         &whole_percents,
     );
     let leader_chart = charts::histogram(
-        &tr.f("chart.leader_title", &[("leader", &leader)]),
+        &tr.f("chart.leader_title", &[("leader", leader)]),
         &percent_axis(tr.t("chart.leader_axis")),
         tr.t("chart.stations"),
         &as_f64(&d.leader),
@@ -228,7 +266,7 @@ async fn report(
                 ("low", p.to_string()),
                 ("high", (p + 1).to_string()),
                 ("excess", format!("{:.0}", sh.excess_votes)),
-                ("leader", leader.clone()),
+                ("leader", leader.to_owned()),
                 ("votes", sh.leader_votes.to_string()),
             ],
         ),
@@ -250,12 +288,7 @@ async fn report(
             ("z", one(ip.z_either)),
         ],
     );
-    Ok(render(&ReportPage {
-        tr: chosen.tr,
-        nav: Nav::of(&caller, &chosen),
-        info,
-        report,
-        leader,
+    ForensicsView {
         turnout_chart,
         leader_chart,
         fingerprint_chart,
@@ -263,7 +296,7 @@ async fn report(
         klimek_line,
         shpilkin_line,
         integer_line,
-    }))
+    }
 }
 
 /// The caller's group's standing reports as observers' figures, by
@@ -398,7 +431,7 @@ struct ComparePage {
 }
 
 /// A finding kind for people, in the reader's language.
-fn kind_label(tr: Tr, k: FindingKind) -> &'static str {
+pub(crate) fn kind_label(tr: Tr, k: FindingKind) -> &'static str {
     match k {
         FindingKind::ProtocolNotPosted => tr.t("compare.kind.protocol_not_posted"),
         FindingKind::NotPublished => tr.t("compare.kind.not_published"),

@@ -54,6 +54,7 @@ pub const FILES: &[(&str, &str)] = &[
     ("cases.toml", include_str!("../i18n/cases.toml")),
     ("messages.toml", include_str!("../i18n/messages.toml")),
     ("exports.toml", include_str!("../i18n/exports.toml")),
+    ("report.toml", include_str!("../i18n/report.toml")),
 ];
 
 /// The cookie that remembers the viewer's choice.
@@ -624,10 +625,16 @@ mod tests {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let mut found = vec![];
         for dir in ["templates", "src"] {
-            let mut files: Vec<_> = std::fs::read_dir(root.join(dir))
-                .unwrap()
-                .map(|e| e.unwrap().path())
-                .collect();
+            // One level of folders too: `src/report/`, `templates/report/`.
+            let mut files = vec![];
+            for e in std::fs::read_dir(root.join(dir)).unwrap() {
+                let path = e.unwrap().path();
+                if path.is_dir() {
+                    files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+                } else {
+                    files.push(path);
+                }
+            }
             files.sort();
             for path in files {
                 let Ok(text) = std::fs::read_to_string(&path) else {

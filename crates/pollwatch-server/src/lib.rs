@@ -24,6 +24,7 @@ pub mod messages;
 pub mod pages;
 pub mod people;
 pub mod registry_match;
+pub mod report;
 pub mod reports;
 pub mod rooms;
 pub mod session_uses;
@@ -205,6 +206,7 @@ pub fn router(state: AppState) -> Router {
         .merge(cases::page_routes())
         .merge(messages::page_routes())
         .merge(exports::page_routes())
+        .merge(report::routes())
         .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT))
         .method_not_allowed_fallback(pages::method_not_allowed)
         .layer(axum::middleware::from_fn(i18n::middleware));

@@ -538,25 +538,15 @@ fn map_svg(s: &Situation, filter: &StationFilter, tr: Tr) -> String {
         .stations_matching(filter)
         .filter_map(|st| st.station.coordinates.map(|c| (st, c)))
         .collect();
-    let mut svg = String::new();
     if points.is_empty() {
-        return svg;
+        return String::new();
     }
-    struct Dot {
-        lat: f64,
-        lon: f64,
-        class: &'static str,
-        label: String,
-        href: String,
-        number: String,
-        r: f64,
-    }
-    let dots: Vec<Dot> = if points.len() <= MAP_POINTS {
+    let dots: Vec<MapDot> = if points.len() <= MAP_POINTS {
         points
             .iter()
             .map(|(st, (lat, lon))| {
                 let status = s.status(st);
-                Dot {
+                MapDot {
                     lat: *lat,
                     lon: *lon,
                     class: status.as_str(),
@@ -600,7 +590,7 @@ fn map_svg(s: &Situation, filter: &StationFilter, tr: Tr) -> String {
                 .map(|(d, (lat, lon, n, worst))| {
                     #[allow(clippy::cast_precision_loss)]
                     let nf = n as f64;
-                    Dot {
+                    MapDot {
                         lat: lat / nf,
                         lon: lon / nf,
                         class: worst.as_str(),
@@ -622,7 +612,7 @@ fn map_svg(s: &Situation, filter: &StationFilter, tr: Tr) -> String {
                     } else {
                         format!("{}: {}", c.first, c.stations)
                     };
-                    Dot {
+                    MapDot {
                         lat: c.lat,
                         lon: c.lon,
                         class: c.worst.as_str(),
@@ -635,8 +625,31 @@ fn map_svg(s: &Situation, filter: &StationFilter, tr: Tr) -> String {
                 .collect()
         }
     };
+    draw_map(&dots, tr.t("situation.map"))
+}
+
+/// A dot of a map: where, its class (the stylesheet colours it), its
+/// tooltip, and a link (empty: none).
+pub(crate) struct MapDot {
+    pub lat: f64,
+    pub lon: f64,
+    pub class: &'static str,
+    pub label: String,
+    pub href: String,
+    pub number: String,
+    /// Size relative to a station's dot.
+    pub r: f64,
+}
+
+/// Dots on their coordinates as one inline SVG: the situation room's map
+/// and the published report's draw the same way.
+pub(crate) fn draw_map(dots: &[MapDot], label: &str) -> String {
+    let mut svg = String::new();
+    if dots.is_empty() {
+        return svg;
+    }
     let (mut lat0, mut lat1, mut lon0, mut lon1) = (90.0f64, -90.0f64, 180.0f64, -180.0f64);
-    for d in &dots {
+    for d in dots {
         lat0 = lat0.min(d.lat);
         lat1 = lat1.max(d.lat);
         lon0 = lon0.min(d.lon);
@@ -656,11 +669,11 @@ fn map_svg(s: &Situation, filter: &StationFilter, tr: Tr) -> String {
     let _ = write!(
         svg,
         r#"<svg class="map" viewBox="0 0 {width:.0} {height:.0}" role="img" aria-label="{}">"#,
-        askama::filters::escape(tr.t("situation.map"), askama::filters::Html)
+        askama::filters::escape(label, askama::filters::Html)
             .map(|e| e.to_string())
             .unwrap_or_default()
     );
-    for d in &dots {
+    for d in dots {
         let x = pad + (d.lon - lon0) * k * sx;
         let y = pad + (lat1 - d.lat) * sy;
         let esc = |t: &str| {

@@ -14,6 +14,7 @@ mod forms;
 mod import;
 mod loadtest;
 mod progress;
+mod report;
 mod results;
 mod scenario;
 mod serve;
@@ -89,6 +90,9 @@ enum Command {
     /// A group's reports, incidents, headcounts, protocols, stations with
     /// coverage, or comparison, as CSV, XLSX or GeoJSON.
     Export(export::ExportArgs),
+    /// The group's published report: a static, printable site in Russian,
+    /// Kazakh and English with open data, no observer named in it.
+    Report(report::ReportArgs),
     /// The forms observers fill: check a group's own before using them.
     #[command(subcommand)]
     Forms(FormsCommand),
@@ -153,6 +157,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::QuickcountPlan(args) => results::run_plan(args),
         Command::Compare(args) => results::run_compare(&db, args).await,
         Command::Export(args) => export::run(&db, args).await,
+        Command::Report(args) => report::run(&db, args).await,
         Command::Forms(FormsCommand::Check { dir }) => forms::check(dir.as_deref()),
         Command::Forms(FormsCommand::ImportXlsform(args)) => forms::import_xlsform(args),
         Command::Scenario(cmd) => scenario::run(&db, cmd).await,

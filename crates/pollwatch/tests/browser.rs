@@ -1883,3 +1883,174 @@ async fn a_message_sent_while_offline_is_shown_and_read() {
         "{left}"
     );
 }
+
+/// The published report, as a reader gets it on a USB stick: opened from
+/// `file://` in headless Chromium, every page loads nothing from anywhere
+/// (every resource and every link is `file:` or `data:`), prints to PDF,
+/// and the same pages serve a coordinator at `/report`. Screenshots in
+/// Russian of the first page, the forensics and the map.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_report_opens_from_a_folder_with_no_request_off_the_machine() {
+    let Some(browser) = Browser::start_with(1280, 1800, false).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("pollwatch.db").display().to_string();
+    let (code, _, err) = common::run(
+        common::pollwatch(&db)
+            .current_dir(dir.path())
+            .args(["demo", "--no-serve"]),
+    );
+    assert_eq!(code, 0, "{err}");
+    let out = dir.path().join("report");
+    let (code, _, err) = common::run(
+        common::pollwatch(&db)
+            .args(["report", "--group", "ashyq-dauys", "--out"])
+            .arg(&out),
+    );
+    assert_eq!(code, 0, "{err}");
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots/report-ru");
+    std::fs::create_dir_all(&shots).unwrap();
+
+    // Everything the page fetched or points to, with where it lives.
+    const OFF_MACHINE: &str = r#"
+const urls = performance.getEntriesByType('resource').map(e => 'resource ' + e.name);
+for (const el of document.querySelectorAll('[href], [src], [srcset], [action], [data]')) {
+  for (const attr of ['href', 'src', 'action', 'data']) {
+    const v = el.getAttribute(attr);
+    if (v !== null) urls.push(el.tagName + '@' + attr + ' ' + new URL(v, location.href).href);
+  }
+}
+for (const sheet of document.styleSheets) {
+  for (const rule of sheet.cssRules) {
+    const m = rule.cssText.match(/url\(([^)]*)\)|@import/g);
+    if (m) urls.push('css ' + m.join(' '));
+  }
+}
+return urls.filter(u => !/ (file|data):/.test(u));
+"#;
+    let pages = [
+        "index.html",
+        "coverage.html",
+        "incidents.html",
+        "comparison.html",
+        "forensics.html",
+        "quickcount.html",
+        "methodology.html",
+        "verification.html",
+        "data.html",
+    ];
+    let mut seen = 0;
+    for lang in ["ru", "kk", "en"] {
+        for page in pages {
+            let url = format!("file://{}/{lang}/{page}", out.display());
+            browser.go(&url).await;
+            browser.find(&format!("html[lang='{lang}'] main h1")).await;
+            let off = browser.run(OFF_MACHINE).await;
+            assert_eq!(off, json!([]), "{url} reaches off the machine");
+            // Every relative link leads to a file of the report.
+            let links = browser
+                .run("return [...document.querySelectorAll('a[href]')].map(a => a.href);")
+                .await;
+            for l in links.as_array().unwrap() {
+                let l = l.as_str().unwrap();
+                let path = l.strip_prefix("file://").unwrap();
+                let path = path.split('#').next().unwrap();
+                assert!(
+                    Path::new(path).is_file(),
+                    "{url}: a link to {l} leads nowhere"
+                );
+                seen += 1;
+            }
+        }
+    }
+    assert!(seen > 100, "{seen} links checked");
+    browser
+        .go(&format!("file://{}/index.html", out.display()))
+        .await;
+    assert_eq!(browser.run(OFF_MACHINE).await, json!([]));
+
+    browser
+        .go(&format!("file://{}/ru/index.html", out.display()))
+        .await;
+    browser.find("html[lang='ru'] dl.figures").await;
+    browser.screenshot(&shots, "report-summary").await;
+    browser
+        .go(&format!("file://{}/ru/forensics.html", out.display()))
+        .await;
+    browser.find("html[lang='ru'] figure svg").await;
+    browser.screenshot(&shots, "report-forensics").await;
+    browser
+        .go(&format!("file://{}/ru/coverage.html#map", out.display()))
+        .await;
+    browser.find("svg.map circle.st-observed").await;
+    browser.screenshot(&shots, "report-map").await;
+
+    // Printed: Chromium's own print to PDF, as a reader would.
+    let pdf = dir.path().join("report-ru.pdf");
+    let profile = tempfile::tempdir().unwrap();
+    // A deadline for a hang: printing takes a few seconds.
+    let status = Command::new("timeout")
+        .args([
+            "120",
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-background-networking",
+            "--disable-gpu",
+            "--no-pdf-header-footer",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("--print-to-pdf={}", pdf.display()))
+        .arg(format!("file://{}/ru/index.html", out.display()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .status()
+        .unwrap();
+    assert!(status.success(), "chromium --print-to-pdf: {status}");
+    let bytes = std::fs::read(&pdf).unwrap();
+    assert!(bytes.starts_with(b"%PDF-"), "not a PDF");
+    assert!(bytes.len() > 10_000, "a PDF of {} bytes", bytes.len());
+    std::fs::copy(&pdf, shots.join("report-summary-ru.pdf")).unwrap();
+
+    // The same pages in the server, for the group's coordinator.
+    let (_server, addr) = common::spawn_server(&db, "serve");
+    let city = pollwatch_demo::city(pollwatch_demo::DEFAULT_SEED);
+    browser.go(&format!("{addr}/login")).await;
+    browser
+        .type_into("input[name=username]", &city.groups[0].coordinator)
+        .await;
+    browser
+        .type_into("input[name=password]", "pollwatch-demo")
+        .await;
+    browser.click("form.stack button[type=submit]").await;
+    browser.find("header").await;
+    for (path, check) in [
+        ("/report?lang=ru", "dl.figures"),
+        ("/report/coverage?lang=ru", "svg.map circle"),
+        ("/report/forensics?lang=ru", "figure svg"),
+        ("/report/comparison", "main h1"),
+        ("/report/verification?lang=kk", "html[lang='kk'] main h1"),
+    ] {
+        browser.go(&format!("{addr}{path}")).await;
+        browser.find(check).await;
+        // Its own stylesheet applied (the content policy forbids inline
+        // styles on the server), and every link stays on the server.
+        let styled = browser
+            .run("return getComputedStyle(document.querySelector('header.top')).borderBottomStyle;")
+            .await;
+        assert_eq!(
+            styled,
+            json!("solid"),
+            "{path}: the stylesheet did not apply"
+        );
+        let foreign = browser
+            .run(&format!(
+                "return [...document.querySelectorAll('a[href]')].map(a => a.href).filter(h => !h.startsWith({:?}));",
+                addr
+            ))
+            .await;
+        assert_eq!(foreign, json!([]), "{path}");
+    }
+}

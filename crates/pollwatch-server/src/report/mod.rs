@@ -1,0 +1,488 @@
+//! The published report: what the group found, for the public, in
+//! Russian, Kazakh and English. [`gather`] reads everything once (the
+//! situation room, the log's incidents, the official result's comparison,
+//! forensics and quick count) into [`Gathered`], which holds nothing
+//! about observers but counts; [`site`] renders it as a static site that
+//! opens from a USB stick (`pollwatch report`), and [`routes`] serve the
+//! same pages to the group's staff (`/report`, `/report/forensics`, …).
+//!
+//! The rating and the checkpoint come from their own crates (the
+//! assessment and the evidence log); the caller hands them in as
+//! [`RatingSection`] and [`CheckpointSection`], and a report without them
+//! says plainly that none has been made.
+//!
+//! **Privacy.** Nothing here reads a code name, a contact or a device:
+//! the incidents keep station, category, severity and time (free text can
+//! name people, so it stays out), the methodology counts observers, and
+//! staff verdicts are counted, never signed.
+
+mod data;
+mod pages;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use pollwatch_analysis::compare::{self, Show, Totals};
+use pollwatch_analysis::{forensics, quickcount};
+use pollwatch_domain::actions::Verdict;
+use pollwatch_domain::{ClientId, RowId, Timestamp};
+use pollwatch_export::public::{Coverage, IncidentCounts, Incidents, PublicIncident};
+use pollwatch_situation::{FormKey, Safety, StationStatus, Summary};
+use pollwatch_store::{ResultImportInfo, StoreError};
+
+pub use pages::{Links, Page, render_page};
+pub use routes_impl::routes;
+
+use crate::error::ApiError;
+use crate::exports::{LOG_PAGE, Sources};
+
+mod routes_impl;
+
+/// A station's rating as the assessment gives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Rating {
+    Fair,
+    PartiallyFair,
+    NotFair,
+}
+
+impl Rating {
+    pub const ALL: [Rating; 3] = [Self::Fair, Self::PartiallyFair, Self::NotFair];
+
+    /// Its name in files and classes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Fair => "fair",
+            Self::PartiallyFair => "partially_fair",
+            Self::NotFair => "not_fair",
+        }
+    }
+}
+
+/// A text in the report's three languages (the assessment's rules file
+/// has each rule so).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Texts {
+    pub en: String,
+    pub ru: String,
+    pub kk: String,
+}
+
+impl Texts {
+    pub fn get(&self, lang: crate::i18n::Lang) -> &str {
+        match lang {
+            crate::i18n::Lang::En => &self.en,
+            crate::i18n::Lang::Ru => &self.ru,
+            crate::i18n::Lang::Kk => &self.kk,
+        }
+    }
+}
+
+/// A rule of the assessment, as the report quotes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RatingRule {
+    /// "C5-count-hidden": what a station's rating links to.
+    pub id: String,
+    pub text: Texts,
+    /// Stations where the rule was met.
+    pub stations: usize,
+}
+
+/// A rating and the counts behind it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RatedArea {
+    /// The district's name; empty for the whole election.
+    pub name: String,
+    pub rating: Rating,
+    /// Stations rated fair, partially fair, not fair.
+    pub counts: BTreeMap<Rating, usize>,
+}
+
+/// The assessment's verdict, as the report needs it. The lead wires the
+/// assessment crate's output into this.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RatingSection {
+    pub overall: RatedArea,
+    pub districts: Vec<RatedArea>,
+    /// Station number -> its rating and the ids of the rules met there.
+    pub stations: BTreeMap<String, (Rating, Vec<String>)>,
+    pub rules: Vec<RatingRule>,
+}
+
+/// The evidence log's checkpoint the report pins. The lead wires the
+/// ledger's signed checkpoint into this.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckpointSection {
+    /// "ORIGIN SIZE BASE64ROOT": what the group publishes the evening of
+    /// the vote, and what `pollwatch bundle verify --checkpoint` takes.
+    pub short: String,
+    pub origin: String,
+    pub size: u64,
+    /// The whole signed note (checkpoint body, signatures, cosignatures).
+    pub note: String,
+    /// Names of the witnesses whose cosignatures it carries.
+    pub witnesses: Vec<String>,
+    /// The bundle's file name, for the command line shown to readers.
+    pub bundle_file: String,
+}
+
+/// What the caller gives beside the store.
+#[derive(Debug, Clone)]
+pub struct Inputs {
+    /// The official result to compare with; else the latest imported.
+    pub result: Option<RowId>,
+    pub rating: Option<RatingSection>,
+    pub checkpoint: Option<CheckpointSection>,
+    /// When the report is made (the caller's clock).
+    pub made_at: Timestamp,
+}
+
+impl Inputs {
+    /// The latest result, no rating, no checkpoint, made at `made_at`.
+    pub fn new(made_at: Timestamp) -> Self {
+        Self {
+            result: None,
+            rating: None,
+            checkpoint: None,
+            made_at,
+        }
+    }
+}
+
+/// Where a station stands in the group's coverage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Covered {
+    /// At least one report came from it.
+    Observed,
+    /// An observer was assigned; nothing came.
+    Assigned,
+    None,
+}
+
+impl Covered {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Observed => "observed",
+            Self::Assigned => "assigned",
+            Self::None => "not_covered",
+        }
+    }
+}
+
+/// A station of the registry with what the public may know of the
+/// group's work there.
+#[derive(Debug, Clone)]
+pub struct StationRow {
+    pub number: String,
+    pub name: String,
+    pub district: String,
+    pub registered: u32,
+    pub coordinates: Option<(f64, f64)>,
+    pub covered: Covered,
+    pub incidents: usize,
+    /// The standing protocol's status code ("posted", "not_posted", …).
+    pub protocol: Option<String>,
+    pub rating: Option<Rating>,
+}
+
+/// The official result's side of the report.
+pub struct ResultSection {
+    pub info: ResultImportInfo,
+    pub leader: String,
+    pub forensics: Arc<forensics::Report>,
+    pub totals: Totals,
+    /// Stations with findings, comparison order (largest first).
+    pub discrepancies: Vec<(String, compare::StationComparison)>,
+    /// Every compared station, for the open data.
+    pub compared: Vec<(String, Option<(f64, f64)>, compare::StationComparison)>,
+    pub top_gaps: Vec<(String, i64)>,
+    pub quick_count: Arc<quickcount::QuickCount>,
+}
+
+/// Counts of the coordinators' verification.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Verification {
+    pub verified: usize,
+    pub disputed: usize,
+    pub cleared: usize,
+}
+
+/// Everything the report shows, read once.
+pub struct Gathered {
+    pub group_name: String,
+    pub made_at: String,
+    pub stations: Vec<StationRow>,
+    pub districts: Vec<String>,
+    pub coverage: Coverage,
+    /// Observers of the group who sent at least one report, and all.
+    pub observers_reporting: usize,
+    pub observers: usize,
+    /// Observers' reports received (check-ins to notes).
+    pub reports: usize,
+    /// Reports that stand per form (the latest undisputed per station).
+    pub checklists_standing: usize,
+    pub incidents: Vec<PublicIncident>,
+    pub incident_counts: IncidentCounts,
+    pub incidents_disputed: usize,
+    /// Observers detained or removed, as their cases say.
+    pub observers_detained: usize,
+    pub observers_removed: usize,
+    pub verification: Verification,
+    pub result: Option<ResultSection>,
+    pub rating: Option<RatingSection>,
+    pub checkpoint: Option<CheckpointSection>,
+}
+
+/// Stations the comparison's chart shows.
+const CHART_GAPS: usize = 40;
+
+/// Read what the report shows for one group.
+pub async fn gather(src: &Sources, group: RowId, inputs: Inputs) -> Result<Gathered, ApiError> {
+    let g = src
+        .store
+        .group_by_id(group)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("group #{group}")))?;
+    let election = src.rooms.election().await?;
+    src.rooms.catch_up(group).await?;
+    let room = src.rooms.room(group).await?;
+    let observers = src.store.observers(group).await?.len();
+
+    // The log once, a page at a time, for the incidents that stand and
+    // the number of reports.
+    struct Lookup<'a>(&'a crate::rooms::Election);
+    impl pollwatch_export::Lookup for Lookup<'_> {
+        fn station(&self, id: RowId) -> Option<&pollwatch_situation::StationRef> {
+            self.0.station(id)
+        }
+        fn code_name(&self, _: RowId) -> Option<&str> {
+            None
+        }
+        fn review(&self, _: &ClientId) -> Option<(Verdict, &str)> {
+            None
+        }
+        fn local(&self, t: Timestamp) -> String {
+            self.0.clock.local(t)
+        }
+    }
+    let lookup = Lookup(&election);
+    let mut incidents = Incidents::new();
+    let mut reports = 0usize;
+    let mut after = 0;
+    loop {
+        let page = src.store.events(group, after, LOG_PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        for e in &page {
+            if e.event.observer_id.is_some() && e.event.kind.is_report() {
+                reports += 1;
+            }
+            incidents.add(&lookup, &src.forms.incidents, e);
+        }
+        if (page.len() as i64) < LOG_PAGE {
+            break;
+        }
+    }
+
+    let s = room.read().await;
+    let disputed = |id: &ClientId| s.review(id).is_some_and(|r| r.verdict == Verdict::Disputed);
+    let (incidents, incidents_disputed) = incidents.standing(&disputed);
+    let incident_counts = IncidentCounts::of(&incidents);
+    let mut per_station: BTreeMap<&str, usize> = BTreeMap::new();
+    for i in &incidents {
+        *per_station.entry(i.station.as_str()).or_default() += 1;
+    }
+    let mut verification = Verification::default();
+    for (_, r) in s.reviews() {
+        match r.verdict {
+            Verdict::Verified => verification.verified += 1,
+            Verdict::Disputed => verification.disputed += 1,
+            Verdict::Cleared => verification.cleared += 1,
+        }
+    }
+    let mut coverage = Coverage::default();
+    let mut stations = Vec::with_capacity(s.station_count());
+    let mut checklists_standing = 0;
+    for st in s.stations_changed_since(i64::MIN) {
+        let r = &st.station;
+        let covered = if st.last_report.is_some() {
+            Covered::Observed
+        } else if s.status(st) != StationStatus::NotCovered {
+            Covered::Assigned
+        } else {
+            Covered::None
+        };
+        coverage.add(
+            &r.district,
+            r.registered_voters,
+            covered == Covered::Observed,
+            covered == Covered::Assigned,
+        );
+        checklists_standing += st
+            .slots
+            .keys()
+            .filter(|k| s.standing(st, k).is_some())
+            .count();
+        let protocol = s
+            .standing(st, &FormKey::Protocol)
+            .and_then(|slot| match &slot.summary {
+                Summary::Protocol { status, .. } => Some(status.clone()),
+                _ => None,
+            });
+        stations.push(StationRow {
+            number: r.number.clone(),
+            name: r.name.clone(),
+            district: r.district.clone(),
+            registered: r.registered_voters,
+            coordinates: r.coordinates,
+            covered,
+            incidents: per_station.get(r.number.as_str()).copied().unwrap_or(0),
+            protocol,
+            rating: inputs
+                .rating
+                .as_ref()
+                .and_then(|x| x.stations.get(&r.number))
+                .map(|(rating, _)| *rating),
+        });
+    }
+    stations.sort_by(|a, b| compare::natural_order(&a.number, &b.number));
+    let observers_reporting = s.observers().filter(|o| o.last_seq > 0).count();
+    let cases = s.cases(usize::MAX);
+    let observers_detained = cases
+        .iter()
+        .filter(|c| c.safety == Safety::Detained)
+        .count();
+    let observers_removed = cases.iter().filter(|c| c.safety == Safety::Removed).count();
+    let districts = s.districts().to_vec();
+    drop(s);
+
+    let result = result_section(src, group, inputs.result).await?;
+    Ok(Gathered {
+        group_name: g.name,
+        made_at: election.clock.local(inputs.made_at),
+        stations,
+        districts,
+        coverage,
+        observers_reporting,
+        observers,
+        reports,
+        checklists_standing,
+        incidents,
+        incident_counts,
+        incidents_disputed,
+        observers_detained,
+        observers_removed,
+        verification,
+        result,
+        rating: inputs.rating,
+        checkpoint: inputs.checkpoint,
+    })
+}
+
+/// The official result named, else the latest imported; `None` when none
+/// was imported.
+async fn result_section(
+    src: &Sources,
+    group: RowId,
+    result: Option<RowId>,
+) -> Result<Option<ResultSection>, ApiError> {
+    let info = match result {
+        Some(id) => Some(
+            src.store
+                .result_import(id)
+                .await?
+                .ok_or_else(|| ApiError::NotFound(format!("result #{id}")))?,
+        ),
+        None => src
+            .store
+            .result_imports()
+            .await?
+            .into_iter()
+            .max_by_key(|i| (i.imported_at, i.id)),
+    };
+    let Some(info) = info else { return Ok(None) };
+    let leader = info
+        .candidates
+        .get(info.leader)
+        .cloned()
+        .unwrap_or_default();
+    let report = src.analysis.forensics(&src.store, &info).await?;
+    let kept = src.analysis.result(&src.store, &src.rooms, &info).await?;
+    let room = src.rooms.room(group).await?;
+    let followed = kept.group(group);
+    let mut f = followed.lock().await;
+    let s = room.read().await;
+    f.follow(&s, &kept.official);
+    let m = &f.comparison;
+    let mut unknown = Default::default();
+    let mut discrepancies = vec![];
+    let mut compared = vec![];
+    let mut after = None;
+    loop {
+        let page = m.page(Show::All, None, after.as_ref(), 1000);
+        for e in &page.entries {
+            if let Some((st, c)) = kept.compared(&s, m, e.id as RowId, &mut unknown) {
+                if !c.findings.is_empty() {
+                    discrepancies.push((e.district.to_string(), c.clone()));
+                }
+                compared.push((e.district.to_string(), st.station.coordinates, c));
+            }
+        }
+        after = page.next;
+        if after.is_none() {
+            break;
+        }
+    }
+    let totals = m.totals();
+    let top_gaps = m
+        .top_gaps(CHART_GAPS)
+        .into_iter()
+        .map(|(st, gap)| (st.to_owned(), gap))
+        .collect();
+    drop(s);
+    let quick_count = f.quick_count(&kept).await?;
+    Ok(Some(ResultSection {
+        info,
+        leader,
+        forensics: report,
+        totals,
+        discrepancies,
+        compared,
+        top_gaps,
+        quick_count,
+    }))
+}
+
+/// The static site: every page in each language, the language chooser,
+/// and the open data, as (relative path, bytes).
+pub fn site(g: &Gathered) -> Result<Vec<(String, Vec<u8>)>, SiteError> {
+    let mut files = vec![("index.html".to_owned(), pages::chooser(g)?.into_bytes())];
+    for lang in crate::i18n::Lang::ALL {
+        for page in Page::ALL {
+            let html = render_page(g, page, lang.tr(), Links::Static)?;
+            files.push((
+                format!("{}/{}", lang.code(), page.file()),
+                html.into_bytes(),
+            ));
+        }
+    }
+    for (name, bytes) in data::files(g)? {
+        files.push((format!("data/{name}"), bytes));
+    }
+    Ok(files)
+}
+
+/// What goes wrong rendering the report.
+#[derive(Debug, thiserror::Error)]
+pub enum SiteError {
+    #[error("rendering a page: {0}")]
+    Template(#[from] askama::Error),
+    #[error("writing the open data: {0}")]
+    Data(String),
+}
+
+impl From<StoreError> for SiteError {
+    fn from(e: StoreError) -> Self {
+        Self::Data(e.to_string())
+    }
+}
