@@ -12,6 +12,7 @@ pub mod app;
 pub mod auth;
 pub mod blobs;
 pub mod cases;
+pub mod checkpoints;
 pub mod devices;
 pub mod error;
 pub mod exports;
@@ -89,6 +90,8 @@ pub struct AppState {
     pub rooms: Arc<rooms::Rooms>,
     /// Sessions' "last seen", written in batches off the request path.
     pub session_uses: session_uses::SessionUses,
+    /// Where the groups' private signing keys are (files, never the database).
+    pub ledger_keys: ledger::Keys,
 }
 
 impl AppState {
@@ -123,6 +126,7 @@ impl AppState {
             election_id,
         ));
         Ok(Self {
+            ledger_keys: ledger::Keys::new(config.data_dir.join("keys")),
             rooms,
             session_uses: session_uses::SessionUses::start(Arc::clone(&store)),
             store,
@@ -151,6 +155,13 @@ impl AppState {
     /// directory.
     pub fn with_blobs(mut self, blobs: pollwatch_blobs::Blobs) -> Self {
         self.blobs = Arc::new(blobs);
+        self
+    }
+
+    /// Keep the groups' signing keys there rather than in the data
+    /// directory's `keys/`.
+    pub fn with_keys(mut self, dir: std::path::PathBuf) -> Self {
+        self.ledger_keys = ledger::Keys::new(dir);
         self
     }
 
@@ -194,6 +205,7 @@ pub fn router(state: AppState) -> Router {
         .merge(people::api_routes())
         .merge(messages::api_routes())
         .merge(exports::api_routes())
+        .merge(checkpoints::api_routes())
         .layer(DefaultBodyLimit::max(API_BODY_LIMIT))
         .merge(blobs::routes())
         .method_not_allowed_fallback(api::method_not_allowed);
@@ -207,6 +219,7 @@ pub fn router(state: AppState) -> Router {
         .merge(messages::page_routes())
         .merge(exports::page_routes())
         .merge(report::routes())
+        .merge(checkpoints::routes())
         .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT))
         .method_not_allowed_fallback(pages::method_not_allowed)
         .layer(axum::middleware::from_fn(i18n::middleware));

@@ -131,6 +131,9 @@ pub async fn serve(
     if let Some(location) = &args.blobs {
         state = state.with_blobs(open_bucket(location).await?);
     }
+    if let Some(dir) = &args.keys {
+        state = state.with_keys(dir.clone());
+    }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -146,12 +149,11 @@ pub async fn serve(
     ready(addr);
     let purge = pollwatch_server::devices::spawn_purge(store.clone());
     state.rooms.spawn();
-    let keys = pollwatch_server::ledger::Keys::new(
-        args.keys
-            .clone()
-            .unwrap_or_else(|| state.config.data_dir.join("keys")),
+    let ledger = pollwatch_server::ledger::spawn(
+        store.clone(),
+        state.blobs.clone(),
+        state.ledger_keys.clone(),
     );
-    let ledger = pollwatch_server::ledger::spawn(store.clone(), state.blobs.clone(), keys);
     // The peer's address is what the login and enrolment limits count by.
     let app = pollwatch_server::router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
