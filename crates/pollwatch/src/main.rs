@@ -6,6 +6,7 @@
 
 mod admin;
 mod bench;
+mod bundle;
 mod demo;
 mod export;
 mod files;
@@ -94,6 +95,9 @@ enum Command {
     /// Drive a running server with many simulated observers and report
     /// events/s and latency percentiles.
     Loadtest(loadtest::LoadtestArgs),
+    /// A group's evidence bundle: verify one offline.
+    #[command(subcommand)]
+    Bundle(bundle::BundleCommand),
     /// Benchmarks of parts of pollwatch on this machine.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -147,6 +151,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Forms(FormsCommand::ImportXlsform(args)) => forms::import_xlsform(args),
         Command::Scenario(cmd) => scenario::run(&db, cmd).await,
         Command::Loadtest(args) => loadtest::run(&db, args).await,
+        Command::Bundle(cmd) => bundle::run(cmd),
         Command::Bench(cmd) => bench::run(cmd).await,
     }
 }
