@@ -398,9 +398,9 @@ fn read_members<R: Read>(archive: &mut Archive<R>, st: &mut State) -> io::Result
         if let Some(s) = stage
             && last.is_none_or(|l| s >= l)
         {
-            // Leaving the files for later members: what was expected and
-            // did not come is missing.
-            if last == Some(Stage::Files) && s > Stage::Files {
+            // Past the files (whether any came): what was expected and did
+            // not come is missing.
+            if s > Stage::Files {
                 files_done(st);
             }
             if st.seen.last() != Some(&s) {
@@ -578,7 +578,9 @@ fn leaves<R: Read>(member: &mut Member<'_, R>, size: u64, st: &mut State) -> io:
     }
     let mut r = BufReader::with_capacity(1 << 16, member);
     let mut hash = [0u8; 32];
-    for _ in 0..size / 32 {
+    // No more than bundle.json's N: a forged size must not make the
+    // verifier hold more than the bundle says it has.
+    for _ in 0..(size / 32).min(n) {
         r.read_exact(&mut hash)?;
         st.leaves.push(hash);
     }
@@ -903,6 +905,8 @@ fn missing_file(st: &mut State, i: usize) {
     );
 }
 
+/// Names each file entry whose member did not come (idempotent: later
+/// calls find none left).
 fn files_done(st: &mut State) {
     while st.file_at < st.files.len() {
         missing_file(st, st.file_at);
@@ -1120,9 +1124,7 @@ fn seal(data: &[u8], st: &mut State) {
 }
 
 fn finish(st: &mut State, options: Options<'_>) {
-    if st.seen.last() == Some(&Stage::Files) {
-        files_done(st);
-    }
+    files_done(st);
     let public = st.public();
     for (stage, member) in [
         (Stage::Info, "bundle.json"),

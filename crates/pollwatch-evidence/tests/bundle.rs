@@ -271,3 +271,93 @@ proptest! {
         prop_assert!(!check(&b, None).ok(), "byte {} to {} went unnoticed", i, to);
     }
 }
+
+/// The member `name`'s header offset and data size in a bundle.
+fn member(bytes: &[u8], name: &str) -> (usize, usize) {
+    let mut at = 0;
+    while bytes[at] != 0 {
+        let h = &bytes[at..at + 512];
+        let n = std::str::from_utf8(h[..100].split(|&b| b == 0).next().unwrap()).unwrap();
+        let size = usize::from_str_radix(std::str::from_utf8(&h[124..135]).unwrap(), 8).unwrap();
+        if n.starts_with(name) {
+            return (at, size);
+        }
+        at += 512 + size.div_ceil(512) * 512;
+    }
+    panic!("no member {name}");
+}
+
+#[test]
+fn a_removed_or_truncated_file_member_is_named() {
+    let (_, bytes) = fresh();
+    let (at, size) = member(&bytes, "files/");
+    let name = String::from_utf8(bytes[at..at + 70].to_vec()).unwrap();
+    // Cut out the whole member.
+    let mut removed = bytes[..at].to_vec();
+    removed.extend_from_slice(&bytes[at + 512 + size.div_ceil(512) * 512..]);
+    let r = check(&removed, None);
+    assert!(
+        r.failures
+            .iter()
+            .any(|f| f.member == name && f.detail.contains("missing") && f.leaf == Some(1)),
+        "{}",
+        describe(&r)
+    );
+    assert!(r.has(FailureKind::Seal));
+    // Keep the member, one byte shorter, with a header that says so.
+    let mut truncated = bytes.clone();
+    let header = {
+        let mut h = [0u8; 512];
+        h.copy_from_slice(&bytes[at..at + 512]);
+        h[124..135].copy_from_slice(format!("{:011o}", size - 1).as_bytes());
+        h[148..156].copy_from_slice(b"        ");
+        let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
+        h[148..155].copy_from_slice(format!("{sum:06o}\0").as_bytes());
+        h
+    };
+    truncated[at..at + 512].copy_from_slice(&header);
+    truncated[at + 512 + size - 1] = 0;
+    let r = check(&truncated, None);
+    let file_failures: Vec<_> = r.failures.iter().filter(|f| f.member == name).collect();
+    assert!(
+        file_failures.iter().any(|f| f.detail.contains("truncated")),
+        "{}",
+        describe(&r)
+    );
+    assert!(
+        file_failures
+            .iter()
+            .any(|f| f.detail.contains("the file entry says")),
+        "{}",
+        describe(&r)
+    );
+    assert!(!r.has(FailureKind::Header), "{}", describe(&r));
+}
+
+#[test]
+fn tar_extracts_it_and_the_files_hash_to_their_names() {
+    let Ok(out) = std::process::Command::new("tar").arg("--version").output() else {
+        return; // No tar here: nothing to compare with.
+    };
+    assert!(out.status.success());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("b.tar");
+    std::fs::write(&path, fresh().1).unwrap();
+    let status = std::process::Command::new("tar")
+        .arg("xf")
+        .arg(&path)
+        .current_dir(dir.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    for entry in std::fs::read_dir(dir.path().join("files")).unwrap() {
+        let entry = entry.unwrap();
+        let bytes = std::fs::read(entry.path()).unwrap();
+        use sha2::Digest as _;
+        let hash = hex::encode(sha2::Sha256::digest(&bytes));
+        assert_eq!(entry.file_name().to_str().unwrap(), hash);
+    }
+    let leaves = std::fs::read(dir.path().join("leaves")).unwrap();
+    assert_eq!(leaves.len(), 4 * 32);
+    assert!(dir.path().join("checkpoints/4").exists());
+}

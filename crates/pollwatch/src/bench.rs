@@ -11,6 +11,7 @@ use clap::Subcommand;
 use pollwatch_domain::{ClientId, CodeName, EventKind, Language, NewEvent, Slug, Timestamp};
 use pollwatch_store::{NewObserver, StationImport, Store, now};
 
+mod bundle;
 mod situation;
 
 #[derive(Subcommand)]
@@ -75,6 +76,24 @@ pub enum BenchCommand {
         )]
         postgres: String,
     },
+    /// A group's evidence bundle: a synthetic log of N events and a few
+    /// photos, written as a signed bundle to a temporary file, then
+    /// verified; reports each stage's time, the file's size and the peak
+    /// memory.
+    Bundle {
+        /// Events in the log.
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        /// Photos (64 KiB each), each cited by a protocol.
+        #[arg(long, default_value_t = 10)]
+        files: u64,
+        /// A signed checkpoint every this many leaves (and one of the
+        /// whole log).
+        #[arg(long, default_value_t = 1_000)]
+        checkpoint_every: u64,
+        #[arg(long, default_value_t = pollwatch_demo::DEFAULT_SEED)]
+        seed: u64,
+    },
     /// The rebuild alone, on an existing database: one group's room folded
     /// from its log (what `bench situation` runs in a child process).
     Rebuild {
@@ -116,6 +135,17 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
             })
             .await
         }
+        BenchCommand::Bundle {
+            events,
+            files,
+            checkpoint_every,
+            seed,
+        } => bundle::run(bundle::Args {
+            events,
+            files,
+            checkpoint_every,
+            seed,
+        }),
         BenchCommand::Rebuild { database, group } => situation::rebuild(&database, &group).await,
     }
 }

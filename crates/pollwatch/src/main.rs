@@ -6,6 +6,7 @@
 
 mod admin;
 mod bench;
+mod bundle;
 mod demo;
 mod evidence;
 mod export;
@@ -99,6 +100,9 @@ enum Command {
     /// Drive a running server with many simulated observers and report
     /// events/s and latency percentiles.
     Loadtest(loadtest::LoadtestArgs),
+    /// A group's evidence bundle: verify one offline.
+    #[command(subcommand)]
+    Bundle(bundle::BundleCommand),
     /// Benchmarks of parts of pollwatch on this machine.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -162,6 +166,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Forms(FormsCommand::ImportXlsform(args)) => forms::import_xlsform(args),
         Command::Scenario(cmd) => scenario::run(&db, cmd).await,
         Command::Loadtest(args) => loadtest::run(&db, args).await,
+        Command::Bundle(cmd) => bundle::run(cmd),
         Command::Bench(cmd) => bench::run(cmd).await,
         Command::Key(cmd) => evidence::run_key(&db, cmd).await,
         Command::Checkpoint(args) => evidence::run_checkpoint(&db, args).await,
