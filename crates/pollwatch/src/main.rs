@@ -166,7 +166,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Forms(FormsCommand::ImportXlsform(args)) => forms::import_xlsform(args),
         Command::Scenario(cmd) => scenario::run(&db, cmd).await,
         Command::Loadtest(args) => loadtest::run(&db, args).await,
-        Command::Bundle(cmd) => bundle::run(cmd),
+        Command::Bundle(cmd) => bundle::run(&db, cmd).await,
         Command::Bench(cmd) => bench::run(cmd).await,
         Command::Key(cmd) => evidence::run_key(&db, cmd).await,
         Command::Checkpoint(args) => evidence::run_checkpoint(&db, args).await,
