@@ -408,14 +408,6 @@ pub fn assess_station(rules: &Rules, s: &StationInput) -> StationAssessment {
         .iter()
         .filter(|a| a.report.review != Review::Disputed)
         .collect();
-    // No incident says something only where someone was there to see and
-    // filled a checklist: one incident report from a passing observer
-    // says nothing of the rest of the day.
-    let observed = s
-        .checklists
-        .iter()
-        .any(|c| c.report.review != Review::Disputed);
-
     let mut criteria = Vec::with_capacity(rules.criteria.len());
     let (mut serious, mut minor) = (0u32, 0u32);
     for c in &rules.criteria {
@@ -452,11 +444,12 @@ pub fn assess_station(rules: &Rules, s: &StationInput) -> StationAssessment {
                         ));
                     }
                 }
+                // No incident reported is no evidence that none happened:
+                // incidents and alerts can fail a criterion, never meet it.
                 Condition::Incident {
                     categories,
                     severity,
                 } => {
-                    looked |= observed;
                     for i in &incidents {
                         // Severity orders critical first: "serious" means
                         // serious or critical.
@@ -474,7 +467,6 @@ pub fn assess_station(rules: &Rules, s: &StationInput) -> StationAssessment {
                     }
                 }
                 Condition::Alert { rules: names } => {
-                    looked |= observed;
                     for a in &alerts {
                         if names.contains(&a.rule) {
                             fail(report_evidence(

@@ -319,9 +319,37 @@ fn evidence_says_what_and_whether_verified() {
     assert_eq!(a.not_counted.len(), 1);
     assert_eq!(a.not_counted[0].seq, 3);
     assert_eq!(a.not_counted[0].reason, "disputed");
-    // With a counted checklist, every criterion is known (no incident of
-    // its kind was reported where someone watched); with none, none is.
-    assert!(a.criteria.iter().all(|c| c.state != State::Unknown));
+    // Met needs an answer, the protocol or the comparison to read: no
+    // incident reported is no evidence that none happened.
+    let state_of = |a: &StationAssessment, id: &str| {
+        a.criteria.iter().find(|c| c.criterion == id).unwrap().state
+    };
+    assert_eq!(state_of(&a, "count_integrity"), State::Met);
+    assert_eq!(
+        state_of(&a, "free_vote"),
+        State::Unknown,
+        "no voting checklist"
+    );
+    assert_eq!(
+        state_of(&a, "turnout_honest"),
+        State::Unknown,
+        "not compared"
+    );
+    let only_incident = assess_station(
+        &r,
+        &station(|s| {
+            s.incidents
+                .push(incident(7, "OBS-BADGERED", Severity::Minor))
+        }),
+    );
+    assert_eq!(
+        state_of(&only_incident, "count_transparency"),
+        State::Unknown
+    );
+    assert_eq!(
+        state_of(&only_incident, "observer_treatment"),
+        State::NotMet
+    );
     let nothing = assess_station(&r, &station(|_| {}));
     assert!(nothing.criteria.iter().all(|c| c.state == State::Unknown));
     let protocol_only = assess_station(

@@ -528,3 +528,18 @@ fn corrected_reports_do_not_count() {
     assert!(fails(&plain));
     assert!(!fails(&corrected), "the corrected incident still counts");
 }
+
+#[test]
+fn the_assessment_names_no_observer() {
+    let d = day(DEFAULT_SEED, |_| Vec::new());
+    let (_, _, a) = assessed(&d);
+    let json = serde_json::to_string(&a).unwrap();
+    let city = city(DEFAULT_SEED);
+    for g in &city.groups {
+        for o in &g.observers {
+            let name = o.code_name.to_string();
+            assert!(!json.contains(&name), "{name} in the assessment");
+        }
+    }
+    assert!(!json.contains("\"observer\""));
+}

@@ -9,6 +9,7 @@
 pub mod analysis;
 pub mod api;
 pub mod app;
+pub mod assessment;
 pub mod auth;
 pub mod blobs;
 pub mod cases;

@@ -5,6 +5,7 @@
 //! store benchmark.
 
 mod admin;
+mod assess;
 mod bench;
 mod bundle;
 mod demo;
@@ -85,6 +86,9 @@ enum Command {
     QuickcountPlan(results::PlanArgs),
     /// Compare observers' figures with the official ones, station by station.
     Compare(results::CompareArgs),
+    /// A group's assessment: the rating of every station, district and the
+    /// whole election by the rules of forms/assessment.toml.
+    Assess(assess::AssessArgs),
     /// Scenarios at scale, for measuring: `scenario national`.
     #[command(subcommand)]
     Scenario(scenario::ScenarioCommand),
@@ -162,6 +166,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Compare(args) => results::run_compare(&db, args).await,
         Command::Export(args) => export::run(&db, args).await,
         Command::Report(args) => report::run(&db, args).await,
+        Command::Assess(args) => assess::run(&db, args).await,
         Command::Forms(FormsCommand::Check { dir }) => forms::check(dir.as_deref()),
         Command::Forms(FormsCommand::ImportXlsform(args)) => forms::import_xlsform(args),
         Command::Scenario(cmd) => scenario::run(&db, cmd).await,
