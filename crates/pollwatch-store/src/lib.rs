@@ -302,13 +302,6 @@ pub enum LogNotice {
     MayHaveMissed,
 }
 
-/// The persistence interface, one implementation per database. Chosen at
-/// start from the database URL as an `Arc<dyn Store>`.
-///
-/// Every read of group data takes the group id, so one group's data can
-/// only be read by asking for that group: tenancy is a parameter, not a
-/// filter a handler may forget.
-
 /// A 32-byte hash of the evidence log (a leaf or a subtree root).
 pub type TreeHash = [u8; 32];
 
@@ -382,6 +375,12 @@ pub struct LedgerFork {
     pub found_at: Timestamp,
 }
 
+/// The persistence interface, one implementation per database. Chosen at
+/// start from the database URL as an `Arc<dyn Store>`.
+///
+/// Every read of group data takes the group id, so one group's data can
+/// only be read by asking for that group: tenancy is a parameter, not a
+/// filter a handler may forget.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// "postgres" or "sqlite", for logs and `/readyz`.
