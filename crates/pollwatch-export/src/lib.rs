@@ -10,7 +10,8 @@
 //!
 //! **Privacy.** These are the group's own files for its own staff: code
 //! names appear, contact data and devices never do — no table has a column
-//! for them, and the payloads they copy carry none.
+//! for them, and the payloads they copy carry none. The [`public`] module
+//! is for everyone: it holds no observer at all.
 //!
 //! **Architecture invariant:** pure: no I/O, no clock; the local times come
 //! from the [`Lookup`] the caller gives.

@@ -125,7 +125,7 @@ pub fn files(g: &Gathered) -> Result<Vec<(&'static str, Vec<u8>)>, SiteError> {
         .map(|r| {
             r.compared
                 .iter()
-                .map(|(district, _, c)| {
+                .map(|(district, c)| {
                     let kinds: Vec<&str> = c.findings.iter().map(|f| f.kind.as_str()).collect();
                     let fields: Vec<String> = c
                         .findings

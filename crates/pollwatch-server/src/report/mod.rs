@@ -194,7 +194,7 @@ pub struct ResultSection {
     /// Stations with findings, comparison order (largest first).
     pub discrepancies: Vec<(String, compare::StationComparison)>,
     /// Every compared station, for the open data.
-    pub compared: Vec<(String, Option<(f64, f64)>, compare::StationComparison)>,
+    pub compared: Vec<(String, compare::StationComparison)>,
     pub top_gaps: Vec<(String, i64)>,
     pub quick_count: Arc<quickcount::QuickCount>,
 }
@@ -421,11 +421,11 @@ async fn result_section(
     loop {
         let page = m.page(Show::All, None, after.as_ref(), 1000);
         for e in &page.entries {
-            if let Some((st, c)) = kept.compared(&s, m, e.id as RowId, &mut unknown) {
+            if let Some((_, c)) = kept.compared(&s, m, e.id as RowId, &mut unknown) {
                 if !c.findings.is_empty() {
                     discrepancies.push((e.district.to_string(), c.clone()));
                 }
-                compared.push((e.district.to_string(), st.station.coordinates, c));
+                compared.push((e.district.to_string(), c));
             }
         }
         after = page.next;

@@ -467,27 +467,17 @@ pub fn render_page(
                 .iter()
                 .map(|(d, t)| coverage_line(d, t))
                 .collect();
-            let names: Vec<String> = districts.iter().map(|d| d.name.clone()).collect();
-            let observed: Vec<f64> = g
+            // Horizontal bars: every district's name stays readable.
+            let rows: Vec<(String, f64)> = g
                 .coverage
                 .by_district
-                .values()
-                .map(CoverageTally::station_share)
+                .iter()
+                .map(|(d, t)| (d.clone(), (t.station_share() * 1000.0).round() / 10.0))
                 .collect();
-            let voters: Vec<f64> = g
-                .coverage
-                .by_district
-                .values()
-                .map(CoverageTally::voter_share)
-                .collect();
-            let chart = charts::bars(
+            let chart = charts::gaps(
                 tr.t("site.coverage.chart"),
-                &names,
-                &[
-                    (tr.t("site.coverage.col_station_share"), &observed),
-                    (tr.t("site.coverage.col_voter_share"), &voters),
-                ],
-                tr.t("chart.share"),
+                &rows,
+                tr.t("site.coverage.chart_axis"),
             );
             CoveragePage {
                 f,
@@ -532,12 +522,14 @@ pub fn render_page(
                     )
                 })
                 .collect();
-            let names: Vec<String> = categories.iter().map(|x| x.0.clone()).collect();
-            let counts: Vec<f64> = categories.iter().map(|x| x.2 as f64).collect();
-            let chart = charts::bars(
+            let bars: Vec<(String, f64)> = categories
+                .iter()
+                .filter(|x| x.2 > 0)
+                .map(|x| (x.1.clone(), x.2 as f64))
+                .collect();
+            let chart = charts::gaps(
                 tr.t("site.incidents.chart"),
-                &names,
-                &[(tr.t("site.incidents.col_count"), &counts)],
+                &bars,
                 tr.t("site.incidents.col_count"),
             );
             IncidentsPage {
