@@ -29,6 +29,10 @@ pub struct ReportArgs {
     /// The election (its slug); the latest one if not given.
     #[arg(long)]
     election: Option<String>,
+    /// Where the group's keys and evidence files are: with the group's
+    /// log key there, a checkpoint is signed now and the report pins it.
+    #[command(flatten)]
+    place: crate::evidence::Place,
 }
 
 pub async fn run(db: &str, args: ReportArgs) -> anyhow::Result<ExitCode> {
@@ -49,6 +53,25 @@ pub async fn run(db: &str, args: ReportArgs) -> anyhow::Result<ExitCode> {
         .group(&slug)
         .await?
         .with_context(|| format!("no group {slug}"))?;
+    // Pin the log as of this report: take it all into the tree and sign.
+    let keys = args.place.keys(db);
+    match pollwatch_server::ledger::signing_key(
+        &*store,
+        &keys,
+        &group,
+        pollwatch_server::ledger::LOG_KEY,
+    )
+    .await?
+    {
+        Some(key) => {
+            pollwatch_server::ledger::extend(&*store, &args.place.blobs(db), group.id).await?;
+            pollwatch_server::ledger::checkpoint_now(&*store, &group, &key).await?;
+        }
+        None => eprintln!(
+            "note: no log key of group {slug} in {}: the report shows the latest checkpoint, if any (`pollwatch key create`)",
+            keys.dir().display()
+        ),
+    }
     let election = crate::pick_election(&*store, args.election.as_deref()).await?;
     let forms = Arc::new(pollwatch_domain::forms::defaults());
     let rooms = Arc::new(pollwatch_server::rooms::Rooms::new(
@@ -64,7 +87,8 @@ pub async fn run(db: &str, args: ReportArgs) -> anyhow::Result<ExitCode> {
     };
     let inputs = Inputs {
         result: args.result,
-        // Wired in by the assessment and the evidence log.
+        // Both from the store and the room: the assessment by the shipped
+        // rules, the latest checkpoint.
         rating: None,
         checkpoint: None,
         made_at: pollwatch_store::now(),

@@ -44,10 +44,17 @@ pub enum Rating {
     Fair,
     PartiallyFair,
     NotFair,
+    /// Too little evidence to rate (the rules file says what is enough).
+    NotRated,
 }
 
 impl Rating {
-    pub const ALL: [Rating; 3] = [Self::Fair, Self::PartiallyFair, Self::NotFair];
+    pub const ALL: [Rating; 4] = [
+        Self::Fair,
+        Self::PartiallyFair,
+        Self::NotFair,
+        Self::NotRated,
+    ];
 
     /// Its name in files and classes.
     pub fn as_str(self) -> &'static str {
@@ -55,7 +62,75 @@ impl Rating {
             Self::Fair => "fair",
             Self::PartiallyFair => "partially_fair",
             Self::NotFair => "not_fair",
+            Self::NotRated => "not_rated",
         }
+    }
+}
+
+impl From<pollwatch_assessment::Rating> for Rating {
+    fn from(r: pollwatch_assessment::Rating) -> Self {
+        match r {
+            pollwatch_assessment::Rating::Fair => Self::Fair,
+            pollwatch_assessment::Rating::PartiallyFair => Self::PartiallyFair,
+            pollwatch_assessment::Rating::NotFair => Self::NotFair,
+            pollwatch_assessment::Rating::NotRated => Self::NotRated,
+        }
+    }
+}
+
+/// The report's rating section from an assessment: each criterion is a
+/// rule the report quotes (title and explanation), with the stations
+/// where it was not met; each station lists the criteria it failed.
+pub fn rating_section(
+    rules: &pollwatch_assessment::Rules,
+    a: &pollwatch_assessment::Assessment,
+) -> RatingSection {
+    let counts = |c: &pollwatch_assessment::Counts| {
+        pollwatch_assessment::Rating::ALL
+            .iter()
+            .map(|r| (Rating::from(*r), c.get(*r)))
+            .collect::<BTreeMap<_, _>>()
+    };
+    let mut failed: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut stations = BTreeMap::new();
+    for st in &a.stations {
+        let ids: Vec<String> = st.not_met().map(|c| c.criterion.clone()).collect();
+        for c in st.not_met() {
+            *failed.entry(c.criterion.as_str()).or_default() += 1;
+        }
+        stations.insert(st.number.clone(), (Rating::from(st.rating), ids));
+    }
+    let texts = |title: &pollwatch_domain::forms::Localized,
+                 why: &pollwatch_domain::forms::Localized| Texts {
+        en: format!("{}: {}", title.en, why.en),
+        ru: format!("{}: {}", title.ru, why.ru),
+        kk: format!("{}: {}", title.kk, why.kk),
+    };
+    RatingSection {
+        overall: RatedArea {
+            name: String::new(),
+            rating: a.overall.rating.into(),
+            counts: counts(&a.overall.counts),
+        },
+        districts: a
+            .districts
+            .iter()
+            .map(|d| RatedArea {
+                name: d.district.clone(),
+                rating: d.area.rating.into(),
+                counts: counts(&d.area.counts),
+            })
+            .collect(),
+        stations,
+        rules: rules
+            .criteria
+            .iter()
+            .map(|c| RatingRule {
+                id: c.id.clone(),
+                text: texts(&c.title, &c.explanation),
+                stations: failed.get(c.id.as_str()).copied().unwrap_or(0),
+            })
+            .collect(),
     }
 }
 
@@ -124,6 +199,41 @@ pub struct CheckpointSection {
     pub witnesses: Vec<String>,
     /// The bundle's file name, for the command line shown to readers.
     pub bundle_file: String,
+}
+
+/// The group's latest signed checkpoint as the report pins it, with the
+/// witnesses that cosigned it; `None` before its first.
+pub async fn checkpoint_section(
+    store: &dyn pollwatch_store::Store,
+    group: RowId,
+) -> Result<Option<CheckpointSection>, pollwatch_store::StoreError> {
+    let Some((cp, lines)) = store.latest_checkpoint(group).await? else {
+        return Ok(None);
+    };
+    let note = crate::ledger::with_cosignatures(&cp.note, &lines);
+    let parsed = pollwatch_ledger::Note::parse(note.as_bytes()).ok();
+    let origin = parsed
+        .as_ref()
+        .and_then(|n| pollwatch_ledger::Checkpoint::parse(&n.text).ok())
+        .map(|c| c.origin)
+        .unwrap_or_default();
+    let witnesses = parsed
+        .map(|n| {
+            n.signatures
+                .into_iter()
+                .map(|s| s.name)
+                .filter(|name| *name != origin)
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Some(CheckpointSection {
+        short: crate::ledger::short_string(&origin, cp.size, &cp.root),
+        origin,
+        size: cp.size,
+        note,
+        witnesses,
+        bundle_file: "evidence.tar".into(),
+    }))
 }
 
 /// What the caller gives beside the store.
@@ -284,6 +394,22 @@ pub async fn gather(src: &Sources, group: RowId, inputs: Inputs) -> Result<Gathe
         }
     }
 
+    // The assessment, unless the caller gave one: by the shipped rules,
+    // from the room, with the comparison of the result the report shows.
+    let rating = match inputs.rating {
+        Some(r) => Some(r),
+        None => {
+            let rules = pollwatch_assessment::defaults();
+            let kept = match chosen_result(src, inputs.result).await? {
+                Some(info) => Some(src.analysis.result(&src.store, &src.rooms, &info).await?),
+                None => None,
+            };
+            let s = room.read().await;
+            let a = crate::assessment::assess(&rules, &s, kept.as_deref());
+            Some(rating_section(&rules, &a))
+        }
+    };
+
     let s = room.read().await;
     let disputed = |id: &ClientId| s.review(id).is_some_and(|r| r.verdict == Verdict::Disputed);
     let (incidents, incidents_disputed) = incidents.standing(&disputed);
@@ -338,8 +464,7 @@ pub async fn gather(src: &Sources, group: RowId, inputs: Inputs) -> Result<Gathe
             covered,
             incidents: per_station.get(r.number.as_str()).copied().unwrap_or(0),
             protocol,
-            rating: inputs
-                .rating
+            rating: rating
                 .as_ref()
                 .and_then(|x| x.stations.get(&r.number))
                 .map(|(rating, _)| *rating),
@@ -374,19 +499,21 @@ pub async fn gather(src: &Sources, group: RowId, inputs: Inputs) -> Result<Gathe
         observers_removed,
         verification,
         result,
-        rating: inputs.rating,
-        checkpoint: inputs.checkpoint,
+        rating,
+        checkpoint: match inputs.checkpoint {
+            Some(c) => Some(c),
+            None => checkpoint_section(&*src.store, group).await?,
+        },
     })
 }
 
 /// The official result named, else the latest imported; `None` when none
 /// was imported.
-async fn result_section(
+async fn chosen_result(
     src: &Sources,
-    group: RowId,
     result: Option<RowId>,
-) -> Result<Option<ResultSection>, ApiError> {
-    let info = match result {
+) -> Result<Option<pollwatch_store::ResultImportInfo>, ApiError> {
+    Ok(match result {
         Some(id) => Some(
             src.store
                 .result_import(id)
@@ -399,8 +526,18 @@ async fn result_section(
             .await?
             .into_iter()
             .max_by_key(|i| (i.imported_at, i.id)),
+    })
+}
+
+/// The comparison, forensics and quick count of the chosen result.
+async fn result_section(
+    src: &Sources,
+    group: RowId,
+    result: Option<RowId>,
+) -> Result<Option<ResultSection>, ApiError> {
+    let Some(info) = chosen_result(src, result).await? else {
+        return Ok(None);
     };
-    let Some(info) = info else { return Ok(None) };
     let leader = info
         .candidates
         .get(info.leader)

@@ -163,6 +163,7 @@ fn rating_label(tr: Tr, r: Rating) -> &'static str {
         Rating::Fair => tr.t("site.rating.fair"),
         Rating::PartiallyFair => tr.t("site.rating.partially_fair"),
         Rating::NotFair => tr.t("site.rating.not_fair"),
+        Rating::NotRated => tr.t("site.rating.not_rated"),
     }
 }
 
