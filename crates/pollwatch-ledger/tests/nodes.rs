@@ -7,7 +7,10 @@ use pollwatch_ledger::{
 };
 use proptest::prelude::*;
 
-fn build(n: u64) -> (MemoryLeaves, Vec<(u8, u64, [u8; 32])>, Tree) {
+/// A stored node: level, index, hash.
+type Node = (u8, u64, [u8; 32]);
+
+fn build(n: u64) -> (MemoryLeaves, Vec<Node>, Tree) {
     let mut tree = Tree::new();
     let mut nodes = Vec::new();
     let mut all = MemoryLeaves::new();

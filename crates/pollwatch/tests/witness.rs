@@ -154,7 +154,12 @@ fn groups_witness_each_other_here_and_by_files_and_a_fork_is_caught() {
     assert!(imported.contains(&witness_name), "{imported}");
     let (note, _) = checkpoint(&here, "ashyq-dauys");
     let witness_key = VerifierKey::parse(&b_witness).unwrap();
-    let v = verify_checkpoint(note.as_bytes(), &log_key, &[witness_key.clone()]).unwrap();
+    let v = verify_checkpoint(
+        note.as_bytes(),
+        &log_key,
+        std::slice::from_ref(&witness_key),
+    )
+    .unwrap();
     assert_eq!(
         v.signatures.verified.len(),
         2,
