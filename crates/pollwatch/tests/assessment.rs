@@ -29,6 +29,14 @@ async fn a_coordinator_sees_why_a_station_is_not_fair(backend: Backend) {
         return;
     };
     let observer = app.observer_token("alpha").await;
+    // Seen before the report, so the kept assessment must follow the log.
+    let coord = app.staff_token("coord-alpha").await;
+    let (status, html) = page(&app, &coord, "/assessment").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        !html.contains(r#"<li class="failure">"#),
+        "nothing reported yet"
+    );
     let res = app
         .post_event(
             &observer,
@@ -40,7 +48,6 @@ async fn a_coordinator_sees_why_a_station_is_not_fair(backend: Backend) {
         .await;
     assert_eq!(res.status(), 201);
     let seq = {
-        let coord = app.staff_token("coord-alpha").await;
         let (_, events) = app.get_json(&coord, "/api/v1/events").await;
         let incident = events
             .as_array()
@@ -52,7 +59,6 @@ async fn a_coordinator_sees_why_a_station_is_not_fair(backend: Backend) {
         incident["seq"].as_i64().expect("its seq")
     };
 
-    let coord = app.staff_token("coord-alpha").await;
     let (status, html) = page(&app, &coord, "/assessment").await;
     assert_eq!(status, 200, "{html}");
     assert!(html.contains("Оценка выборов"), "in Russian");
