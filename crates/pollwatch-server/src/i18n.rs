@@ -55,6 +55,7 @@ pub const FILES: &[(&str, &str)] = &[
     ("messages.toml", include_str!("../i18n/messages.toml")),
     ("exports.toml", include_str!("../i18n/exports.toml")),
     ("report.toml", include_str!("../i18n/report.toml")),
+    ("assessment.toml", include_str!("../i18n/assessment.toml")),
 ];
 
 /// The cookie that remembers the viewer's choice.

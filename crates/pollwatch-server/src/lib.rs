@@ -76,6 +76,8 @@ pub struct AppState {
     dummy_hash: String,
     /// Stored forensics, result sets and comparisons kept between views.
     pub analysis: Arc<analysis::Analysis>,
+    /// Each group's assessment at its room's last position, and the rules.
+    pub assessments: Arc<assessment::Kept>,
     /// The shared outcome of `/readyz`'s write probe.
     pub readiness: Arc<pages::Readiness>,
     /// Evidence files: on disk under the data directory, or in a bucket.
@@ -137,6 +139,7 @@ impl AppState {
             station_ids: Arc::default(),
             dummy_hash,
             analysis: Arc::default(),
+            assessments: Arc::default(),
             readiness: Arc::default(),
             forms,
             limits: Arc::new(limits::Limits::new(limits)),
@@ -174,6 +177,8 @@ impl AppState {
             Arc::clone(&self.forms),
             self.election_id,
         ));
+        // The rules are read against the forms in force.
+        self.assessments = Arc::default();
         self
     }
 
@@ -215,6 +220,7 @@ pub fn router(state: AppState) -> Router {
         .merge(app::routes())
         .merge(devices::page_routes())
         .merge(situation::page_routes())
+        .merge(assessment::page_routes())
         .merge(people::page_routes())
         .merge(cases::page_routes())
         .merge(messages::page_routes())
