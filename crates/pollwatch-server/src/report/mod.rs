@@ -6,10 +6,11 @@
 //! opens from a USB stick (`pollwatch report`), and [`routes`] serve the
 //! same pages to the group's staff (`/report`, `/report/forensics`, …).
 //!
-//! The rating and the checkpoint come from their own crates (the
-//! assessment and the evidence log); the caller hands them in as
-//! [`RatingSection`] and [`CheckpointSection`], and a report without them
-//! says plainly that none has been made.
+//! The rating and the checkpoint come from their own crates: unless the
+//! caller hands them in ([`Inputs`]), [`gather`] assesses the room by the
+//! shipped rules with the chosen result's comparison ([`rating_section`])
+//! and pins the group's latest signed checkpoint ([`checkpoint_section`]);
+//! a report without a checkpoint says plainly that none has been made.
 //!
 //! **Privacy.** Nothing here reads a code name, a contact or a device:
 //! the incidents keep station, category, severity and time (free text can
@@ -173,19 +174,17 @@ pub struct RatedArea {
     pub counts: BTreeMap<Rating, usize>,
 }
 
-/// The assessment's verdict, as the report needs it. The lead wires the
-/// assessment crate's output into this.
+/// The assessment's verdict, as the report needs it ([`rating_section`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RatingSection {
     pub overall: RatedArea,
     pub districts: Vec<RatedArea>,
-    /// Station number -> its rating and the ids of the rules met there.
+    /// Station number -> its rating and the criteria it failed.
     pub stations: BTreeMap<String, (Rating, Vec<String>)>,
     pub rules: Vec<RatingRule>,
 }
 
-/// The evidence log's checkpoint the report pins. The lead wires the
-/// ledger's signed checkpoint into this.
+/// The evidence log's checkpoint the report pins ([`checkpoint_section`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckpointSection {
     /// "ORIGIN SIZE BASE64ROOT": what the group publishes the evening of
