@@ -97,18 +97,19 @@ impl Incidents {
 
     /// The incidents that stand, in log order, and how many were left out
     /// as disputed.
-    pub fn standing(self, disputed: &dyn Fn(&ClientId) -> bool) -> (Vec<PublicIncident>, usize) {
+    /// The fold goes on after: a later event may still supersede one.
+    pub fn standing(&self, disputed: &dyn Fn(&ClientId) -> bool) -> (Vec<PublicIncident>, usize) {
         let mut left_out = 0;
         let mut out = Vec::with_capacity(self.seen.len());
-        for (id, i) in self.seen {
-            if self.superseded.contains(&id) {
+        for (id, i) in &self.seen {
+            if self.superseded.contains(id) {
                 continue;
             }
-            if disputed(&id) {
+            if disputed(id) {
                 left_out += 1;
                 continue;
             }
-            out.push(i);
+            out.push(i.clone());
         }
         (out, left_out)
     }

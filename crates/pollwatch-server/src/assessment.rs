@@ -66,15 +66,18 @@ pub fn assess(rules: &Rules, s: &Situation, kept: Option<&KeptResult>) -> Assess
 /// Stations listed per page.
 const PAGE: usize = 100;
 
+/// Districts the page lists, worst first.
+const DISTRICTS_SHOWN: usize = 100;
+
 /// The rules in force and each group's assessment at its room's last
 /// position: a national room (95,000 stations) takes long enough to assess
 /// that a page view must not redo it while nothing has arrived.
 #[derive(Default)]
 pub struct Kept {
     rules: OnceLock<Result<Arc<Rules>, String>>,
-    /// Per group: the room's `last_seq` and the assessment then, its
-    /// stations by id (the page's cursor).
-    by_group: Mutex<HashMap<RowId, (i64, Arc<Assessment>)>>,
+    /// Per group: the room's `last_seq` and the result compared with,
+    /// and the assessment then, its stations by id (the page's cursor).
+    by_group: Mutex<HashMap<RowId, ((i64, Option<RowId>), Arc<Assessment>)>>,
 }
 
 impl Kept {
@@ -97,17 +100,24 @@ impl Kept {
             .clone()
     }
 
-    /// The group's assessment at the room's position now: the kept one
-    /// unless the room moved on.
-    pub fn get(&self, group: RowId, rules: &Rules, s: &Situation) -> Arc<Assessment> {
-        let seq = s.last_seq();
+    /// The group's assessment at the room's position now, compared with
+    /// `result`: the kept one unless the room moved on or another result
+    /// is compared.
+    pub fn get(
+        &self,
+        group: RowId,
+        rules: &Rules,
+        s: &Situation,
+        result: Option<&KeptResult>,
+    ) -> Arc<Assessment> {
+        let seq = (s.last_seq(), result.map(|r| r.info.id));
         if let Ok(kept) = self.by_group.lock()
             && let Some((at, a)) = kept.get(&group)
             && *at == seq
         {
             return Arc::clone(a);
         }
-        let mut a = assess(rules, s, None);
+        let mut a = assess(rules, s, result);
         a.stations.sort_by_key(|st| st.id);
         let a = Arc::new(a);
         if let Ok(mut kept) = self.by_group.lock() {
@@ -183,6 +193,10 @@ struct AssessmentPage {
     /// The four ratings' labels, in the counts' order.
     labels: Vec<String>,
     districts: Vec<DistrictRow>,
+    /// All districts, of which `districts` are the worst.
+    districts_total: usize,
+    /// The official result compared with, by name.
+    compared_with: Option<String>,
     district_text: String,
     station_text: String,
     evidence_text: String,
@@ -377,11 +391,22 @@ async fn page(
         .assessments
         .rules(&state.forms)
         .map_err(|e| PageError(ApiError::Internal(e)))?;
+    // The latest official result, as the report compares with it.
+    let result =
+        match crate::report::chosen_result(&crate::exports::Sources::of(&state), None).await? {
+            Some(info) => Some(
+                state
+                    .analysis
+                    .result(&state.store, &state.rooms, &info)
+                    .await?,
+            ),
+            None => None,
+        };
     state.rooms.catch_up(group).await?;
     let room = state.rooms.room(group).await?;
     let a = {
         let s = room.read().await;
-        state.assessments.get(group, &rules, &s)
+        state.assessments.get(group, &rules, &s, result.as_deref())
     };
     let tr = chosen.tr;
     let lang = language(tr.lang);
@@ -395,9 +420,20 @@ async fn page(
             n: a.overall.counts.get(r),
         })
         .collect();
-    let districts = a
-        .districts
-        .iter()
+    // The districts that fared worst first: a national election has
+    // thousands, and the page lists only the first of them (the report's
+    // open data has every one).
+    let mut worst: Vec<&pollwatch_assessment::DistrictAssessment> = a.districts.iter().collect();
+    worst.sort_by_key(|d| {
+        (
+            std::cmp::Reverse(d.area.counts.get(Rating::NotFair)),
+            std::cmp::Reverse(d.area.counts.get(Rating::PartiallyFair)),
+            d.area.counts.get(Rating::Fair),
+        )
+    });
+    worst.truncate(DISTRICTS_SHOWN);
+    let districts = worst
+        .into_iter()
         .map(|d| DistrictRow {
             name: d.district.clone(),
             key: d.area.rating.as_str(),
@@ -475,7 +511,9 @@ async fn page(
         overall_text: rules.overall.text.get(lang).to_owned(),
         counts,
         labels: Rating::ALL.into_iter().map(rating).collect(),
+        districts_total: a.districts.len(),
         districts,
+        compared_with: result.as_ref().map(|r| r.info.name.clone()),
         district_text: rules.district.text.get(lang).to_owned(),
         station_text: rules.station.text.get(lang).to_owned(),
         evidence_text: rules.evidence.text.get(lang).to_owned(),

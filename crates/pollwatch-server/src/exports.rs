@@ -156,6 +156,17 @@ pub struct Sources {
 }
 
 impl Sources {
+    /// What a command of the CLI reads from: the store, a room per group
+    /// over `election`'s stations, and nothing kept yet.
+    pub fn new(store: Arc<dyn Store>, forms: Arc<FormSet>, election: Option<RowId>) -> Self {
+        Self {
+            rooms: Arc::new(Rooms::new(Arc::clone(&store), Arc::clone(&forms), election)),
+            store,
+            forms,
+            analysis: Arc::default(),
+        }
+    }
+
     pub fn of(state: &AppState) -> Self {
         Self {
             store: Arc::clone(&state.store),

@@ -78,6 +78,8 @@ pub struct AppState {
     pub analysis: Arc<analysis::Analysis>,
     /// Each group's assessment at its room's last position, and the rules.
     pub assessments: Arc<assessment::Kept>,
+    /// Each group's report at its room's last position, and its log fold.
+    pub kept_reports: Arc<report::Kept>,
     /// The shared outcome of `/readyz`'s write probe.
     pub readiness: Arc<pages::Readiness>,
     /// Evidence files: on disk under the data directory, or in a bucket.
@@ -140,6 +142,7 @@ impl AppState {
             dummy_hash,
             analysis: Arc::default(),
             assessments: Arc::default(),
+            kept_reports: Arc::default(),
             readiness: Arc::default(),
             forms,
             limits: Arc::new(limits::Limits::new(limits)),
@@ -179,6 +182,7 @@ impl AppState {
         ));
         // The rules are read against the forms in force.
         self.assessments = Arc::default();
+        self.kept_reports = Arc::default();
         self
     }
 

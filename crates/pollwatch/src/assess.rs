@@ -68,7 +68,9 @@ pub async fn run(db: &str, args: AssessArgs) -> anyhow::Result<ExitCode> {
         .await?
         .with_context(|| format!("no group {slug}"))?;
     let election = crate::pick_election(&*store, args.election.as_deref()).await?;
-    let rooms = pollwatch_server::rooms::Rooms::new(
+    let pollwatch_server::exports::Sources {
+        rooms, analysis, ..
+    } = pollwatch_server::exports::Sources::new(
         Arc::clone(&store),
         Arc::clone(&forms),
         election.map(|e| e.id),
@@ -79,7 +81,6 @@ pub async fn run(db: &str, args: AssessArgs) -> anyhow::Result<ExitCode> {
             let info = store.result_import(id).await?.with_context(|| {
                 format!("no official result #{id} (see `pollwatch results list`)")
             })?;
-            let analysis = pollwatch_server::analysis::Analysis::default();
             Some(
                 analysis
                     .result(&store, &rooms, &info)

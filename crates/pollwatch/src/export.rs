@@ -61,18 +61,11 @@ pub async fn run(db: &str, args: ExportArgs) -> anyhow::Result<ExitCode> {
         .await?
         .with_context(|| format!("no group {slug}"))?;
     let election = crate::pick_election(&*store, args.election.as_deref()).await?;
-    let forms = Arc::new(pollwatch_domain::forms::defaults());
-    let rooms = Arc::new(pollwatch_server::rooms::Rooms::new(
-        Arc::clone(&store),
-        Arc::clone(&forms),
-        election.map(|e| e.id),
-    ));
-    let src = Sources {
+    let src = Sources::new(
         store,
-        rooms,
-        forms,
-        analysis: Default::default(),
-    };
+        Arc::new(pollwatch_domain::forms::defaults()),
+        election.map(|e| e.id),
+    );
     let export = exports::prepare(&src, group.id, what, lang.tr(), args.result)
         .await
         .with_context(|| format!("exporting {}", what.as_str()))?;

@@ -73,18 +73,11 @@ pub async fn run(db: &str, args: ReportArgs) -> anyhow::Result<ExitCode> {
         ),
     }
     let election = crate::pick_election(&*store, args.election.as_deref()).await?;
-    let forms = Arc::new(pollwatch_domain::forms::defaults());
-    let rooms = Arc::new(pollwatch_server::rooms::Rooms::new(
-        Arc::clone(&store),
-        Arc::clone(&forms),
-        election.map(|e| e.id),
-    ));
-    let src = Sources {
+    let src = Sources::new(
         store,
-        rooms,
-        forms,
-        analysis: Default::default(),
-    };
+        Arc::new(pollwatch_domain::forms::defaults()),
+        election.map(|e| e.id),
+    );
     let inputs = Inputs {
         result: args.result,
         // Both from the store and the room: the assessment by the shipped

@@ -5,7 +5,9 @@
 
 mod common;
 
-use common::{Backend, TestApp, uuid};
+use common::{Backend, TestApp, headcount, uuid};
+use pollwatch_domain::results::{ResultSet, StationResult};
+use pollwatch_store::{ResultImport, now};
 use serde_json::json;
 
 async fn page(app: &TestApp, token: &str, path: &str) -> (u16, String) {
@@ -112,3 +114,169 @@ async fn a_coordinator_sees_why_a_station_is_not_fair(backend: Backend) {
 }
 
 both_backends!(a_coordinator_sees_why_a_station_is_not_fair);
+
+/// Once an official result is imported, the page compares with it: the
+/// official turnout above the observers' own count fails the criterion
+/// whose rule reads that finding, at that station and no other.
+async fn the_official_result_is_compared(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let observer = app.observer_token("alpha").await;
+    let coord = app.staff_token("coord-alpha").await;
+    let res = app
+        .post_event(&observer, &headcount(&uuid(7), "101", 300))
+        .await;
+    assert_eq!(res.status(), 201);
+    // The protocol after it makes the headcount final: 920 ballots issued,
+    // 20 of them at home, 900 valid for the one candidate.
+    let protocol = json!({
+        "client_id": uuid(8),
+        "station": "101",
+        "kind": "protocol",
+        "payload": {"status": "posted", "figures": {
+            "L1": 1500, "L2": 1600, "L3": 900, "L4": 20, "L5": 680, "L6": 900, "L7": 20,
+            "L8": 20, "L9": 900, "candidates": {"C1": 900}
+        }},
+        "observed_at": "2026-03-15T20:00:00+05:00",
+    });
+    let res = app.post_event(&observer, &protocol).await;
+    assert_eq!(res.status(), 201);
+    let (status, html) = page(&app, &coord, "/assessment").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains("Без сравнения с официальными итогами"),
+        "{html}"
+    );
+    assert!(
+        !html.contains(r#"<li class="failure">"#),
+        "a headcount alone fails nothing"
+    );
+
+    let result = |station: &str, line: usize, issued: u64| StationResult {
+        station: station.to_owned(),
+        line,
+        registered: 1500,
+        ballots_issued: issued,
+        valid: issued - 20,
+        invalid: 20,
+        votes: vec![issued - 20],
+    };
+    let set = ResultSet {
+        candidates: vec!["Candidate 1".into()],
+        leader: 0,
+        // As the copy says, but 900 voted at the station where observers
+        // counted 300 come in.
+        stations: vec![result("101", 2, 920), result("102", 3, 800)],
+        skipped_incomplete: 0,
+    };
+    app.store
+        .import_results(ResultImport {
+            name: "ЦИК, предварительные".into(),
+            source: "test".into(),
+            file_name: "official.csv".into(),
+            sha256: "a".repeat(64),
+            mapping: String::new(),
+            set: &set,
+            observed: &[],
+            at: now(),
+        })
+        .await
+        .unwrap();
+
+    let (status, html) = page(&app, &coord, "/assessment").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains("Сравнение с официальными итогами «ЦИК, предварительные»"),
+        "names the result compared with"
+    );
+    let failures: Vec<&str> = html.split(r#"<li class="failure">"#).skip(1).collect();
+    assert_eq!(failures.len(), 1, "one failure: {failures:?}");
+    assert!(
+        failures[0].contains(r#"href="/stations/101""#),
+        "at the station counted: {}",
+        failures[0]
+    );
+    // The criterion the finding's rule belongs to, just before the failure.
+    let before = html
+        .split(r#"<li class="failure">"#)
+        .next()
+        .unwrap_or_default();
+    assert!(
+        before.ends_with("<ul>") && before.contains("Явка соответствует увиденной"),
+        "under the turnout criterion"
+    );
+}
+
+both_backends!(the_official_result_is_compared);
+
+/// The figure a report page gives under a term, in Russian.
+fn figure(html: &str, term: &str) -> String {
+    let after = html
+        .split(&format!("<dt>{term}</dt><dd>"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("{term} is on the page"));
+    after.split("</dd>").next().unwrap_or_default().to_owned()
+}
+
+/// The report's pages are kept between views and follow the log: what
+/// arrives after a view is in the next, a correction replaces what it
+/// corrects rather than counting twice, and nothing is counted again.
+async fn the_served_report_follows_the_log(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let observer = app.observer_token("alpha").await;
+    let coord = app.staff_token("coord-alpha").await;
+    const INCIDENTS: &str = "Нарушений (подтверждённых к учёту)";
+    const REPORTS: &str = "Сообщений наблюдателей";
+    let (status, html) = page(&app, &coord, "/report?lang=ru").await;
+    assert_eq!(status, 200, "{html}");
+    assert_eq!(figure(&html, INCIDENTS), "0");
+
+    let incident = |id: u8, supersedes: Option<u8>| {
+        let mut e = json!({"client_id": uuid(id), "station": "101", "kind": "incident",
+                "payload": {"category": "OBS-DETAINED", "description": "У входа"},
+                "observed_at": pollwatch_server::api::format_time(now())});
+        if let Some(old) = supersedes {
+            e["supersedes"] = json!(uuid(old));
+        }
+        e
+    };
+    assert_eq!(
+        app.post_event(&observer, &incident(1, None)).await.status(),
+        201
+    );
+    let (_, html) = page(&app, &coord, "/report?lang=ru").await;
+    assert_eq!(figure(&html, INCIDENTS), "1");
+    let reports = figure(&html, REPORTS);
+    // The same page again, nothing new: the same figures.
+    let (_, html) = page(&app, &coord, "/report/incidents?lang=ru").await;
+    assert!(html.contains("<main"), "{html}");
+    let (_, html) = page(&app, &coord, "/report?lang=ru").await;
+    assert_eq!(figure(&html, INCIDENTS), "1");
+    assert_eq!(figure(&html, REPORTS), reports);
+
+    // A correction of the incident, then another incident.
+    assert_eq!(
+        app.post_event(&observer, &incident(2, Some(1)))
+            .await
+            .status(),
+        201
+    );
+    assert_eq!(
+        app.post_event(&observer, &incident(3, None)).await.status(),
+        201
+    );
+    let (_, html) = page(&app, &coord, "/report?lang=ru").await;
+    assert_eq!(
+        figure(&html, INCIDENTS),
+        "2",
+        "the correction stands for the first"
+    );
+    let before: u64 = reports.parse().unwrap();
+    let now_: u64 = figure(&html, REPORTS).parse().unwrap();
+    assert_eq!(now_, before + 2, "each report counted once");
+}
+
+both_backends!(the_served_report_follows_the_log);

@@ -39,45 +39,8 @@ use crate::exports::{LOG_PAGE, Sources};
 
 mod routes_impl;
 
-/// A station's rating as the assessment gives it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Rating {
-    Fair,
-    PartiallyFair,
-    NotFair,
-    /// Too little evidence to rate (the rules file says what is enough).
-    NotRated,
-}
-
-impl Rating {
-    pub const ALL: [Rating; 4] = [
-        Self::Fair,
-        Self::PartiallyFair,
-        Self::NotFair,
-        Self::NotRated,
-    ];
-
-    /// Its name in files and classes.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Fair => "fair",
-            Self::PartiallyFair => "partially_fair",
-            Self::NotFair => "not_fair",
-            Self::NotRated => "not_rated",
-        }
-    }
-}
-
-impl From<pollwatch_assessment::Rating> for Rating {
-    fn from(r: pollwatch_assessment::Rating) -> Self {
-        match r {
-            pollwatch_assessment::Rating::Fair => Self::Fair,
-            pollwatch_assessment::Rating::PartiallyFair => Self::PartiallyFair,
-            pollwatch_assessment::Rating::NotFair => Self::NotFair,
-            pollwatch_assessment::Rating::NotRated => Self::NotRated,
-        }
-    }
-}
+/// A station's, a district's or the election's rating: the assessment's own.
+pub use pollwatch_assessment::Rating;
 
 /// The report's rating section from an assessment: each criterion is a
 /// rule the report quotes (title and explanation), with the stations
@@ -89,7 +52,7 @@ pub fn rating_section(
     let counts = |c: &pollwatch_assessment::Counts| {
         pollwatch_assessment::Rating::ALL
             .iter()
-            .map(|r| (Rating::from(*r), c.get(*r)))
+            .map(|r| (*r, c.get(*r)))
             .collect::<BTreeMap<_, _>>()
     };
     let mut failed: BTreeMap<&str, usize> = BTreeMap::new();
@@ -99,7 +62,7 @@ pub fn rating_section(
         for c in st.not_met() {
             *failed.entry(c.criterion.as_str()).or_default() += 1;
         }
-        stations.insert(st.number.clone(), (Rating::from(st.rating), ids));
+        stations.insert(st.number.clone(), (st.rating, ids));
     }
     let texts = |title: &pollwatch_domain::forms::Localized,
                  why: &pollwatch_domain::forms::Localized| Texts {
@@ -110,7 +73,7 @@ pub fn rating_section(
     RatingSection {
         overall: RatedArea {
             name: String::new(),
-            rating: a.overall.rating.into(),
+            rating: a.overall.rating,
             counts: counts(&a.overall.counts),
         },
         districts: a
@@ -118,7 +81,7 @@ pub fn rating_section(
             .iter()
             .map(|d| RatedArea {
                 name: d.district.clone(),
-                rating: d.area.rating.into(),
+                rating: d.area.rating,
                 counts: counts(&d.area.counts),
             })
             .collect(),
@@ -345,8 +308,142 @@ pub struct Gathered {
 /// Stations the comparison's chart shows.
 const CHART_GAPS: usize = 40;
 
-/// Read what the report shows for one group.
+/// The incidents and reports of a group's log, folded a page at a time
+/// from where the last fold stopped: the server keeps one per group
+/// ([`Kept`]), so a view reads only what arrived since the last.
+#[derive(Default)]
+pub struct LogFold {
+    after: i64,
+    incidents: Incidents,
+    reports: usize,
+}
+
+impl LogFold {
+    async fn advance(
+        &mut self,
+        src: &Sources,
+        group: RowId,
+        election: &crate::rooms::Election,
+    ) -> Result<(), ApiError> {
+        struct Lookup<'a>(&'a crate::rooms::Election);
+        impl pollwatch_export::Lookup for Lookup<'_> {
+            fn station(&self, id: RowId) -> Option<&pollwatch_situation::StationRef> {
+                self.0.station(id)
+            }
+            fn code_name(&self, _: RowId) -> Option<&str> {
+                None
+            }
+            fn review(&self, _: &ClientId) -> Option<(Verdict, &str)> {
+                None
+            }
+            fn local(&self, t: Timestamp) -> String {
+                self.0.clock.local(t)
+            }
+        }
+        let lookup = Lookup(election);
+        loop {
+            let page = src.store.events(group, self.after, LOG_PAGE).await?;
+            let Some(last) = page.last() else { break };
+            for e in &page {
+                if e.event.observer_id.is_some() && e.event.kind.is_report() {
+                    self.reports += 1;
+                }
+                self.incidents.add(&lookup, &src.forms.incidents, e);
+            }
+            // Only after the whole page is folded, so an error part-way
+            // leaves nothing counted twice on the next try.
+            self.after = last.seq;
+            if (page.len() as i64) < LOG_PAGE {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where a group's report stands: its room's position, the result it
+/// compares with and the checkpoint it pins. A view at the same position
+/// is the same report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Position {
+    seq: i64,
+    result: Option<RowId>,
+    /// Its size, time and cosignatures.
+    checkpoint: Option<(u64, Timestamp, usize)>,
+}
+
+/// Each group's report as last gathered, and its log fold: a page view
+/// while nothing has arrived renders the kept one, and one after reads
+/// only the new events (a national log is 1.2 million).
+#[derive(Default)]
+pub struct Kept {
+    by_group:
+        std::sync::Mutex<std::collections::HashMap<RowId, Arc<tokio::sync::Mutex<KeptGroup>>>>,
+}
+
+#[derive(Default)]
+struct KeptGroup {
+    fold: LogFold,
+    last: Option<(Position, Arc<Gathered>)>,
+}
+
+impl Kept {
+    /// The group's report now: the kept one unless the room moved on, a
+    /// result was imported or a checkpoint was signed.
+    pub async fn get(
+        &self,
+        src: &Sources,
+        group: RowId,
+        made_at: Timestamp,
+    ) -> Result<Arc<Gathered>, ApiError> {
+        let kept = {
+            let mut by_group = self
+                .by_group
+                .lock()
+                .map_err(|_| ApiError::Internal("the kept reports' lock is poisoned".into()))?;
+            Arc::clone(by_group.entry(group).or_default())
+        };
+        // One gather per group at a time: views that arrive meanwhile get
+        // its outcome instead of gathering beside it.
+        let mut kept = kept.lock().await;
+        src.rooms.catch_up(group).await?;
+        let seq = src.rooms.room(group).await?.read().await.last_seq();
+        let result = chosen_result(src, None).await?.map(|i| i.id);
+        let checkpoint = src
+            .store
+            .latest_checkpoint(group)
+            .await?
+            .map(|(c, cosigned)| (c.size, c.made_at, cosigned.len()));
+        let now = Position {
+            seq,
+            result,
+            checkpoint,
+        };
+        if let Some((at, g)) = &kept.last
+            && *at == now
+        {
+            return Ok(Arc::clone(g));
+        }
+        let mut inputs = Inputs::new(made_at);
+        inputs.result = result;
+        let g = Arc::new(gather_with(src, group, inputs, &mut kept.fold).await?);
+        kept.last = Some((now, Arc::clone(&g)));
+        Ok(g)
+    }
+}
+
+/// Read what the report shows for one group, folding its whole log.
 pub async fn gather(src: &Sources, group: RowId, inputs: Inputs) -> Result<Gathered, ApiError> {
+    gather_with(src, group, inputs, &mut LogFold::default()).await
+}
+
+/// [`gather`], with the log folded on from `fold`.
+pub async fn gather_with(
+    src: &Sources,
+    group: RowId,
+    inputs: Inputs,
+    fold: &mut LogFold,
+) -> Result<Gathered, ApiError> {
     let g = src
         .store
         .group_by_id(group)
@@ -357,41 +454,7 @@ pub async fn gather(src: &Sources, group: RowId, inputs: Inputs) -> Result<Gathe
     let room = src.rooms.room(group).await?;
     let observers = src.store.observers(group).await?.len();
 
-    // The log once, a page at a time, for the incidents that stand and
-    // the number of reports.
-    struct Lookup<'a>(&'a crate::rooms::Election);
-    impl pollwatch_export::Lookup for Lookup<'_> {
-        fn station(&self, id: RowId) -> Option<&pollwatch_situation::StationRef> {
-            self.0.station(id)
-        }
-        fn code_name(&self, _: RowId) -> Option<&str> {
-            None
-        }
-        fn review(&self, _: &ClientId) -> Option<(Verdict, &str)> {
-            None
-        }
-        fn local(&self, t: Timestamp) -> String {
-            self.0.clock.local(t)
-        }
-    }
-    let lookup = Lookup(&election);
-    let mut incidents = Incidents::new();
-    let mut reports = 0usize;
-    let mut after = 0;
-    loop {
-        let page = src.store.events(group, after, LOG_PAGE).await?;
-        let Some(last) = page.last() else { break };
-        after = last.seq;
-        for e in &page {
-            if e.event.observer_id.is_some() && e.event.kind.is_report() {
-                reports += 1;
-            }
-            incidents.add(&lookup, &src.forms.incidents, e);
-        }
-        if (page.len() as i64) < LOG_PAGE {
-            break;
-        }
-    }
+    fold.advance(src, group, &election).await?;
 
     // The assessment, unless the caller gave one: by the shipped rules,
     // from the room, with the comparison of the result the report shows.
@@ -411,7 +474,8 @@ pub async fn gather(src: &Sources, group: RowId, inputs: Inputs) -> Result<Gathe
 
     let s = room.read().await;
     let disputed = |id: &ClientId| s.review(id).is_some_and(|r| r.verdict == Verdict::Disputed);
-    let (incidents, incidents_disputed) = incidents.standing(&disputed);
+    let (incidents, incidents_disputed) = fold.incidents.standing(&disputed);
+    let reports = fold.reports;
     let incident_counts = IncidentCounts::of(&incidents);
     let mut per_station: BTreeMap<&str, usize> = BTreeMap::new();
     for i in &incidents {
@@ -508,7 +572,7 @@ pub async fn gather(src: &Sources, group: RowId, inputs: Inputs) -> Result<Gathe
 
 /// The official result named, else the latest imported; `None` when none
 /// was imported.
-async fn chosen_result(
+pub(crate) async fn chosen_result(
     src: &Sources,
     result: Option<RowId>,
 ) -> Result<Option<pollwatch_store::ResultImportInfo>, ApiError> {

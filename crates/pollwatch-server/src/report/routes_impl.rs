@@ -11,7 +11,7 @@ use axum::routing::get;
 use pollwatch_domain::Permission;
 use serde::Deserialize;
 
-use super::{Inputs, Links, Page, data, gather, pages::CSS, render_page};
+use super::{Links, Page, data, pages::CSS, render_page};
 use crate::AppState;
 use crate::auth::{Caller, MaybeCaller};
 use crate::error::{ApiError, PageError};
@@ -44,10 +44,15 @@ fn staff(caller: Option<Caller>) -> Result<Caller, Box<Response>> {
     }
 }
 
-async fn gathered(state: &AppState, caller: &Caller) -> Result<super::Gathered, PageError> {
+async fn gathered(
+    state: &AppState,
+    caller: &Caller,
+) -> Result<std::sync::Arc<super::Gathered>, PageError> {
     let group = caller.group_id()?;
-    let inputs = Inputs::new(pollwatch_store::now());
-    Ok(gather(&Sources::of(state), group, inputs).await?)
+    Ok(state
+        .kept_reports
+        .get(&Sources::of(state), group, pollwatch_store::now())
+        .await?)
 }
 
 async fn show(
