@@ -131,6 +131,34 @@ pub fn page_routes() -> Router<AppState> {
     Router::new().route("/assessment", get(page))
 }
 
+/// Which stations the page lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Show {
+    /// Every station with a rating (the default).
+    Rated,
+    All,
+    Only(Rating),
+}
+
+impl Show {
+    fn shows(self, r: Rating) -> bool {
+        match self {
+            Self::Rated => r != Rating::NotRated,
+            Self::All => true,
+            Self::Only(only) => r == only,
+        }
+    }
+
+    /// Its `rating=` value.
+    fn key(self) -> &'static str {
+        match self {
+            Self::Rated => "",
+            Self::All => "all",
+            Self::Only(r) => r.as_str(),
+        }
+    }
+}
+
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct PageQuery {
@@ -378,12 +406,15 @@ async fn page(
     };
     caller.require(Permission::ReadGroupEvents)?;
     let group = caller.group_id()?;
+    // Stations with a rating by default: before the polls close most
+    // are not rated yet, and a coordinator looks for those that are.
     let filter = match q.rating.as_str() {
-        "" => None,
-        r => Some(Rating::parse(r).ok_or_else(|| {
+        "" => Show::Rated,
+        "all" => Show::All,
+        r => Show::Only(Rating::parse(r).ok_or_else(|| {
             PageError(ApiError::invalid(
                 "rating",
-                "one of fair, partially_fair, not_fair, not_rated",
+                "one of all, fair, partially_fair, not_fair, not_rated (none: the rated)",
             ))
         })?),
     };
@@ -448,12 +479,12 @@ async fn page(
     let start = a.stations.partition_point(|st| st.id <= after);
     let mut matching = a.stations[start..]
         .iter()
-        .filter(|st| filter.is_none_or(|f| st.rating == f));
+        .filter(|st| filter.shows(st.rating));
     let page: Vec<&StationAssessment> = matching.by_ref().take(PAGE).collect();
     let next = match (page.last(), matching.next()) {
-        (Some(last), Some(_)) => Some(match filter {
-            Some(f) => format!("/assessment?rating={}&after={}", f.as_str(), last.id),
-            None => format!("/assessment?after={}", last.id),
+        (Some(last), Some(_)) => Some(match filter.key() {
+            "" => format!("/assessment?after={}", last.id),
+            key => format!("/assessment?rating={key}&after={}", last.id),
         }),
         _ => None,
     };
@@ -517,14 +548,18 @@ async fn page(
         district_text: rules.district.text.get(lang).to_owned(),
         station_text: rules.station.text.get(lang).to_owned(),
         evidence_text: rules.evidence.text.get(lang).to_owned(),
-        filters: Rating::ALL
-            .into_iter()
-            .map(|r| (r.as_str(), rating(r), filter == Some(r)))
-            .collect(),
+        filters: [
+            (Show::Rated, tr.t("assessment.rated").to_owned()),
+            (Show::All, tr.t("assessment.all").to_owned()),
+        ]
+        .into_iter()
+        .chain(Rating::ALL.into_iter().map(|r| (Show::Only(r), rating(r))))
+        .map(|(show, label)| (show.key(), label, show == filter))
+        .collect(),
         shown: a
             .stations
             .iter()
-            .filter(|st| filter.is_none_or(|f| st.rating == f))
+            .filter(|st| filter.shows(st.rating))
             .count(),
         stations,
         next,
