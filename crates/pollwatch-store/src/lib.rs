@@ -344,6 +344,20 @@ pub struct LedgerKey {
     pub retired_at: Option<Timestamp>,
 }
 
+/// A coverage manifest another group sent, as imported: the signed note
+/// as it came, so it can be shown and checked again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredManifest {
+    /// The group name the manifest gives.
+    pub origin: String,
+    pub issued_at: u64,
+    pub note: String,
+    pub imported_at: Timestamp,
+}
+
+/// The most manifests a group keeps (one per other group).
+pub const MAX_MANIFESTS: usize = 1000;
+
 /// A signed checkpoint as stored: the log's own signed note.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredCheckpoint {
@@ -671,6 +685,42 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<()>;
     /// The group's keys, oldest first (of each kind, the one not retired signs).
     async fn ledger_keys(&self, group_id: RowId) -> Result<Vec<LedgerKey>>;
+
+    // --- Coverage shared between independent groups ---
+
+    /// The verifier key pinned for `origin`'s coverage manifests.
+    async fn coverage_key(&self, group_id: RowId, origin: &str) -> Result<Option<String>>;
+    /// Keep a verified manifest of `origin` and its key, in one
+    /// transaction: the key is pinned when none is, and replaces a pinned
+    /// one only with `replace_key` (the caller checked the key against the
+    /// pinned one); the manifest replaces the stored one only when issued
+    /// later. `false`: one issued as late or later is already there, and
+    /// nothing changed.
+    #[allow(clippy::too_many_arguments)]
+    async fn import_manifest(
+        &self,
+        group_id: RowId,
+        origin: &str,
+        verifier: &str,
+        replace_key: bool,
+        issued_at: u64,
+        note: &str,
+        at: Timestamp,
+    ) -> Result<bool>;
+    /// The manifests the group imported, by origin; at most [`MAX_MANIFESTS`].
+    async fn manifests(&self, group_id: RowId) -> Result<Vec<StoredManifest>>;
+    /// Share the group's own signed manifest with the other groups of this
+    /// instance (replacing what it shared before).
+    async fn share_manifest(
+        &self,
+        group_id: RowId,
+        issued_at: u64,
+        note: &str,
+        at: Timestamp,
+    ) -> Result<()>;
+    /// What the other groups of this instance share: (group, signed
+    /// note), at most [`MAX_MANIFESTS`].
+    async fn shared_manifests(&self, except_group: RowId) -> Result<Vec<(RowId, String)>>;
     /// Keep a signed checkpoint; one per size (`false`: one was there).
     async fn store_checkpoint(
         &self,

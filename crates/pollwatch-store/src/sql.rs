@@ -32,7 +32,7 @@ macro_rules! sql_store {
                 AssignedStation, Appended, BlobInfo, ImportReport, MAX_IDS_PER_READ, NewBlob, NewObserver, NewUser, Prepared,
                 Principal, Result, ResultImport, ResultImportInfo, Session, SessionLookup, SessionUse,
                 SessionOwner, StationImport, StationQuery, StoreError,
-                LedgerFile, LedgerFork, LedgerHead, LedgerKey, LedgerNode, StoredCheckpoint, TreeHash,
+                LedgerFile, LedgerFork, LedgerHead, LedgerKey, LedgerNode, StoredCheckpoint, StoredManifest, TreeHash,
                 WitnessedLog,
             };
 
@@ -2520,6 +2520,188 @@ macro_rules! sql_store {
                             retired_at: get::<Option<i64>>(r, "retired_at")?.map(Timestamp),
                         })
                     })
+                    .collect()
+                }
+
+                async fn coverage_key(&self, group_id: RowId, origin: &str) -> Result<Option<String>> {
+                    ::sqlx::query(
+                        "SELECT verifier FROM coverage_keys WHERE group_id = $1 AND origin = $2",
+                    )
+                    .bind(group_id)
+                    .bind(origin)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .map(|r| get(&r, "verifier"))
+                    .transpose()
+                }
+
+                async fn import_manifest(
+                    &self,
+                    group_id: RowId,
+                    origin: &str,
+                    verifier: &str,
+                    replace_key: bool,
+                    issued_at: u64,
+                    note: &str,
+                    at: Timestamp,
+                ) -> Result<bool> {
+                    let issued = i64::try_from(issued_at).map_err(|_| {
+                        StoreError::Forbidden(format!("issued-at {issued_at} is too large"))
+                    })?;
+                    let mut tx = Tx::begin(&self.pool).await?;
+                    let pinned: Option<String> = ::sqlx::query(
+                        "SELECT verifier FROM coverage_keys WHERE group_id = $1 AND origin = $2",
+                    )
+                    .bind(group_id)
+                    .bind(origin)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db)?
+                    .map(|r| get(&r, "verifier"))
+                    .transpose()?;
+                    match pinned.as_deref() {
+                        None => {
+                            ::sqlx::query(
+                                "INSERT INTO coverage_keys (group_id, origin, verifier, pinned_at) VALUES ($1, $2, $3, $4)",
+                            )
+                            .bind(group_id)
+                            .bind(origin)
+                            .bind(verifier)
+                            .bind(at.0)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db)?;
+                        }
+                        Some(p) if p == verifier => {}
+                        Some(_) if replace_key => {
+                            ::sqlx::query(
+                                "UPDATE coverage_keys SET verifier = $3, pinned_at = $4 WHERE group_id = $1 AND origin = $2",
+                            )
+                            .bind(group_id)
+                            .bind(origin)
+                            .bind(verifier)
+                            .bind(at.0)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db)?;
+                        }
+                        Some(_) => {
+                            return Err(StoreError::Forbidden(format!(
+                                "another key is pinned for {origin:?}'s manifests"
+                            )));
+                        }
+                    }
+                    let stored: Option<i64> = ::sqlx::query(
+                        "SELECT issued_at FROM coverage_manifests WHERE group_id = $1 AND origin = $2",
+                    )
+                    .bind(group_id)
+                    .bind(origin)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db)?
+                    .map(|r| get(&r, "issued_at"))
+                    .transpose()?;
+                    let newer = match stored {
+                        Some(old) if old >= issued => false,
+                        Some(_) => {
+                            ::sqlx::query(
+                                "UPDATE coverage_manifests SET issued_at = $3, note = $4, imported_at = $5 \
+                                 WHERE group_id = $1 AND origin = $2",
+                            )
+                            .bind(group_id)
+                            .bind(origin)
+                            .bind(issued)
+                            .bind(note)
+                            .bind(at.0)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db)?;
+                            true
+                        }
+                        None => {
+                            ::sqlx::query(
+                                "INSERT INTO coverage_manifests (group_id, origin, issued_at, note, imported_at) \
+                                 VALUES ($1, $2, $3, $4, $5)",
+                            )
+                            .bind(group_id)
+                            .bind(origin)
+                            .bind(issued)
+                            .bind(note)
+                            .bind(at.0)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db)?;
+                            true
+                        }
+                    };
+                    tx.commit().await?;
+                    Ok(newer)
+                }
+
+                async fn manifests(&self, group_id: RowId) -> Result<Vec<StoredManifest>> {
+                    ::sqlx::query(
+                        "SELECT origin, issued_at, note, imported_at FROM coverage_manifests \
+                         WHERE group_id = $1 ORDER BY origin LIMIT $2",
+                    )
+                    .bind(group_id)
+                    .bind($crate::MAX_MANIFESTS as i64)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .iter()
+                    .map(|r| {
+                        Ok(StoredManifest {
+                            origin: get(r, "origin")?,
+                            issued_at: u64::try_from(get::<i64>(r, "issued_at")?).unwrap_or(0),
+                            note: get(r, "note")?,
+                            imported_at: Timestamp(get(r, "imported_at")?),
+                        })
+                    })
+                    .collect()
+                }
+
+                async fn share_manifest(
+                    &self,
+                    group_id: RowId,
+                    issued_at: u64,
+                    note: &str,
+                    at: Timestamp,
+                ) -> Result<()> {
+                    let issued = i64::try_from(issued_at).map_err(|_| {
+                        StoreError::Forbidden(format!("issued-at {issued_at} is too large"))
+                    })?;
+                    let mut tx = Tx::begin(&self.pool).await?;
+                    ::sqlx::query("DELETE FROM coverage_shared WHERE group_id = $1")
+                        .bind(group_id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                    ::sqlx::query(
+                        "INSERT INTO coverage_shared (group_id, issued_at, note, shared_at) VALUES ($1, $2, $3, $4)",
+                    )
+                    .bind(group_id)
+                    .bind(issued)
+                    .bind(note)
+                    .bind(at.0)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                    tx.commit().await
+                }
+
+                async fn shared_manifests(&self, except_group: RowId) -> Result<Vec<(RowId, String)>> {
+                    ::sqlx::query(
+                        "SELECT group_id, note FROM coverage_shared WHERE group_id <> $1 \
+                         ORDER BY group_id LIMIT $2",
+                    )
+                    .bind(except_group)
+                    .bind($crate::MAX_MANIFESTS as i64)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .iter()
+                    .map(|r| Ok((get(r, "group_id")?, get(r, "note")?)))
                     .collect()
                 }
 

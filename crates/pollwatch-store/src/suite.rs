@@ -52,7 +52,8 @@ macro_rules! store_suite {
             stations_are_paged_filtered_and_found_by_word,
             the_evidence_tree_grows_by_compare_and_set,
             keys_checkpoints_and_cosignatures_are_kept,
-            a_witness_pins_keys_and_advances_once
+            a_witness_pins_keys_and_advances_once,
+            coverage_manifests_pin_keys_and_keep_the_newest
         );
     };
     (@each $make:path; $($name:ident),* $(,)?) => {
@@ -1934,4 +1935,83 @@ pub async fn a_witness_pins_keys_and_advances_once(store: Arc<dyn Store>) {
     store.record_fork(f.group_b, &fork).await.unwrap();
     assert_eq!(store.ledger_forks(f.group_b, 10).await.unwrap(), vec![fork]);
     assert!(store.ledger_forks(f.group_a, 10).await.unwrap().is_empty());
+}
+
+pub async fn coverage_manifests_pin_keys_and_keep_the_newest(store: Arc<dyn Store>) {
+    let f = fixture(&*store).await;
+    let b = f.group_b;
+    assert_eq!(store.coverage_key(b, "Ашық дауыс").await.unwrap(), None);
+    // The first manifest pins its key.
+    assert!(
+        store
+            .import_manifest(b, "Ашық дауыс", "key-1", false, 100, "note 100", T0)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .coverage_key(b, "Ашық дауыс")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("key-1")
+    );
+    // An older or as old one changes nothing; a newer one replaces it.
+    for (issued, note) in [(99, "note 99"), (100, "note 100 again")] {
+        assert!(
+            !store
+                .import_manifest(b, "Ашық дауыс", "key-1", false, issued, note, T0)
+                .await
+                .unwrap()
+        );
+    }
+    assert_eq!(store.manifests(b).await.unwrap()[0].note, "note 100");
+    assert!(
+        store
+            .import_manifest(b, "Ашық дауыс", "key-1", false, 101, "note 101", T0)
+            .await
+            .unwrap()
+    );
+    // Another key is refused, and stores nothing, unless accepted.
+    assert!(matches!(
+        store
+            .import_manifest(b, "Ашық дауыс", "key-2", false, 200, "forged", T0)
+            .await,
+        Err(StoreError::Forbidden(_))
+    ));
+    let kept = store.manifests(b).await.unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(
+        (kept[0].issued_at, kept[0].note.as_str()),
+        (101, "note 101")
+    );
+    assert!(
+        store
+            .import_manifest(b, "Ашық дауыс", "key-2", true, 200, "note 200", T0)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .coverage_key(b, "Ашық дауыс")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("key-2")
+    );
+    // Each group its own: the other group pinned and imported nothing.
+    assert_eq!(
+        store.coverage_key(f.group_a, "Ашық дауыс").await.unwrap(),
+        None
+    );
+    assert!(store.manifests(f.group_a).await.unwrap().is_empty());
+
+    // Shared within the instance: the latest of each group, never one's own.
+    store.share_manifest(f.group_a, 1, "a1", T0).await.unwrap();
+    store.share_manifest(f.group_a, 2, "a2", T0).await.unwrap();
+    assert_eq!(
+        store.shared_manifests(b).await.unwrap(),
+        vec![(f.group_a, "a2".to_owned())]
+    );
+    assert!(store.shared_manifests(f.group_a).await.unwrap().is_empty());
 }
