@@ -8,6 +8,7 @@ mod admin;
 mod assess;
 mod bench;
 mod bundle;
+mod coverage;
 mod demo;
 mod evidence;
 mod export;
@@ -15,6 +16,7 @@ mod files;
 mod forms;
 mod import;
 mod loadtest;
+mod plan;
 mod progress;
 mod report;
 mod results;
@@ -119,6 +121,14 @@ enum Command {
     /// Witnessing between groups: pin keys, cosign, exchange by files.
     #[command(subcommand)]
     Witness(evidence::WitnessCommand),
+    /// Before the vote: who covers which station (nearest to home,
+    /// districts saturated, a quick-count sample), from a file of homes.
+    #[command(subcommand)]
+    Plan(plan::PlanCommand),
+    /// Coverage shared between independent groups: signed manifests out
+    /// and in, and the combined coverage with its gaps.
+    #[command(subcommand)]
+    Coverage(coverage::CoverageCommand),
 }
 
 #[derive(Subcommand)]
@@ -176,6 +186,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Key(cmd) => evidence::run_key(&db, cmd).await,
         Command::Checkpoint(args) => evidence::run_checkpoint(&db, args).await,
         Command::Witness(cmd) => evidence::run_witness(&db, cmd).await,
+        Command::Plan(cmd) => plan::run(&db, cmd).await,
+        Command::Coverage(cmd) => coverage::run(&db, cmd).await,
     }
 }
 

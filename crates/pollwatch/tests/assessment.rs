@@ -85,7 +85,10 @@ async fn a_coordinator_sees_why_a_station_is_not_fair(backend: Backend) {
     assert!(html.contains("Наблюдатели могли наблюдать"));
 
     // Rated stations by default; the other one only among all.
-    assert!(!html.contains(r#"href="/stations/102""#), "102 is not rated");
+    assert!(
+        !html.contains(r#"href="/stations/102""#),
+        "102 is not rated"
+    );
     let (status, all) = page(&app, &coord, "/assessment?rating=all").await;
     assert_eq!(status, 200);
     assert!(all.contains(r#"href="/stations/102""#), "all stations");

@@ -548,3 +548,154 @@ async fn a_shell_assignment_is_logged_once() {
     assert_eq!(log[0].event.payload["by"], "cli");
     assert_eq!(log[0].event.payload["change"], "assign");
 }
+
+/// Great-circle metres, as an independent check of the plan's distances.
+fn metres(a: (f64, f64), b: (f64, f64)) -> f64 {
+    let (p1, p2) = (a.0.to_radians(), b.0.to_radians());
+    let dp = p2 - p1;
+    let dl = (b.1 - a.1).to_radians();
+    let h = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+    2.0 * 6_371_008.8 * h.sqrt().asin()
+}
+
+/// `pollwatch plan nearest` on the demo city: every volunteer placed once,
+/// each distance the one between the two stations, and the total the
+/// least any assignment gives, found here by brute force (in an optimal
+/// assignment of n volunteers each goes to one of its n nearest stations,
+/// or one of those would be free and nearer). Bad rows are refused with
+/// file, line and column, and no plan is written.
+#[test]
+fn plan_nearest_is_optimal_and_refuses_bad_homes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("plan.db");
+    let (code, _, err) = run(pollwatch(&db).args(["demo", "--no-serve"]));
+    assert_eq!(code, 0, "{err}");
+    let city = pollwatch_demo::city(pollwatch_demo::DEFAULT_SEED);
+    let at: Vec<(String, (f64, f64))> = city
+        .stations
+        .iter()
+        .filter_map(|s| {
+            s.coordinates
+                .map(|c| (s.number.to_string(), (c.latitude, c.longitude)))
+        })
+        .collect();
+    // Six volunteers living close together, so they compete for stations.
+    let homes: Vec<(String, usize)> = [0usize, 1, 2, 3, 5, 8]
+        .iter()
+        .enumerate()
+        .map(|(i, &j)| (format!("Тест-{i}"), j))
+        .collect();
+    let file = dir.path().join("homes.csv");
+    let mut text = String::from("code_name,home_station\n");
+    for (name, j) in &homes {
+        text.push_str(&format!("{name},{}\n", at[*j].0));
+    }
+    std::fs::write(&file, &text).unwrap();
+    let out = dir.path().join("plan.csv");
+    let (code, _, err) = run(pollwatch(&db).args([
+        "plan",
+        "nearest",
+        "--group",
+        "ashyq-dauys",
+        "--homes",
+        file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("optimal"), "{err}");
+
+    let mut r = csv::Reader::from_path(&out).unwrap();
+    assert_eq!(
+        r.headers().unwrap().iter().collect::<Vec<_>>(),
+        ["code_name", "station", "distance_m"]
+    );
+    let rows: Vec<(String, String, u64)> = r
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[0].to_owned(), r[1].to_owned(), r[2].parse().unwrap())
+        })
+        .collect();
+    assert_eq!(rows.len(), homes.len(), "everyone placed: {rows:?}");
+    let mut stations: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
+    stations.sort();
+    stations.dedup();
+    assert_eq!(stations.len(), rows.len(), "one volunteer per station");
+    let position = |number: &str| at.iter().position(|(n, _)| n == number).unwrap();
+    let mut total = 0.0;
+    for (name, station, d) in &rows {
+        let home = homes.iter().find(|(n, _)| n == name).unwrap().1;
+        let m = metres(at[home].1, at[position(station)].1);
+        assert!((m - *d as f64).abs() <= 1.0, "{name}: {d} m, measured {m}");
+        total += *d as f64;
+    }
+
+    // Brute force over each volunteer's six nearest stations.
+    let n = homes.len();
+    let nearest: Vec<Vec<(usize, f64)>> = homes
+        .iter()
+        .map(|(_, h)| {
+            let mut d: Vec<(usize, f64)> = (0..at.len())
+                .map(|j| (j, metres(at[*h].1, at[j].1)))
+                .collect();
+            d.sort_by(|a, b| a.1.total_cmp(&b.1));
+            d.truncate(n);
+            d
+        })
+        .collect();
+    fn best(i: usize, used: &mut Vec<usize>, nearest: &[Vec<(usize, f64)>]) -> f64 {
+        if i == nearest.len() {
+            return 0.0;
+        }
+        let mut min = f64::INFINITY;
+        for &(j, d) in &nearest[i] {
+            if used.contains(&j) {
+                continue;
+            }
+            used.push(j);
+            min = min.min(d.round() + best(i + 1, used, nearest));
+            used.pop();
+        }
+        min
+    }
+    let optimum = best(0, &mut Vec::new(), &nearest);
+    assert!(
+        (total - optimum).abs() <= n as f64,
+        "plan total {total} m, brute force {optimum} m"
+    );
+
+    // Bad homes: a station that is not the election's, a code name twice,
+    // a missing column. Each is named where it is, and nothing is written.
+    std::fs::remove_file(&out).unwrap();
+    let plan_with = |text: &str| {
+        std::fs::write(&file, text).unwrap();
+        run(pollwatch(&db).args([
+            "plan",
+            "nearest",
+            "--group",
+            "ashyq-dauys",
+            "--homes",
+            file.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]))
+    };
+    let first = &at[0].0;
+    let (code, _, err) = plan_with(&format!(
+        "code_name,home_station\nA,{first}\nB,99999\nA,{first}\n"
+    ));
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("homes.csv:3: home_station: no station \"99999\""),
+        "{err}"
+    );
+    assert!(
+        err.contains("homes.csv:4: code_name: \"A\" again (first on line 2)"),
+        "{err}"
+    );
+    let (code, _, err) = plan_with(&format!("code_name,home\nA,{first}\n"));
+    assert_ne!(code, 0);
+    assert!(err.contains("no column \"home_station\""), "{err}");
+    assert!(!out.exists(), "no plan written");
+}

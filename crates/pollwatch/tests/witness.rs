@@ -429,3 +429,154 @@ async fn the_server_signs_checkpoints_and_neighbours_cosign_them() {
         .unwrap();
     assert_eq!(res.status(), 404);
 }
+
+/// The station numbers a manifest file announces.
+fn announced(path: &Path) -> std::collections::BTreeSet<String> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.strip_prefix("station "))
+        .map(|l| l.split(' ').next().unwrap().to_owned())
+        .collect()
+}
+
+/// Two groups that never coordinate exchange coverage manifests by file:
+/// the combined coverage is the union of their stations, a changed byte
+/// or a changed key is refused (the key only on purpose), a newer
+/// manifest replaces the older, and a third group takes in what the
+/// others share on the instance.
+#[test]
+fn coverage_manifests_combine_and_refuse_tampering_and_new_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("pollwatch.db");
+    ok(&db, &["demo", "--no-serve"]);
+    for g in ["ashyq-dauys", "adal-sanaq"] {
+        ok(&db, &["key", "create", "--group", g]);
+    }
+    let a = dir.path().join("ashyq.manifest");
+    let b = dir.path().join("adal.manifest");
+    let export = |group: &str, out: &Path, extra: &[&str]| {
+        let mut args = vec!["coverage", "export", "--group", group, "--out"];
+        let out = out.display().to_string();
+        args.push(&out);
+        args.extend_from_slice(extra);
+        ok(&db, &args)
+    };
+    export(
+        "ashyq-dauys",
+        &a,
+        &["--window", "07:00-13:00", "--window", "14:00-20:00"],
+    );
+    export("adal-sanaq", &b, &[]);
+    let text = std::fs::read_to_string(&a).unwrap();
+    assert!(
+        text.starts_with("pollwatch coverage manifest v1\n"),
+        "{text}"
+    );
+    assert!(!text.contains("Барыс"), "no observer's code name: {text}");
+    let (ours, theirs) = (announced(&b), announced(&a));
+    assert!(!ours.is_empty() && !theirs.is_empty());
+
+    let import = |file: &Path, extra: &[&str]| {
+        let f = file.display().to_string();
+        let mut args = vec!["coverage", "import", "--group", "adal-sanaq", f.as_str()];
+        args.extend_from_slice(extra);
+        run(pollwatch(&db).args(&args))
+    };
+    let (code, _, err) = import(&a, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("pinned on first use"), "{err}");
+
+    // The combined coverage, against the union computed here.
+    let csv_out = dir.path().join("combined.csv");
+    let shown = ok(
+        &db,
+        &[
+            "coverage",
+            "show",
+            "--group",
+            "adal-sanaq",
+            "--out",
+            &csv_out.display().to_string(),
+        ],
+    );
+    let mut r = csv::Reader::from_path(&csv_out).unwrap();
+    let rows: Vec<(String, String)> = r
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[0].to_owned(), r[2].to_owned())
+        })
+        .collect();
+    let covered: std::collections::BTreeSet<String> = rows
+        .iter()
+        .filter(|(_, c)| c != "gap")
+        .map(|(s, _)| s.clone())
+        .collect();
+    let union: std::collections::BTreeSet<String> = ours.union(&theirs).cloned().collect();
+    assert_eq!(covered, union, "combined coverage is the union");
+    let both: Vec<&String> = rows
+        .iter()
+        .filter(|(_, c)| c == "both")
+        .map(|(s, _)| s)
+        .collect();
+    assert_eq!(both.len(), ours.intersection(&theirs).count());
+    let gaps = rows.iter().filter(|(_, c)| c == "gap").count();
+    assert_eq!(gaps, 616 - union.len(), "the gaps nobody covers");
+    assert!(
+        shown.contains(&format!("616 stations: {} covered", union.len())),
+        "{shown}"
+    );
+
+    // Any changed byte of the manifest is refused, and changes nothing.
+    let tampered = dir.path().join("tampered.manifest");
+    let first_station = theirs.iter().next().unwrap();
+    std::fs::write(
+        &tampered,
+        text.replacen(
+            &format!("station {first_station} "),
+            &format!("station {first_station}0 "),
+            1,
+        ),
+    )
+    .unwrap();
+    let (code, _, err) = import(&tampered, &[]);
+    assert_ne!(code, 0);
+    assert!(err.contains("REFUSED"), "{err}");
+    let mut flipped = text.clone().into_bytes();
+    let at = text.find("issued-at ").unwrap() + "issued-at ".len();
+    flipped[at] = if flipped[at] == b'9' { b'8' } else { b'9' };
+    std::fs::write(&tampered, &flipped).unwrap();
+    let (code, _, err) = import(&tampered, &[]);
+    assert_ne!(code, 0, "{err}");
+
+    // A manifest signed by a changed key is refused loudly, then accepted
+    // on purpose, and being newer it replaces the old one.
+    ok(&db, &["key", "rotate", "--group", "ashyq-dauys"]);
+    std::thread::sleep(Duration::from_millis(1100));
+    export("ashyq-dauys", &a, &[]);
+    let (code, _, err) = import(&a, &[]);
+    assert_ne!(code, 0);
+    assert!(err.contains("is pinned for that group: refused"), "{err}");
+    assert!(err.contains("--accept-new-key"), "says how: {err}");
+    let (code, _, err) = import(&a, &["--accept-new-key"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("NEW key accepted"), "{err}");
+    // The old manifest, older, changes nothing now.
+    std::fs::write(&tampered, &text).unwrap();
+    let (code, _, err) = import(&tampered, &["--accept-new-key"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("not newer"), "{err}");
+
+    // Within the instance: shared by one group, taken in by another.
+    export("adal-sanaq", &b, &["--share"]);
+    let (code, _, err) =
+        run(pollwatch(&db).args(["coverage", "import", "--group", "birge", "--shared"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("Адал санақ"), "{err}");
+    let shown = ok(&db, &["coverage", "show", "--group", "birge"]);
+    assert!(
+        shown.contains(r#"manifest of "Адал санақ (Honest Count)""#),
+        "{shown}"
+    );
+}

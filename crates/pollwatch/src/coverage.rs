@@ -1,0 +1,431 @@
+//! `pollwatch coverage`: coverage shared between independent groups by
+//! signed manifests (`pollwatch_planning::manifest`): export the group's
+//! own, import other groups' (the key pinned on first use), and see the
+//! combined coverage, stations covered twice and the gaps nobody covers.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+use pollwatch_domain::{Group, Slug};
+use pollwatch_planning::manifest::{self, CoveredStation, Manifest, ManifestError, Window};
+use pollwatch_store::Store;
+
+#[derive(Subcommand)]
+pub enum CoverageCommand {
+    /// Write the group's signed coverage manifest (stations and times, no
+    /// observer): its current assignments, or the stations of a plan.
+    Export(ExportArgs),
+    /// Take in other groups' manifests (files): each signature checked,
+    /// each group's key pinned on first use; a newer manifest of a group
+    /// replaces its older one.
+    Import(ImportArgs),
+    /// The combined coverage: ours and the imported manifests, stations
+    /// covered twice, and the gaps nobody covers.
+    Show(ShowArgs),
+}
+
+#[derive(Args)]
+pub struct ExportArgs {
+    #[arg(long)]
+    group: String,
+    /// The manifest file to write.
+    #[arg(long)]
+    out: PathBuf,
+    /// A plan (`pollwatch plan`'s CSV) whose stations to announce, rather
+    /// than the group's current assignments.
+    #[arg(long)]
+    plan: Option<PathBuf>,
+    /// When the group will be there, `HH:MM-HH:MM`, repeatable.
+    #[arg(long = "window", default_value = "07:00-20:00")]
+    windows: Vec<String>,
+    /// Also share it with the other groups of this instance (`coverage
+    /// import --shared` there takes it in).
+    #[arg(long)]
+    share: bool,
+    #[arg(long)]
+    election: Option<String>,
+    #[command(flatten)]
+    place: crate::evidence::Place,
+}
+
+#[derive(Args)]
+pub struct ImportArgs {
+    #[arg(long)]
+    group: String,
+    /// Manifest files.
+    files: Vec<PathBuf>,
+    /// Also take in what the other groups of this instance share.
+    #[arg(long)]
+    shared: bool,
+    /// Accept a manifest signed by another key than the one pinned for
+    /// its group, and pin the new one. Only after asking that group, by
+    /// another channel, whether it really changed its key.
+    #[arg(long)]
+    accept_new_key: bool,
+}
+
+#[derive(Args)]
+pub struct ShowArgs {
+    #[arg(long)]
+    group: String,
+    /// Write every station with who covers it as CSV
+    /// (`station,district,coverage,groups`).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[arg(long)]
+    election: Option<String>,
+}
+
+pub async fn run(db: &str, cmd: CoverageCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        CoverageCommand::Export(a) => export(db, a).await,
+        CoverageCommand::Import(a) => import(db, a).await,
+        CoverageCommand::Show(a) => show(db, a).await,
+    }
+}
+
+async fn group_of(store: &dyn Store, slug: &str) -> anyhow::Result<Group> {
+    let slug = Slug::parse(slug).context("--group")?;
+    store
+        .group(&slug)
+        .await?
+        .with_context(|| format!("no group {slug}"))
+}
+
+/// The election's stations (number, district) and its name.
+async fn election_stations(
+    store: &dyn Store,
+    election: Option<&str>,
+) -> anyhow::Result<(String, Vec<pollwatch_domain::Station>)> {
+    let election = crate::pick_election(store, election)
+        .await?
+        .context("no election: import a station registry first")?;
+    let stations = store.stations(election.id).await?;
+    Ok((election.slug.as_str().to_owned(), stations))
+}
+
+/// The station numbers the group covers now, by its assignments.
+async fn own_stations(
+    store: &dyn Store,
+    group: &Group,
+    stations: &[pollwatch_domain::Station],
+) -> anyhow::Result<Vec<String>> {
+    let by_id: HashMap<_, _> = stations
+        .iter()
+        .map(|s| (s.id, s.record.number.as_str().to_owned()))
+        .collect();
+    let mut own: Vec<String> = store
+        .assignments(group.id)
+        .await?
+        .into_iter()
+        .filter_map(|a| by_id.get(&a.station_id).cloned())
+        .collect();
+    own.sort();
+    own.dedup();
+    Ok(own)
+}
+
+async fn export(db: &str, a: ExportArgs) -> anyhow::Result<ExitCode> {
+    let store = crate::open_store(db).await?;
+    let group = group_of(&*store, &a.group).await?;
+    let keys = a.place.keys(db);
+    let key = pollwatch_server::ledger::signing_key(
+        &*store,
+        &keys,
+        &group,
+        pollwatch_server::ledger::LOG_KEY,
+    )
+    .await?
+    .with_context(|| {
+        format!(
+            "no log key of group {} in {}: a manifest is signed with it (`pollwatch key create --group {}`)",
+            group.slug,
+            keys.dir().display(),
+            group.slug
+        )
+    })?;
+    let (election, stations) = election_stations(&*store, a.election.as_deref()).await?;
+    let mut windows = a
+        .windows
+        .iter()
+        .map(|w| Window::parse(w).map_err(|e| anyhow::anyhow!("--window {w:?}: {e}")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    windows.sort();
+    let numbers: Vec<String> = match &a.plan {
+        None => own_stations(&*store, &group, &stations).await?,
+        Some(path) => {
+            let known: std::collections::HashSet<&str> =
+                stations.iter().map(|s| s.record.number.as_str()).collect();
+            let mut r = csv::Reader::from_path(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let col = r
+                .headers()?
+                .iter()
+                .position(|h| h.trim_start_matches('\u{feff}') == "station")
+                .with_context(|| format!("{}:1: no column \"station\"", path.display()))?;
+            let mut out = Vec::new();
+            for (i, rec) in r.records().enumerate() {
+                let rec = rec.with_context(|| format!("{}:{}", path.display(), i + 2))?;
+                let n = rec.get(col).unwrap_or("").trim();
+                if !known.contains(n) {
+                    anyhow::bail!(
+                        "{}:{}: station: no station {n:?} in election {election}",
+                        path.display(),
+                        i + 2
+                    );
+                }
+                out.push(n.to_owned());
+            }
+            out.sort();
+            out.dedup();
+            out
+        }
+    };
+    // Byte order, as the format asks.
+    let mut covered: Vec<CoveredStation> = numbers
+        .into_iter()
+        .map(|number| CoveredStation {
+            number,
+            windows: windows.clone(),
+        })
+        .collect();
+    covered.sort_by(|x, y| x.number.as_bytes().cmp(y.number.as_bytes()));
+    let issued_at = u64::try_from(pollwatch_store::now().0 / 1000).unwrap_or(0);
+    let m = Manifest {
+        election,
+        group: group.name.clone(),
+        issued_at,
+        key: key.verifier().to_string(),
+        stations: covered,
+    };
+    let signed = manifest::sign_manifest(&m, &key)?;
+    write_atomically(&a.out, signed.as_bytes())
+        .with_context(|| format!("writing {}", a.out.display()))?;
+    if a.share {
+        store
+            .share_manifest(group.id, issued_at, &signed, pollwatch_store::now())
+            .await?;
+    }
+    eprintln!(
+        "wrote the coverage manifest of {} ({} stations, election {}){} to {}",
+        group.name,
+        m.stations.len(),
+        m.election,
+        if a.share {
+            ", shared on this instance,"
+        } else {
+            ""
+        },
+        a.out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn import(db: &str, a: ImportArgs) -> anyhow::Result<ExitCode> {
+    let store = crate::open_store(db).await?;
+    let group = group_of(&*store, &a.group).await?;
+    let mut texts: Vec<(String, String)> = Vec::new();
+    for f in &a.files {
+        let bytes = std::fs::read(f).with_context(|| format!("reading {}", f.display()))?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| anyhow::anyhow!("{}: not a manifest (not UTF-8 text)", f.display()))?;
+        texts.push((f.display().to_string(), text));
+    }
+    if a.shared {
+        for (id, note) in store.shared_manifests(group.id).await? {
+            texts.push((format!("shared by group #{id}"), note));
+        }
+    }
+    if texts.is_empty() {
+        anyhow::bail!("no manifest given: name files, or --shared");
+    }
+    let mut refused = 0;
+    for (from, text) in &texts {
+        match import_one(&*store, &group, text, a.accept_new_key).await {
+            Ok(line) => eprintln!("{from}: {line}"),
+            Err(e) => {
+                refused += 1;
+                eprintln!("{from}: REFUSED: {e:#}");
+            }
+        }
+    }
+    Ok(if refused == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+async fn import_one(
+    store: &dyn Store,
+    group: &Group,
+    text: &str,
+    accept_new_key: bool,
+) -> anyhow::Result<String> {
+    let origin = manifest::peek_group(text)?;
+    if origin == group.name {
+        anyhow::bail!("this is the manifest of {origin:?}, the group itself");
+    }
+    let pinned = store
+        .coverage_key(group.id, &origin)
+        .await?
+        .map(|k| pollwatch_ledger::VerifierKey::parse(&k))
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("the key pinned for {origin:?} does not parse: {e}"))?;
+    let v = match manifest::verify_manifest(text, pinned.as_ref()) {
+        Err(ManifestError::KeyChanged { .. }) if accept_new_key => {
+            manifest::verify_manifest(text, None)?
+        }
+        other => other?,
+    };
+    let first_use = pinned.is_none();
+    let replacing = pinned.as_ref().is_some_and(|p| p != &v.key);
+    let stored = store
+        .import_manifest(
+            group.id,
+            &v.manifest.group,
+            &v.key.to_string(),
+            replacing,
+            v.manifest.issued_at,
+            text,
+            pollwatch_store::now(),
+        )
+        .await?;
+    let key_note = if first_use {
+        format!(" (key {} pinned on first use)", v.key.to_string())
+    } else if replacing {
+        " (its NEW key accepted and pinned)".to_owned()
+    } else {
+        String::new()
+    };
+    Ok(if stored {
+        format!(
+            "{} stations of {:?}, election {}, issued at {}{key_note}",
+            v.manifest.stations.len(),
+            v.manifest.group,
+            v.manifest.election,
+            v.manifest.issued_at
+        )
+    } else {
+        format!(
+            "{:?}'s manifest issued at {} is not newer than the one kept: nothing changed",
+            v.manifest.group, v.manifest.issued_at
+        )
+    })
+}
+
+async fn show(db: &str, a: ShowArgs) -> anyhow::Result<ExitCode> {
+    let store = crate::open_store(db).await?;
+    let group = group_of(&*store, &a.group).await?;
+    let (election, stations) = election_stations(&*store, a.election.as_deref()).await?;
+    let own = own_stations(&*store, &group, &stations).await?;
+    let mut manifests = Vec::new();
+    for m in store.manifests(group.id).await? {
+        // Verified again: the store keeps the note as it came.
+        let key = store
+            .coverage_key(group.id, &m.origin)
+            .await?
+            .map(|k| pollwatch_ledger::VerifierKey::parse(&k))
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("the key pinned for {:?}: {e}", m.origin))?;
+        match manifest::verify_manifest(&m.note, key.as_ref()) {
+            Ok(v) => manifests.push(v.manifest),
+            Err(e) => eprintln!("{:?}'s stored manifest is refused: {e}", m.origin),
+        }
+    }
+    let numbers: Vec<String> = stations
+        .iter()
+        .map(|s| s.record.number.as_str().to_owned())
+        .collect();
+    let c = manifest::combine(&election, &numbers, &group.name, &own, &manifests);
+    let n = &c.counts;
+    println!(
+        "{} stations: {} covered ({} by us, {} by other groups, {} by us and others), {} covered twice or more, {} gaps",
+        n.stations, n.covered, n.by_us, n.by_others, n.by_us_and_others, n.twice_or_more, n.gaps
+    );
+    for (g, issued) in &c.used {
+        println!("  manifest of {g:?}, issued at {issued}");
+    }
+    for s in &c.skipped {
+        println!("  not counted: {}", serde_json::to_string(s)?);
+    }
+    const SHOWN: usize = 30;
+    if !c.covered_twice.is_empty() {
+        let first: Vec<&str> = c
+            .covered_twice
+            .iter()
+            .take(SHOWN)
+            .map(String::as_str)
+            .collect();
+        println!(
+            "covered twice: {}{}",
+            first.join(", "),
+            more(c.covered_twice.len(), SHOWN)
+        );
+    }
+    if let Some(out) = &a.out {
+        let coverage = c.coverage(&group.name, &numbers);
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(["station", "district", "coverage", "groups"])?;
+        for ((s, number), cov) in stations.iter().zip(&numbers).zip(&coverage) {
+            let groups = c
+                .stations
+                .get(number)
+                .map(|cs| {
+                    cs.iter()
+                        .map(|x| x.group.as_str())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                })
+                .unwrap_or_default();
+            w.write_record([
+                number.as_str(),
+                &s.record.district,
+                coverage_word(*cov),
+                &groups,
+            ])?;
+        }
+        let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
+        write_atomically(out, &bytes).with_context(|| format!("writing {}", out.display()))?;
+        eprintln!("wrote {} stations to {}", numbers.len(), out.display());
+    } else if !c.gaps.is_empty() {
+        let first: Vec<&str> = c.gaps.iter().take(SHOWN).map(String::as_str).collect();
+        println!("gaps: {}{}", first.join(", "), more(c.gaps.len(), SHOWN));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn more(all: usize, shown: usize) -> String {
+    if all > shown {
+        format!(" and {} more (--out FILE lists every station)", all - shown)
+    } else {
+        String::new()
+    }
+}
+
+fn coverage_word(c: pollwatch_planning::map::Coverage) -> &'static str {
+    use pollwatch_planning::map::Coverage as C;
+    match c {
+        C::Ours => "ours",
+        C::Others => "others",
+        C::Both => "both",
+        C::Gap => "gap",
+    }
+}
+
+/// Write the whole file or leave what was there.
+fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
