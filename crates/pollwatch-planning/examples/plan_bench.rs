@@ -77,7 +77,10 @@ fn main() {
                 body,
                 "\"generated_by\": \"cargo run --release -p pollwatch-planning --example plan_bench -- fixture {rows} {cols} OUT.json {seed}: pollwatch_planning::bench::city({cols}, {seed}) and bench::volunteers(&stations, {rows}, {seed}); cost[i][j] = distance_m(home of volunteer i, station j); scipy_total by scripts/bench/assign_scipy.py --store\","
             );
-            let _ = writeln!(body, "\"rows\": {rows},\n\"cols\": {cols},\n\"seed\": {seed},");
+            let _ = writeln!(
+                body,
+                "\"rows\": {rows},\n\"cols\": {cols},\n\"seed\": {seed},"
+            );
             let _ = writeln!(
                 body,
                 "\"stations\": {},",
@@ -89,13 +92,23 @@ fn main() {
             let _ = writeln!(
                 body,
                 "\"homes\": {},",
-                json_numbers(volunteers.iter().map(|v| v.home.expect("a home").to_string()))
+                json_numbers(
+                    volunteers
+                        .iter()
+                        .map(|v| v.home.expect("a home").to_string())
+                )
             );
-            let _ = writeln!(body, "\"cost\": {}", json_numbers(cost.iter().map(u64::to_string)));
+            let _ = writeln!(
+                body,
+                "\"cost\": {}",
+                json_numbers(cost.iter().map(u64::to_string))
+            );
             body.push_str("}\n");
             std::fs::write(out, body).expect("written");
             println!("wrote {out}");
         }
-        _ => eprintln!("usage: plan_bench sparse V S [seed] | dense N OUT [seed] | fixture ROWS COLS OUT [seed]"),
+        _ => eprintln!(
+            "usage: plan_bench sparse V S [seed] | dense N OUT [seed] | fixture ROWS COLS OUT [seed]"
+        ),
     }
 }

@@ -113,7 +113,9 @@ impl std::fmt::Display for Unplaceable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Unplaceable::NoHome => write!(f, "no home station given"),
-            Unplaceable::UnknownHome { home } => write!(f, "home station {home} is not in the list"),
+            Unplaceable::UnknownHome { home } => {
+                write!(f, "home station {home} is not in the list")
+            }
             Unplaceable::HomeWithoutCoordinates { home } => {
                 write!(f, "home station {home} has no coordinates")
             }
@@ -210,7 +212,9 @@ pub enum CertificateError {
     Total { stated: u64, measured: u64 },
     #[error("the dual of station {station} is {value}, above 0")]
     PositiveStationDual { station: usize, value: i64 },
-    #[error("the left-over dual is {0}: it must be 0 when no volunteer must be left over, and ≤ 0 always")]
+    #[error(
+        "the left-over dual is {0}: it must be 0 when no volunteer must be left over, and ≤ 0 always"
+    )]
     LeftOverDual(i64),
     #[error("at least one volunteer per station is needed")]
     ZeroCapacity,
@@ -277,7 +281,9 @@ pub(crate) fn home_of(
     volunteer: &Volunteer,
 ) -> Result<(f64, f64), Unplaceable> {
     let home = volunteer.home.ok_or(Unplaceable::NoHome)?;
-    let station = stations.get(home).ok_or(Unplaceable::UnknownHome { home })?;
+    let station = stations
+        .get(home)
+        .ok_or(Unplaceable::UnknownHome { home })?;
     usable(station.at).ok_or(Unplaceable::HomeWithoutCoordinates { home })
 }
 
@@ -582,9 +588,12 @@ impl Solver {
         let mut repair = Vec::new();
         if self.m > 0 {
             for row in 0..self.n {
-                let near =
-                    self.grid
-                        .nearest(&self.cols_pt, self.rows_ll[row], &self.rows_pt[row], self.wanted);
+                let near = self.grid.nearest(
+                    &self.cols_pt,
+                    self.rows_ll[row],
+                    &self.rows_pt[row],
+                    self.wanted,
+                );
                 for (d, col) in near {
                     self.add_edge(row, col, d, &mut repair);
                 }
@@ -701,8 +710,7 @@ impl Solver {
                         self.u[r as usize] -= delta;
                     }
                     for &(r, c) in &self.col_adj[col] {
-                        if !self.col_rows[col].contains(&r)
-                            && i64::from(c) - self.u[r as usize] < 0
+                        if !self.col_rows[col].contains(&r) && i64::from(c) - self.u[r as usize] < 0
                         {
                             queue.push(r);
                         }
@@ -1012,7 +1020,7 @@ pub struct DenseAssignment {
 /// Solves a dense assignment problem (see [`DenseAssignment`]); costs up
 /// to [`MAX_DENSE_COST`].
 pub fn solve_dense(cost: &[u64], rows: usize, cols: usize) -> Result<DenseAssignment, Error> {
-    let expected = rows.checked_mul(cols).ok_or_else(|| Error::MatrixShape {
+    let expected = rows.checked_mul(cols).ok_or(Error::MatrixShape {
         rows,
         cols,
         expected: usize::MAX,
@@ -1036,9 +1044,17 @@ pub fn solve_dense(cost: &[u64], rows: usize, cols: usize) -> Result<DenseAssign
     }
     // Rows ≤ columns for the method; a taller matrix is solved transposed.
     let transposed = rows > cols;
-    let (nr, nc) = if transposed { (cols, rows) } else { (rows, cols) };
+    let (nr, nc) = if transposed {
+        (cols, rows)
+    } else {
+        (rows, cols)
+    };
     let at = |i: usize, j: usize| -> i64 {
-        let idx = if transposed { j * cols + i } else { i * cols + j };
+        let idx = if transposed {
+            j * cols + i
+        } else {
+            i * cols + j
+        };
         cost[idx] as i64
     };
     let (col4row, u, v) = crouse(nr, nc, at);
@@ -1075,7 +1091,11 @@ pub fn solve_dense(cost: &[u64], rows: usize, cols: usize) -> Result<DenseAssign
 
 /// Crouse's shortest augmenting path for nr ≤ nc: the column of each
 /// row and the duals (u free, v ≤ 0, c − u − v ≥ 0, tight on the pairs).
-fn crouse(nr: usize, nc: usize, cost: impl Fn(usize, usize) -> i64) -> (Vec<usize>, Vec<i64>, Vec<i64>) {
+fn crouse(
+    nr: usize,
+    nc: usize,
+    cost: impl Fn(usize, usize) -> i64,
+) -> (Vec<usize>, Vec<i64>, Vec<i64>) {
     let mut u = vec![0i64; nr];
     let mut v = vec![0i64; nc];
     let mut col4row = vec![usize::MAX; nr];
@@ -1198,7 +1218,11 @@ pub fn verify_dense(cost: &[u64], a: &DenseAssignment) -> Result<Certificate, Ce
         });
     }
     // The longer side's duals are the bounded ones.
-    let bounded = if rows > cols { &a.row_duals } else { &a.col_duals };
+    let bounded = if rows > cols {
+        &a.row_duals
+    } else {
+        &a.col_duals
+    };
     if let Some((j, &value)) = bounded.iter().enumerate().find(|(_, v)| **v > 0) {
         return Err(CertificateError::PositiveStationDual { station: j, value });
     }

@@ -92,7 +92,7 @@ pub fn city(count: usize, seed: u64) -> Vec<Station> {
 /// `count` volunteers whose homes are among a fifth of `stations` (drawn
 /// from the seed), so that many share one.
 pub fn volunteers(stations: &[Station], count: usize, seed: u64) -> Vec<Volunteer> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_0f_4011);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x005e_ed0f_4011);
     let residential: Vec<usize> = if stations.is_empty() {
         Vec::new()
     } else {
@@ -110,7 +110,11 @@ pub fn volunteers(stations: &[Station], count: usize, seed: u64) -> Vec<Voluntee
 
 /// Solves `volunteers` × `stations` of a synthetic city nearest to home
 /// (one per station) and reports the certificate.
-pub fn run(volunteers_count: usize, stations_count: usize, seed: u64) -> Result<BenchReport, Error> {
+pub fn run(
+    volunteers_count: usize,
+    stations_count: usize,
+    seed: u64,
+) -> Result<BenchReport, Error> {
     let stations = city(stations_count, seed);
     let volunteers = volunteers(&stations, volunteers_count, seed);
     let options = NearestOptions::default();

@@ -91,8 +91,10 @@ impl Window {
         let (a, b) = s
             .split_once('-')
             .ok_or_else(|| format!("window {s:?} is not HH:MM-HH:MM"))?;
-        let from = minutes(a).ok_or_else(|| format!("{a:?} is not a time HH:MM from 00:00 to 24:00"))?;
-        let to = minutes(b).ok_or_else(|| format!("{b:?} is not a time HH:MM from 00:00 to 24:00"))?;
+        let from =
+            minutes(a).ok_or_else(|| format!("{a:?} is not a time HH:MM from 00:00 to 24:00"))?;
+        let to =
+            minutes(b).ok_or_else(|| format!("{b:?} is not a time HH:MM from 00:00 to 24:00"))?;
         if from >= to {
             return Err(format!("window {s:?} does not end after it starts"));
         }
@@ -212,7 +214,10 @@ impl Manifest {
         let bad = |line: usize, what: String| ManifestError::Line { line, what };
         for (i, l) in lines.iter().enumerate() {
             if l.contains('\r') {
-                return Err(bad(i + 1, "holds a carriage return (lines end in \\n alone)".into()));
+                return Err(bad(
+                    i + 1,
+                    "holds a carriage return (lines end in \\n alone)".into(),
+                ));
             }
             if l.chars().any(|c| c.is_control()) {
                 return Err(bad(i + 1, "holds a control character".into()));
@@ -228,9 +233,9 @@ impl Manifest {
             return Err(bad(1, format!("is not {MAGIC:?}")));
         }
         let field = |idx: usize, keyword: &str| -> Result<&str, ManifestError> {
-            let line = lines.get(idx).ok_or_else(|| {
-                bad(idx + 1, format!("is missing: expected \"{keyword} …\""))
-            })?;
+            let line = lines
+                .get(idx)
+                .ok_or_else(|| bad(idx + 1, format!("is missing: expected \"{keyword} …\"")))?;
             line.strip_prefix(keyword)
                 .and_then(|r| r.strip_prefix(' '))
                 .ok_or_else(|| bad(idx + 1, format!("does not start with \"{keyword} \"")))
@@ -244,7 +249,10 @@ impl Manifest {
             || !issued.bytes().all(|b| b.is_ascii_digit())
             || (issued.len() > 1 && issued.starts_with('0'))
         {
-            return Err(bad(4, format!("issued-at {issued:?} is not a decimal number without leading zeros")));
+            return Err(bad(
+                4,
+                format!("issued-at {issued:?} is not a decimal number without leading zeros"),
+            ));
         }
         let issued_at: u64 = issued
             .parse()
@@ -253,7 +261,10 @@ impl Manifest {
         let key = VerifierKey::parse(key_text)
             .map_err(|e| bad(5, format!("the key is not a verifier key: {e}")))?;
         if key.kind() != KeyKind::Ed25519 {
-            return Err(bad(5, "the key is a witness key, not a note key (type 0x01)".into()));
+            return Err(bad(
+                5,
+                "the key is a witness key, not a note key (type 0x01)".into(),
+            ));
         }
         let mut stations: Vec<CoveredStation> = Vec::new();
         for (idx, line) in lines.iter().enumerate().skip(5) {
@@ -267,25 +278,32 @@ impl Manifest {
             let parsed = StationNumber::parse(number)
                 .map_err(|e| bad(n, format!("station number {number:?} {e}")))?;
             if parsed.as_str() != number {
-                return Err(bad(n, format!("station number {number:?} is not as the registry writes it")));
+                return Err(bad(
+                    n,
+                    format!("station number {number:?} is not as the registry writes it"),
+                ));
             }
-            if let Some(prev) = stations.last() {
-                if prev.number.as_str() >= number {
-                    return Err(bad(n, format!(
+            if let Some(prev) = stations.last()
+                && prev.number.as_str() >= number
+            {
+                return Err(bad(
+                    n,
+                    format!(
                         "station {number:?} comes after {:?}: stations must be in ascending order, each once",
                         prev.number
-                    )));
-                }
+                    ),
+                ));
             }
             let mut ws: Vec<Window> = Vec::new();
             for w in windows.split(',') {
                 let w = Window::parse(w).map_err(|e| bad(n, e))?;
-                if let Some(prev) = ws.last() {
-                    if prev.to >= w.from {
-                        return Err(bad(n, format!(
-                            "window {w} does not start after {prev} ends"
-                        )));
-                    }
+                if let Some(prev) = ws.last()
+                    && prev.to >= w.from
+                {
+                    return Err(bad(
+                        n,
+                        format!("window {w} does not start after {prev} ends"),
+                    ));
                 }
                 ws.push(w);
             }
@@ -365,14 +383,14 @@ pub fn verify_manifest(
     let note = Note::parse(text.as_bytes())?;
     let manifest = Manifest::parse(&note.text)?;
     let offered = manifest.verifier()?;
-    if let Some(pinned) = pinned {
-        if pinned != &offered {
-            return Err(ManifestError::KeyChanged {
-                group: manifest.group,
-                pinned_id: hex_id(pinned),
-                offered_id: hex_id(&offered),
-            });
-        }
+    if let Some(pinned) = pinned
+        && pinned != &offered
+    {
+        return Err(ManifestError::KeyChanged {
+            group: manifest.group,
+            pinned_id: hex_id(pinned),
+            offered_id: hex_id(&offered),
+        });
     }
     note.verify(std::slice::from_ref(&offered))?;
     Ok(VerifiedManifest {
@@ -513,10 +531,13 @@ pub fn combine(
     let own_set: BTreeSet<&str> = own.iter().map(String::as_str).collect();
     for n in &own_set {
         if known.contains(n) {
-            by_station.entry((*n).to_owned()).or_default().push(Coverer {
-                group: own_group.to_owned(),
-                windows: Vec::new(),
-            });
+            by_station
+                .entry((*n).to_owned())
+                .or_default()
+                .push(Coverer {
+                    group: own_group.to_owned(),
+                    windows: Vec::new(),
+                });
         } else {
             unknown.push((own_group.to_owned(), (*n).to_owned()));
         }
@@ -524,10 +545,13 @@ pub fn combine(
     for m in newest.values() {
         for s in &m.stations {
             if known.contains(s.number.as_str()) {
-                by_station.entry(s.number.clone()).or_default().push(Coverer {
-                    group: m.group.clone(),
-                    windows: s.windows.clone(),
-                });
+                by_station
+                    .entry(s.number.clone())
+                    .or_default()
+                    .push(Coverer {
+                        group: m.group.clone(),
+                        windows: s.windows.clone(),
+                    });
             } else {
                 unknown.push((m.group.clone(), s.number.clone()));
             }
@@ -539,7 +563,10 @@ pub fn combine(
         .map(|(n, _)| n.clone())
         .collect();
     let mut seen = BTreeSet::new();
-    let list: Vec<&String> = stations.iter().filter(|n| seen.insert(n.as_str())).collect();
+    let list: Vec<&String> = stations
+        .iter()
+        .filter(|n| seen.insert(n.as_str()))
+        .collect();
     let gaps: Vec<String> = list
         .iter()
         .filter(|n| !by_station.contains_key(n.as_str()))

@@ -105,9 +105,21 @@ pub(crate) fn esc(s: &str) -> String {
 
 /// A colour between red (share 0) through yellow to green (share 1).
 fn share_fill(share: f64) -> String {
-    let stops = [(0.0, [215.0, 48.0, 39.0]), (0.5, [254.0, 224.0, 139.0]), (1.0, [26.0, 152.0, 80.0])];
-    let s = if share.is_finite() { share.clamp(0.0, 1.0) } else { 0.0 };
-    let (a, b) = if s <= 0.5 { (stops[0], stops[1]) } else { (stops[1], stops[2]) };
+    let stops = [
+        (0.0, [215.0, 48.0, 39.0]),
+        (0.5, [254.0, 224.0, 139.0]),
+        (1.0, [26.0, 152.0, 80.0]),
+    ];
+    let s = if share.is_finite() {
+        share.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let (a, b) = if s <= 0.5 {
+        (stops[0], stops[1])
+    } else {
+        (stops[1], stops[2])
+    };
     let t = (s - a.0) / (b.0 - a.0);
     let c: Vec<u8> = (0..3)
         .map(|i| (a.1[i] + (b.1[i] - a.1[i]) * t).round().clamp(0.0, 255.0) as u8)
@@ -138,7 +150,11 @@ pub fn svg(stations: &[Station], coverage: &[Coverage], options: &MapOptions) ->
     if drawn.is_empty() {
         (lat0, lat1, lon0, lon1) = (0.0, 0.0, 0.0, 0.0);
     }
-    let mean_lat = if drawn.is_empty() { 0.0 } else { lat_sum / drawn.len() as f64 };
+    let mean_lat = if drawn.is_empty() {
+        0.0
+    } else {
+        lat_sum / drawn.len() as f64
+    };
     let k = mean_lat.to_radians().cos().max(0.05);
     let w = ((lon1 - lon0) * k).max(1e-4);
     let h = (lat1 - lat0).max(1e-4);
@@ -150,7 +166,11 @@ pub fn svg(stations: &[Station], coverage: &[Coverage], options: &MapOptions) ->
     let legend_rows = if grid { 2.0 } else { 3.0 };
     let height = map_h + LEGEND_ROW * legend_rows + PAD;
 
-    let mut svg = String::with_capacity(if grid { 700_000 } else { 80 * drawn.len() + 2_000 });
+    let mut svg = String::with_capacity(if grid {
+        700_000
+    } else {
+        80 * drawn.len() + 2_000
+    });
     let title = esc(&labels.title);
     let _ = write!(
         svg,
@@ -228,7 +248,12 @@ pub fn svg(stations: &[Station], coverage: &[Coverage], options: &MapOptions) ->
         for &(j, _) in &drawn {
             counts[cov(j) as usize] += 1;
         }
-        let entries = [Coverage::Ours, Coverage::Others, Coverage::Both, Coverage::Gap];
+        let entries = [
+            Coverage::Ours,
+            Coverage::Others,
+            Coverage::Both,
+            Coverage::Gap,
+        ];
         for (n, c) in entries.iter().enumerate() {
             let x = PAD + (n % 2) as f64 * 480.0;
             let y = map_h + 12.0 + (n / 2) as f64 * LEGEND_ROW;

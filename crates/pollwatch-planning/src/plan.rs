@@ -288,15 +288,17 @@ impl Plan {
     pub fn summary(&self) -> Summary {
         let mut rows: BTreeMap<&str, DistrictRow> = BTreeMap::new();
         for (j, s) in self.stations.iter().enumerate() {
-            let row = rows.entry(s.district.as_str()).or_insert_with(|| DistrictRow {
-                district: s.district.clone(),
-                stations: 0,
-                stations_covered: 0,
-                registered_voters: 0,
-                registered_voters_covered: 0,
-                volunteers: 0,
-                fully_covered: false,
-            });
+            let row = rows
+                .entry(s.district.as_str())
+                .or_insert_with(|| DistrictRow {
+                    district: s.district.clone(),
+                    stations: 0,
+                    stations_covered: 0,
+                    registered_voters: 0,
+                    registered_voters_covered: 0,
+                    volunteers: 0,
+                    fully_covered: false,
+                });
             row.stations += 1;
             row.registered_voters += u64::from(s.registered_voters);
             row.volunteers += self.count[j];

@@ -169,7 +169,10 @@ pub fn sample(
         )));
     }
     let big_n = stations.len();
-    let registered: u64 = stations.iter().map(|s| u64::from(s.registered_voters)).sum();
+    let registered: u64 = stations
+        .iter()
+        .map(|s| u64::from(s.registered_voters))
+        .sum();
     let mean_valid = if big_n > 0 {
         registered as f64 / big_n as f64 * options.expected_turnout
     } else {

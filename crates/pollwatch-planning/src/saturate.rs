@@ -81,7 +81,9 @@ pub fn saturate(
         per_station: 1,
         ..*options
     };
-    let mut phases = vec![assign_among(stations, volunteers, &everyone, &chosen, &one)?];
+    let mut phases = vec![assign_among(
+        stations, volunteers, &everyone, &chosen, &one,
+    )?];
     let mut free = phases[0].left_over.clone();
     let not_placeable = phases[0].not_placeable.clone();
     if k > 1 && !free.is_empty() {

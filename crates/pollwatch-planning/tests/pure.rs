@@ -103,6 +103,9 @@ fn every_source_file_is_scanned() {
         .collect();
     assert_eq!(modules.len() + 1, listed.len(), "{modules:?}");
     for m in modules {
-        assert!(listed.contains(&format!("{m}.rs").as_str()), "src/{m}.rs is not scanned");
+        assert!(
+            listed.contains(&format!("{m}.rs").as_str()),
+            "src/{m}.rs is not scanned"
+        );
     }
 }
