@@ -163,6 +163,27 @@ pub struct Certificate {
     pub optimal: bool,
 }
 
+impl Certificate {
+    /// What the certificate shows, in a sentence (English; the server
+    /// words it for its pages from the fields).
+    pub fn statement(&self) -> String {
+        if self.optimal {
+            format!(
+                "Optimal over all {} pairs: the placements total {} m, and a feasible dual \
+                 (checked on the {} pairs that could break it, the rest bounded by distance) \
+                 reaches the same {} m, so no placement of as many volunteers is shorter.",
+                self.all_pairs, self.primal, self.checked_pairs, self.dual
+            )
+        } else {
+            format!(
+                "Not proven: the placements total {} m, the dual {} m, and its largest \
+                 violation is {} (over {} of {} pairs checked).",
+                self.primal, self.dual, self.max_violation, self.checked_pairs, self.all_pairs
+            )
+        }
+    }
+}
+
 /// Why an assignment is not even a candidate for the certificate.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CertificateError {

@@ -509,3 +509,23 @@ fn dense_inputs_are_checked() {
     let d = solve_dense(&[], 0, 5).unwrap();
     assert_eq!(d.total, 0);
 }
+
+#[test]
+fn the_benchmark_runs_and_proves_its_answer() {
+    let r = bench::run(300, 3_000, 4).unwrap();
+    assert_eq!(r.placed, 300);
+    assert!(r.certificate.optimal);
+    assert_eq!(r.certificate.all_pairs, 900_000);
+    assert_eq!(r.certificate.primal, r.total_m);
+    assert!(r.at_home < 300, "many share a home");
+    assert!(
+        r.certificate
+            .statement()
+            .starts_with("Optimal over all 900000 pairs")
+    );
+    assert_eq!(bench::dense_case(30, 1).len(), 900);
+    assert_eq!(bench::dense_case(30, 1), bench::dense_case(30, 1));
+    // Same seed, same city.
+    assert_eq!(bench::city(50, 9), bench::city(50, 9));
+    assert_ne!(bench::city(50, 9), bench::city(50, 10));
+}
