@@ -14,6 +14,7 @@ pub mod auth;
 pub mod blobs;
 pub mod cases;
 pub mod checkpoints;
+pub mod coverage;
 pub mod devices;
 pub mod error;
 pub mod exports;

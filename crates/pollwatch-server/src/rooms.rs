@@ -168,6 +168,11 @@ impl Rooms {
         }
     }
 
+    /// The election whose stations the rooms follow.
+    pub fn election_id(&self) -> Option<RowId> {
+        self.election_id
+    }
+
     /// An observer's code name, for staff screens; `None` if the observer is
     /// not of this group.
     pub async fn code_name(

@@ -322,19 +322,9 @@ async fn show(db: &str, a: ShowArgs) -> anyhow::Result<ExitCode> {
     let group = group_of(&*store, &a.group).await?;
     let (election, stations) = election_stations(&*store, a.election.as_deref()).await?;
     let own = own_stations(&*store, &group, &stations).await?;
-    let mut manifests = Vec::new();
-    for m in store.manifests(group.id).await? {
-        // Verified again: the store keeps the note as it came.
-        let key = store
-            .coverage_key(group.id, &m.origin)
-            .await?
-            .map(|k| pollwatch_ledger::VerifierKey::parse(&k))
-            .transpose()
-            .map_err(|e| anyhow::anyhow!("the key pinned for {:?}: {e}", m.origin))?;
-        match manifest::verify_manifest(&m.note, key.as_ref()) {
-            Ok(v) => manifests.push(v.manifest),
-            Err(e) => eprintln!("{:?}'s stored manifest is refused: {e}", m.origin),
-        }
+    let (manifests, refused) = pollwatch_server::coverage::imported(&*store, group.id).await?;
+    for (origin, why) in &refused {
+        eprintln!("{origin:?}'s stored manifest is refused: {why}");
     }
     let numbers: Vec<String> = stations
         .iter()

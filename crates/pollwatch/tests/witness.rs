@@ -528,6 +528,26 @@ fn coverage_manifests_combine_and_refuse_tampering_and_new_keys() {
         "{shown}"
     );
 
+    // The published report counts it too, naming the group, not observers.
+    let site = dir.path().join("site");
+    ok(
+        &db,
+        &[
+            "report",
+            "--group",
+            "adal-sanaq",
+            "--out",
+            &site.display().to_string(),
+        ],
+    );
+    let page = std::fs::read_to_string(site.join("ru/coverage.html")).unwrap();
+    assert!(page.contains("Вместе с другими группами"), "{page}");
+    assert!(page.contains("Ашық дауыс (Open Voice)"), "names the group");
+    assert!(
+        page.contains(&format!("<dd>{} / 616</dd>", union.len())),
+        "covered by anyone"
+    );
+
     // Any changed byte of the manifest is refused, and changes nothing.
     let tampered = dir.path().join("tampered.manifest");
     let first_station = theirs.iter().next().unwrap();

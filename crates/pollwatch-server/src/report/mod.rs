@@ -257,6 +257,63 @@ pub struct StationRow {
     pub rating: Option<Rating>,
 }
 
+/// Coverage with the other groups whose manifests this group imported
+/// (`pollwatch coverage import`): groups are named, observers never.
+pub struct CombinedSection {
+    /// The groups whose manifests counted, by name.
+    pub groups: Vec<String>,
+    pub counts: pollwatch_planning::manifest::CombinedCounts,
+    /// Manifests kept but not counted (another election, a key no longer
+    /// pinned), by group, with why.
+    pub not_counted: Vec<(String, String)>,
+}
+
+/// Our stations (observed or assigned) combined with the imported
+/// manifests; `None` when none was imported.
+async fn combined_section(
+    src: &Sources,
+    group: RowId,
+    group_name: &str,
+    stations: &[StationRow],
+) -> Result<Option<CombinedSection>, ApiError> {
+    let (manifests, mut not_counted) = crate::coverage::imported(&*src.store, group).await?;
+    if manifests.is_empty() && not_counted.is_empty() {
+        return Ok(None);
+    }
+    let election = match src.rooms.election_id() {
+        Some(id) => src
+            .store
+            .elections()
+            .await?
+            .into_iter()
+            .find(|e| e.id == id)
+            .map(|e| e.slug.as_str().to_owned())
+            .unwrap_or_default(),
+        None => String::new(),
+    };
+    let numbers: Vec<String> = stations.iter().map(|s| s.number.clone()).collect();
+    let own: Vec<String> = stations
+        .iter()
+        .filter(|s| s.covered != Covered::None)
+        .map(|s| s.number.clone())
+        .collect();
+    let c =
+        pollwatch_planning::manifest::combine(&election, &numbers, group_name, &own, &manifests);
+    for skipped in &c.skipped {
+        if let pollwatch_planning::manifest::Skipped::OtherElection {
+            group, election, ..
+        } = skipped
+        {
+            not_counted.push((group.clone(), format!("of election {election}")));
+        }
+    }
+    Ok(Some(CombinedSection {
+        groups: c.used.iter().map(|(g, _)| g.clone()).collect(),
+        counts: c.counts,
+        not_counted,
+    }))
+}
+
 /// The official result's side of the report.
 pub struct ResultSection {
     pub info: ResultImportInfo,
@@ -286,6 +343,7 @@ pub struct Gathered {
     pub stations: Vec<StationRow>,
     pub districts: Vec<String>,
     pub coverage: Coverage,
+    pub combined: Option<CombinedSection>,
     /// Observers of the group who sent at least one report, and all.
     pub observers_reporting: usize,
     pub observers: usize,
@@ -543,6 +601,7 @@ pub async fn gather_with(
     let observers_removed = cases.iter().filter(|c| c.safety == Safety::Removed).count();
     let districts = s.districts().to_vec();
     drop(s);
+    let combined = combined_section(src, group, &g.name, &stations).await?;
 
     let result = result_section(src, group, inputs.result).await?;
     Ok(Gathered {
@@ -551,6 +610,7 @@ pub async fn gather_with(
         stations,
         districts,
         coverage,
+        combined,
         observers_reporting,
         observers,
         reports,

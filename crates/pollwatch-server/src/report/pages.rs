@@ -205,13 +205,14 @@ struct SummaryPage {
 
 #[derive(Template)]
 #[template(path = "report/coverage.html")]
-struct CoveragePage {
+struct CoveragePage<'a> {
     f: Frame,
     tr: Tr,
     all: CoverageLine,
     districts: Vec<CoverageLine>,
     map: String,
     chart: String,
+    combined: Option<&'a super::CombinedSection>,
 }
 
 struct CoverageLine {
@@ -487,6 +488,7 @@ pub fn render_page(
                 districts,
                 map: map(g, tr),
                 chart,
+                combined: g.combined.as_ref(),
             }
             .render()
         }
