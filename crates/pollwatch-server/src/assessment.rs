@@ -69,6 +69,9 @@ const PAGE: usize = 100;
 /// Districts the page lists, worst first.
 const DISTRICTS_SHOWN: usize = 100;
 
+/// A room's `last_seq` and the official result compared with.
+type Position = (i64, Option<RowId>);
+
 /// The rules in force and each group's assessment at its room's last
 /// position: a national room (95,000 stations) takes long enough to assess
 /// that a page view must not redo it while nothing has arrived.
@@ -77,7 +80,7 @@ pub struct Kept {
     rules: OnceLock<Result<Arc<Rules>, String>>,
     /// Per group: the room's `last_seq` and the result compared with,
     /// and the assessment then, its stations by id (the page's cursor).
-    by_group: Mutex<HashMap<RowId, ((i64, Option<RowId>), Arc<Assessment>)>>,
+    by_group: Mutex<HashMap<RowId, (Position, Arc<Assessment>)>>,
 }
 
 impl Kept {

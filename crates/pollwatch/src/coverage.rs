@@ -295,7 +295,7 @@ async fn import_one(
         )
         .await?;
     let key_note = if first_use {
-        format!(" (key {} pinned on first use)", v.key.to_string())
+        format!(" (key {} pinned on first use)", v.key)
     } else if replacing {
         " (its NEW key accepted and pinned)".to_owned()
     } else {
