@@ -12,6 +12,7 @@ use pollwatch_domain::{ClientId, CodeName, EventKind, Language, NewEvent, Slug, 
 use pollwatch_store::{NewObserver, StationImport, Store, now};
 
 mod bundle;
+mod plan;
 mod situation;
 
 #[derive(Subcommand)]
@@ -104,6 +105,24 @@ pub enum BenchCommand {
         #[arg(long)]
         group: String,
     },
+    /// Nearest-to-home planning: a synthetic city of S stations and V
+    /// volunteers solved optimally (with its certificate over all pairs),
+    /// and a dense N × N case whose matrix scripts/bench/assign_scipy.py
+    /// solves with scipy for the side-by-side.
+    Plan {
+        #[arg(long, default_value_t = 10_000)]
+        volunteers: usize,
+        #[arg(long, default_value_t = 100_000)]
+        stations: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The dense case's size (0: none).
+        #[arg(long, default_value_t = 2_000)]
+        dense: usize,
+        /// Write the dense case's matrix here (JSON) for scipy.
+        #[arg(long)]
+        dense_out: Option<std::path::PathBuf>,
+    },
 }
 
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
@@ -147,6 +166,13 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
             seed,
         }),
         BenchCommand::Rebuild { database, group } => situation::rebuild(&database, &group).await,
+        BenchCommand::Plan {
+            volunteers,
+            stations,
+            seed,
+            dense,
+            dense_out,
+        } => plan::run(volunteers, stations, seed, dense, dense_out),
     }
 }
 
