@@ -296,6 +296,25 @@ pub fn nearest(
     assign_among(stations, volunteers, &all_v, &all_s, options)
 }
 
+/// [`nearest`] onto some of the stations only (`among_stations`, indices
+/// into `stations`): to plan around the stations other groups cover.
+/// Homes may still be any station of the list.
+pub fn nearest_among(
+    stations: &[Station],
+    volunteers: &[Volunteer],
+    among_stations: &[usize],
+    options: &NearestOptions,
+) -> Result<Assignment, Error> {
+    if let Some(&index) = among_stations.iter().find(|&&j| j >= stations.len()) {
+        return Err(Error::UnknownStation {
+            index,
+            len: stations.len(),
+        });
+    }
+    let all_v: Vec<usize> = (0..volunteers.len()).collect();
+    assign_among(stations, volunteers, &all_v, among_stations, options)
+}
+
 /// Why a volunteer cannot be placed, or its home's coordinates.
 pub(crate) fn home_of(
     stations: &[Station],

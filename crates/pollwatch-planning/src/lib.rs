@@ -42,8 +42,8 @@ use serde::{Deserialize, Serialize};
 
 pub use assign::{
     Assignment, Certificate, CertificateError, DEFAULT_CANDIDATES, DenseAssignment, Duals,
-    NearestOptions, NotPlaceable, Placement, Unplaceable, nearest, solve_dense, verify_certificate,
-    verify_dense,
+    NearestOptions, NotPlaceable, Placement, Unplaceable, nearest, nearest_among, solve_dense,
+    verify_certificate, verify_dense,
 };
 pub use geo::{EARTH_RADIUS_M, distance_m};
 pub use plan::{DistrictRow, Plan, PlanChange, PlanError, Summary};

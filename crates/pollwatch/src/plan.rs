@@ -53,6 +53,10 @@ pub struct Common {
 pub struct NearestArgs {
     #[command(flatten)]
     common: Common,
+    /// Plan around the other groups: no one goes to a station their
+    /// imported manifests cover (`pollwatch coverage import`).
+    #[arg(long)]
+    around_others: bool,
 }
 
 #[derive(Args)]
@@ -93,11 +97,21 @@ pub async fn run(db: &str, cmd: PlanCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         PlanCommand::Nearest(a) => {
             let input = Input::read(db, &a.common).await?;
-            let result = pollwatch_planning::nearest(
-                &input.stations,
-                &input.volunteers,
-                &options(&a.common),
-            )?;
+            let result = if a.around_others {
+                let among = input.around_others(db, &a.common).await?;
+                pollwatch_planning::nearest_among(
+                    &input.stations,
+                    &input.volunteers,
+                    &among,
+                    &options(&a.common),
+                )?
+            } else {
+                pollwatch_planning::nearest(
+                    &input.stations,
+                    &input.volunteers,
+                    &options(&a.common),
+                )?
+            };
             report_certificate("nearest to home", &result.certificate);
             report_left(&input, &result.left_over, &result.not_placeable);
             input.write(&a.common.out, &result.placed)?;
@@ -297,6 +311,37 @@ impl Input {
             stations,
             volunteers,
         })
+    }
+
+    /// The stations no other group's imported manifest covers.
+    async fn around_others(&self, db: &str, c: &Common) -> anyhow::Result<Vec<usize>> {
+        let store = crate::open_store(db).await?;
+        let slug = Slug::parse(&c.group).context("--group")?;
+        let group = store
+            .group(&slug)
+            .await?
+            .with_context(|| format!("no group {slug}"))?;
+        let election = crate::pick_election(&*store, c.election.as_deref())
+            .await?
+            .context("no election")?;
+        let (manifests, refused) = pollwatch_server::coverage::imported(&*store, group.id).await?;
+        for (origin, why) in &refused {
+            eprintln!("{origin:?}'s stored manifest is refused: {why}");
+        }
+        let theirs: std::collections::HashSet<&str> = manifests
+            .iter()
+            .filter(|m| m.election == election.slug.as_str())
+            .flat_map(|m| m.stations.iter().map(|s| s.number.as_str()))
+            .collect();
+        let among: Vec<usize> = (0..self.stations.len())
+            .filter(|&j| !theirs.contains(self.stations[j].number.as_str()))
+            .collect();
+        eprintln!(
+            "around {} other groups' manifests: {} stations they cover left out",
+            manifests.len(),
+            self.stations.len() - among.len()
+        );
+        Ok(among)
     }
 
     /// The plan as CSV, by code name, written whole or not at all.

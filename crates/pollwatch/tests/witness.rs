@@ -528,6 +528,43 @@ fn coverage_manifests_combine_and_refuse_tampering_and_new_keys() {
         "{shown}"
     );
 
+    // Re-planned around them: nobody goes where the other group is.
+    let homes = dir.path().join("homes.csv");
+    let near: Vec<&String> = theirs.iter().take(3).collect();
+    std::fs::write(
+        &homes,
+        format!(
+            "code_name,home_station\nА-1,{}\nА-2,{}\nА-3,{}\n",
+            near[0], near[1], near[2]
+        ),
+    )
+    .unwrap();
+    let plan = dir.path().join("plan.csv");
+    let (code, _, err) = run(pollwatch(&db).args([
+        "plan",
+        "nearest",
+        "--group",
+        "adal-sanaq",
+        "--homes",
+        &homes.display().to_string(),
+        "--out",
+        &plan.display().to_string(),
+        "--around-others",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains(&format!("{} stations they cover left out", theirs.len())),
+        "{err}"
+    );
+    let mut r = csv::Reader::from_path(&plan).unwrap();
+    let placed: Vec<String> = r.records().map(|r| r.unwrap()[1].to_owned()).collect();
+    assert_eq!(
+        placed.len(),
+        3,
+        "each placed, though living by their stations"
+    );
+    assert!(placed.iter().all(|s| !theirs.contains(s)), "{placed:?}");
+
     // The published report counts it too, naming the group, not observers.
     let site = dir.path().join("site");
     ok(
