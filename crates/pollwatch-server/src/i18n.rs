@@ -53,6 +53,7 @@ pub const FILES: &[(&str, &str)] = &[
     ("reports.toml", include_str!("../i18n/reports.toml")),
     ("cases.toml", include_str!("../i18n/cases.toml")),
     ("messages.toml", include_str!("../i18n/messages.toml")),
+    ("coverage.toml", include_str!("../i18n/coverage.toml")),
     ("exports.toml", include_str!("../i18n/exports.toml")),
     ("report.toml", include_str!("../i18n/report.toml")),
     ("assessment.toml", include_str!("../i18n/assessment.toml")),

@@ -226,6 +226,7 @@ pub fn router(state: AppState) -> Router {
         .merge(devices::page_routes())
         .merge(situation::page_routes())
         .merge(assessment::page_routes())
+        .merge(coverage::page_routes())
         .merge(people::page_routes())
         .merge(cases::page_routes())
         .merge(messages::page_routes())

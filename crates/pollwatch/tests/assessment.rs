@@ -290,3 +290,105 @@ async fn the_served_report_follows_the_log(backend: Backend) {
 }
 
 both_backends!(the_served_report_follows_the_log);
+
+/// The combined coverage page: our assigned station, another group's
+/// signed manifest imported, the station covered twice and the gaps, and
+/// a manifest of another election not counted. Nobody but staff sees it.
+async fn the_coverage_page_combines_other_groups_manifests(backend: Backend) {
+    use pollwatch_ledger::{KeyKind, SignerKey};
+    use pollwatch_planning::manifest::{CoveredStation, Manifest, Window, sign_manifest};
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let coord = app.staff_token("coord-alpha").await;
+    let (status, html) = page(&app, &coord, "/coverage").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("Манифестов других групп ещё нет"), "{html}");
+
+    let key = SignerKey::from_seed("other.example/group", KeyKind::Ed25519, [7; 32]).unwrap();
+    let group = app
+        .store
+        .group(&pollwatch_domain::Slug::parse("alpha").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let signed = |election: &str, stations: &[&str], issued_at: u64| {
+        let m = Manifest {
+            election: election.into(),
+            group: "Другая группа".into(),
+            issued_at,
+            key: key.verifier().to_string(),
+            stations: stations
+                .iter()
+                .map(|n| CoveredStation {
+                    number: (*n).into(),
+                    windows: vec![Window::parse("07:00-20:00").unwrap()],
+                })
+                .collect(),
+        };
+        sign_manifest(&m, &key).unwrap()
+    };
+    let note = signed("test", &["101", "102"], 10);
+    app.store
+        .import_manifest(
+            group.id,
+            "Другая группа",
+            &key.verifier().to_string(),
+            false,
+            10,
+            &note,
+            now(),
+        )
+        .await
+        .unwrap();
+    let (status, html) = page(&app, &coord, "/coverage").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("Другая группа: участков — 2"), "{html}");
+    let tile = |label: &str| {
+        html.split(&format!("</span> <span>{label}</span>"))
+            .next()
+            .and_then(|b| b.rsplit(r#"<span class="n">"#).next())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(tile("Под наблюдением"), "2");
+    assert_eq!(tile("Нами и другой группой"), "1", "101 is ours too");
+    assert_eq!(tile("Никем"), "0");
+    let twice = html.split(r#"<p class="stations twice">"#).nth(1).unwrap();
+    assert!(twice.starts_with(r#"<a href="/stations/101">"#), "{twice}");
+    assert!(html.contains("<svg"), "the map");
+
+    // A newer manifest of another election does not count.
+    let other = signed("elsewhere", &["102"], 11);
+    app.store
+        .import_manifest(
+            group.id,
+            "Другая группа",
+            &key.verifier().to_string(),
+            false,
+            11,
+            &other,
+            now(),
+        )
+        .await
+        .unwrap();
+    let (_, html) = page(&app, &coord, "/coverage").await;
+    assert!(
+        html.contains("Не учтён: Другая группа (elsewhere)"),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"<span class="n">1</span> <span>Никем</span>"#),
+        "102 is a gap again"
+    );
+
+    // The other group of this instance sees nothing of it.
+    let beta = app.staff_token("coord-beta").await;
+    let (_, html) = page(&app, &beta, "/coverage").await;
+    assert!(!html.contains("Другая группа"));
+    let observer = app.observer_token("alpha").await;
+    let (status, _) = page(&app, &observer, "/coverage").await;
+    assert_eq!(status, 403);
+}
+
+both_backends!(the_coverage_page_combines_other_groups_manifests);
