@@ -2560,81 +2560,42 @@ macro_rules! sql_store {
                     .map_err(db)?
                     .map(|r| get(&r, "verifier"))
                     .transpose()?;
-                    match pinned.as_deref() {
-                        None => {
-                            ::sqlx::query(
-                                "INSERT INTO coverage_keys (group_id, origin, verifier, pinned_at) VALUES ($1, $2, $3, $4)",
-                            )
-                            .bind(group_id)
-                            .bind(origin)
-                            .bind(verifier)
-                            .bind(at.0)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(db)?;
-                        }
-                        Some(p) if p == verifier => {}
-                        Some(_) if replace_key => {
-                            ::sqlx::query(
-                                "UPDATE coverage_keys SET verifier = $3, pinned_at = $4 WHERE group_id = $1 AND origin = $2",
-                            )
-                            .bind(group_id)
-                            .bind(origin)
-                            .bind(verifier)
-                            .bind(at.0)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(db)?;
-                        }
-                        Some(_) => {
-                            return Err(StoreError::Forbidden(format!(
-                                "another key is pinned for {origin:?}'s manifests"
-                            )));
-                        }
+                    if pinned.as_deref().is_some_and(|p| p != verifier) && !replace_key {
+                        return Err(StoreError::Forbidden(format!(
+                            "another key is pinned for {origin:?}'s manifests"
+                        )));
                     }
-                    let stored: Option<i64> = ::sqlx::query(
-                        "SELECT issued_at FROM coverage_manifests WHERE group_id = $1 AND origin = $2",
+                    if pinned.as_deref() != Some(verifier) {
+                        ::sqlx::query(
+                            "INSERT INTO coverage_keys (group_id, origin, verifier, pinned_at) VALUES ($1, $2, $3, $4) \
+                             ON CONFLICT (group_id, origin) DO UPDATE SET verifier = excluded.verifier, pinned_at = excluded.pinned_at",
+                        )
+                        .bind(group_id)
+                        .bind(origin)
+                        .bind(verifier)
+                        .bind(at.0)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                    }
+                    // Only a manifest issued later replaces the one kept.
+                    let newer = ::sqlx::query(
+                        "INSERT INTO coverage_manifests (group_id, origin, issued_at, note, imported_at) \
+                         VALUES ($1, $2, $3, $4, $5) \
+                         ON CONFLICT (group_id, origin) DO UPDATE SET issued_at = excluded.issued_at, \
+                         note = excluded.note, imported_at = excluded.imported_at \
+                         WHERE coverage_manifests.issued_at < excluded.issued_at",
                     )
                     .bind(group_id)
                     .bind(origin)
-                    .fetch_optional(&mut *tx)
+                    .bind(issued)
+                    .bind(note)
+                    .bind(at.0)
+                    .execute(&mut *tx)
                     .await
                     .map_err(db)?
-                    .map(|r| get(&r, "issued_at"))
-                    .transpose()?;
-                    let newer = match stored {
-                        Some(old) if old >= issued => false,
-                        Some(_) => {
-                            ::sqlx::query(
-                                "UPDATE coverage_manifests SET issued_at = $3, note = $4, imported_at = $5 \
-                                 WHERE group_id = $1 AND origin = $2",
-                            )
-                            .bind(group_id)
-                            .bind(origin)
-                            .bind(issued)
-                            .bind(note)
-                            .bind(at.0)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(db)?;
-                            true
-                        }
-                        None => {
-                            ::sqlx::query(
-                                "INSERT INTO coverage_manifests (group_id, origin, issued_at, note, imported_at) \
-                                 VALUES ($1, $2, $3, $4, $5)",
-                            )
-                            .bind(group_id)
-                            .bind(origin)
-                            .bind(issued)
-                            .bind(note)
-                            .bind(at.0)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(db)?;
-                            true
-                        }
-                    };
+                    .rows_affected()
+                        == 1;
                     tx.commit().await?;
                     Ok(newer)
                 }
