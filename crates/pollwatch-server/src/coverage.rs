@@ -8,6 +8,24 @@ use pollwatch_ledger::VerifierKey;
 use pollwatch_planning::manifest::{self, Manifest};
 use pollwatch_store::{Store, StoreError};
 
+/// The name manifests give `election` (its slug); empty without one, so
+/// that no manifest counts.
+pub async fn election_name(
+    store: &dyn Store,
+    election: Option<RowId>,
+) -> Result<String, StoreError> {
+    let Some(id) = election else {
+        return Ok(String::new());
+    };
+    Ok(store
+        .elections()
+        .await?
+        .into_iter()
+        .find(|e| e.id == id)
+        .map(|e| e.slug.as_str().to_owned())
+        .unwrap_or_default())
+}
+
 /// The group's imported manifests that verify, and for those that no
 /// longer do, the group they name and why.
 pub async fn imported(
@@ -91,17 +109,7 @@ async fn page(
         .group_by_id(group_id)
         .await?
         .ok_or_else(|| PageError(crate::error::ApiError::NotFound("the group".into())))?;
-    let election = match state.election_id {
-        Some(id) => state
-            .store
-            .elections()
-            .await?
-            .into_iter()
-            .find(|e| e.id == id)
-            .map(|e| e.slug.as_str().to_owned())
-            .unwrap_or_default(),
-        None => String::new(),
-    };
+    let election = election_name(&*state.store, state.election_id).await?;
     let (manifests, refused) = imported(&*state.store, group_id).await?;
     state.rooms.catch_up(group_id).await?;
     let room = state.rooms.room(group_id).await?;

@@ -98,7 +98,7 @@ pub async fn run(db: &str, cmd: PlanCommand) -> anyhow::Result<ExitCode> {
         PlanCommand::Nearest(a) => {
             let input = Input::read(db, &a.common).await?;
             let result = if a.around_others {
-                let among = input.around_others(db, &a.common).await?;
+                let among = input.around_others().await?;
                 pollwatch_planning::nearest_among(
                     &input.stations,
                     &input.volunteers,
@@ -248,6 +248,9 @@ fn numbers(input: &Input, stations: &[usize]) -> String {
 struct Input {
     stations: Vec<Station>,
     volunteers: Vec<Volunteer>,
+    store: std::sync::Arc<dyn pollwatch_store::Store>,
+    group_id: pollwatch_domain::RowId,
+    election: String,
 }
 
 impl Input {
@@ -310,27 +313,22 @@ impl Input {
         Ok(Self {
             stations,
             volunteers,
+            store,
+            group_id: group.id,
+            election: election.slug.as_str().to_owned(),
         })
     }
 
     /// The stations no other group's imported manifest covers.
-    async fn around_others(&self, db: &str, c: &Common) -> anyhow::Result<Vec<usize>> {
-        let store = crate::open_store(db).await?;
-        let slug = Slug::parse(&c.group).context("--group")?;
-        let group = store
-            .group(&slug)
-            .await?
-            .with_context(|| format!("no group {slug}"))?;
-        let election = crate::pick_election(&*store, c.election.as_deref())
-            .await?
-            .context("no election")?;
-        let (manifests, refused) = pollwatch_server::coverage::imported(&*store, group.id).await?;
+    async fn around_others(&self) -> anyhow::Result<Vec<usize>> {
+        let (manifests, refused) =
+            pollwatch_server::coverage::imported(&*self.store, self.group_id).await?;
         for (origin, why) in &refused {
             eprintln!("{origin:?}'s stored manifest is refused: {why}");
         }
         let theirs: std::collections::HashSet<&str> = manifests
             .iter()
-            .filter(|m| m.election == election.slug.as_str())
+            .filter(|m| m.election == self.election)
             .flat_map(|m| m.stations.iter().map(|s| s.number.as_str()))
             .collect();
         let among: Vec<usize> = (0..self.stations.len())

@@ -280,17 +280,7 @@ async fn combined_section(
     if manifests.is_empty() && not_counted.is_empty() {
         return Ok(None);
     }
-    let election = match src.rooms.election_id() {
-        Some(id) => src
-            .store
-            .elections()
-            .await?
-            .into_iter()
-            .find(|e| e.id == id)
-            .map(|e| e.slug.as_str().to_owned())
-            .unwrap_or_default(),
-        None => String::new(),
-    };
+    let election = crate::coverage::election_name(&*src.store, src.rooms.election_id()).await?;
     let numbers: Vec<String> = stations.iter().map(|s| s.number.clone()).collect();
     let own: Vec<String> = stations
         .iter()
