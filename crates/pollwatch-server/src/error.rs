@@ -184,6 +184,7 @@ impl From<StoreError> for ApiError {
             e @ StoreError::ConflictingRetry(_) => Self::Conflict(e.to_string()),
             StoreError::NotFound(what) => Self::NotFound(what),
             StoreError::WriterGone => Self::Unavailable,
+            StoreError::Stale(why) => Self::Conflict(why),
             StoreError::Forbidden(why) => Self::Forbidden(why),
             StoreError::StorageFull(detail) => Self::StorageFull(detail),
             StoreError::Unavailable(detail) => Self::DatabaseUnavailable(detail),

@@ -62,6 +62,10 @@ pub enum StoreError {
     /// Any other database failure.
     #[error("database error: {0}")]
     Database(String),
+    /// What the caller saw has changed since (another coordinator's
+    /// change came first): reload and try again.
+    #[error("{0}")]
+    Stale(String),
     /// The writer task has stopped (the server is shutting down).
     #[error("the event writer has stopped")]
     WriterGone,
@@ -343,6 +347,57 @@ pub struct LedgerKey {
     pub created_at: Timestamp,
     pub retired_at: Option<Timestamp>,
 }
+
+/// A volunteer's home: the station nearest where they live or vote (never
+/// an address), for planning only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Home {
+    pub observer_id: RowId,
+    pub station_id: RowId,
+    /// Picked by the volunteer in the app, rather than entered by a
+    /// coordinator.
+    pub set_by_observer: bool,
+    pub set_at: Timestamp,
+}
+
+/// A plan to store: a strategy's proposal as the planning crate writes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPlan {
+    pub election_id: RowId,
+    pub name: String,
+    /// JSON the planning side reads back; the store keeps it as it is.
+    pub body: String,
+    pub created_by: String,
+    pub created_at: Timestamp,
+}
+
+/// A stored plan without its body, for lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanHead {
+    pub id: RowId,
+    pub election_id: RowId,
+    pub name: String,
+    pub created_by: String,
+    pub created_at: Timestamp,
+    /// How many changes by hand it has had (the last one's `seq`).
+    pub changes: i64,
+    pub applied_at: Option<Timestamp>,
+    pub applied_by: Option<String>,
+}
+
+/// One change by hand to a plan, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanChangeEntry {
+    /// 1 for the first change of the plan, then one more each.
+    pub seq: i64,
+    /// JSON of the change, as the planning crate wrote it.
+    pub change: String,
+    pub made_by: String,
+    pub made_at: Timestamp,
+}
+
+/// The most changes by hand a plan takes: past that, make a new plan.
+pub const MAX_PLAN_CHANGES: i64 = 10_000;
 
 /// A coverage manifest another group sent, as imported: the signed note
 /// as it came, so it can be shown and checked again.
@@ -685,6 +740,54 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<()>;
     /// The group's keys, oldest first (of each kind, the one not retired signs).
     async fn ledger_keys(&self, group_id: RowId) -> Result<Vec<LedgerKey>>;
+
+    // --- Planning before the vote ---
+
+    /// Set (or with `None` clear) the observer's home station. The
+    /// observer must be of the group.
+    async fn set_home(
+        &self,
+        group_id: RowId,
+        observer_id: RowId,
+        station_id: Option<RowId>,
+        set_by_observer: bool,
+        at: Timestamp,
+    ) -> Result<()>;
+    async fn home(&self, group_id: RowId, observer_id: RowId) -> Result<Option<Home>>;
+    /// Every home of the group's observers: for planning, never a page.
+    async fn homes(&self, group_id: RowId) -> Result<Vec<Home>>;
+    async fn create_plan(&self, group_id: RowId, plan: &NewPlan) -> Result<RowId>;
+    /// The group's plans, newest first, at most `limit`.
+    async fn plans(&self, group_id: RowId, limit: i64) -> Result<Vec<PlanHead>>;
+    /// A plan of the group and its body.
+    async fn plan(&self, group_id: RowId, plan_id: RowId) -> Result<Option<(PlanHead, String)>>;
+    /// Record a change by hand as the plan's next, `after` being the number
+    /// of changes the caller saw: when another change came first, nothing
+    /// is stored and the answer is [`StoreError::Stale`]. Answers its seq.
+    async fn add_plan_change(
+        &self,
+        group_id: RowId,
+        plan_id: RowId,
+        after: i64,
+        change: &str,
+        made_by: &str,
+        at: Timestamp,
+    ) -> Result<i64>;
+    /// The plan's changes by hand with seq above `after`, in order.
+    async fn plan_changes(
+        &self,
+        group_id: RowId,
+        plan_id: RowId,
+        after: i64,
+    ) -> Result<Vec<PlanChangeEntry>>;
+    /// Note that the plan's assignments were made.
+    async fn mark_plan_applied(
+        &self,
+        group_id: RowId,
+        plan_id: RowId,
+        by: &str,
+        at: Timestamp,
+    ) -> Result<()>;
 
     // --- Coverage shared between independent groups ---
 

@@ -33,6 +33,7 @@ macro_rules! sql_store {
                 Principal, Result, ResultImport, ResultImportInfo, Session, SessionLookup, SessionUse,
                 SessionOwner, StationImport, StationQuery, StoreError,
                 LedgerFile, LedgerFork, LedgerHead, LedgerKey, LedgerNode, StoredCheckpoint, StoredManifest, TreeHash,
+                Home, NewPlan, PlanHead, PlanChangeEntry, MAX_PLAN_CHANGES,
                 WitnessedLog,
             };
 
@@ -273,6 +274,28 @@ macro_rules! sql_store {
                     username: get(row, "username")?,
                     role: Role::parse(&get::<String>(row, "role")?)
                         .map_err(|e| corrupt("role", e))?,
+                })
+            }
+
+            fn home_row(r: &DbRow) -> Result<Home> {
+                Ok(Home {
+                    observer_id: get(r, "observer_id")?,
+                    station_id: get(r, "station_id")?,
+                    set_by_observer: get::<String>(r, "set_by")? == "observer",
+                    set_at: Timestamp(get(r, "set_at")?),
+                })
+            }
+
+            fn plan_head(r: &DbRow) -> Result<PlanHead> {
+                Ok(PlanHead {
+                    id: get(r, "id")?,
+                    election_id: get(r, "election_id")?,
+                    name: get(r, "name")?,
+                    created_by: get(r, "created_by")?,
+                    created_at: Timestamp(get(r, "created_at")?),
+                    changes: get(r, "changes")?,
+                    applied_at: get::<Option<i64>>(r, "applied_at")?.map(Timestamp),
+                    applied_by: get(r, "applied_by")?,
                 })
             }
 
@@ -2521,6 +2544,234 @@ macro_rules! sql_store {
                         })
                     })
                     .collect()
+                }
+
+                async fn set_home(
+                    &self,
+                    group_id: RowId,
+                    observer_id: RowId,
+                    station_id: Option<RowId>,
+                    set_by_observer: bool,
+                    at: Timestamp,
+                ) -> Result<()> {
+                    let mut tx = Tx::begin(&self.pool).await?;
+                    let known = ::sqlx::query("SELECT 1 AS one FROM observers WHERE id = $1 AND group_id = $2")
+                        .bind(observer_id)
+                        .bind(group_id)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                    if known.is_none() {
+                        return Err(StoreError::NotFound("the observer".into()));
+                    }
+                    match station_id {
+                        None => {
+                            ::sqlx::query("DELETE FROM observer_homes WHERE observer_id = $1 AND group_id = $2")
+                                .bind(observer_id)
+                                .bind(group_id)
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(db)?;
+                        }
+                        Some(station) => {
+                            ::sqlx::query(
+                                "INSERT INTO observer_homes (observer_id, group_id, station_id, set_by, set_at) \
+                                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (observer_id) DO UPDATE SET \
+                                 station_id = excluded.station_id, set_by = excluded.set_by, set_at = excluded.set_at",
+                            )
+                            .bind(observer_id)
+                            .bind(group_id)
+                            .bind(station)
+                            .bind(if set_by_observer { "observer" } else { "coordinator" })
+                            .bind(at.0)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db)?;
+                        }
+                    }
+                    tx.commit().await
+                }
+
+                async fn home(&self, group_id: RowId, observer_id: RowId) -> Result<Option<Home>> {
+                    ::sqlx::query(
+                        "SELECT observer_id, station_id, set_by, set_at FROM observer_homes \
+                         WHERE group_id = $1 AND observer_id = $2",
+                    )
+                    .bind(group_id)
+                    .bind(observer_id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .map(|r| home_row(&r))
+                    .transpose()
+                }
+
+                async fn homes(&self, group_id: RowId) -> Result<Vec<Home>> {
+                    ::sqlx::query(
+                        "SELECT observer_id, station_id, set_by, set_at FROM observer_homes \
+                         WHERE group_id = $1 ORDER BY observer_id",
+                    )
+                    .bind(group_id)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .iter()
+                    .map(home_row)
+                    .collect()
+                }
+
+                async fn create_plan(&self, group_id: RowId, plan: &NewPlan) -> Result<RowId> {
+                    let row = ::sqlx::query(
+                        "INSERT INTO plans (group_id, election_id, name, body, created_by, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                    )
+                    .bind(group_id)
+                    .bind(plan.election_id)
+                    .bind(&plan.name)
+                    .bind(&plan.body)
+                    .bind(&plan.created_by)
+                    .bind(plan.created_at.0)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(db)?;
+                    get(&row, "id")
+                }
+
+                async fn plans(&self, group_id: RowId, limit: i64) -> Result<Vec<PlanHead>> {
+                    ::sqlx::query(
+                        "SELECT id, election_id, name, created_by, created_at, changes, applied_at, applied_by \
+                         FROM plans WHERE group_id = $1 ORDER BY id DESC LIMIT $2",
+                    )
+                    .bind(group_id)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .iter()
+                    .map(plan_head)
+                    .collect()
+                }
+
+                async fn plan(&self, group_id: RowId, plan_id: RowId) -> Result<Option<(PlanHead, String)>> {
+                    ::sqlx::query(
+                        "SELECT id, election_id, name, created_by, created_at, changes, applied_at, applied_by, body \
+                         FROM plans WHERE group_id = $1 AND id = $2",
+                    )
+                    .bind(group_id)
+                    .bind(plan_id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .map(|r| Ok((plan_head(&r)?, get(&r, "body")?)))
+                    .transpose()
+                }
+
+                async fn add_plan_change(
+                    &self,
+                    group_id: RowId,
+                    plan_id: RowId,
+                    after: i64,
+                    change: &str,
+                    made_by: &str,
+                    at: Timestamp,
+                ) -> Result<i64> {
+                    if after >= MAX_PLAN_CHANGES {
+                        return Err(StoreError::Forbidden(format!(
+                            "a plan takes at most {MAX_PLAN_CHANGES} changes by hand: make a new plan"
+                        )));
+                    }
+                    let mut tx = Tx::begin(&self.pool).await?;
+                    // The compare-and-set on the count orders concurrent
+                    // coordinators: the second one is told to reload.
+                    let moved = ::sqlx::query(
+                        "UPDATE plans SET changes = changes + 1 WHERE group_id = $1 AND id = $2 AND changes = $3",
+                    )
+                    .bind(group_id)
+                    .bind(plan_id)
+                    .bind(after)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                    if moved.rows_affected() != 1 {
+                        let exists = ::sqlx::query("SELECT changes FROM plans WHERE group_id = $1 AND id = $2")
+                            .bind(group_id)
+                            .bind(plan_id)
+                            .fetch_optional(&mut *tx)
+                            .await
+                            .map_err(db)?;
+                        return Err(match exists {
+                            None => StoreError::NotFound("the plan".into()),
+                            Some(_) => StoreError::Stale(
+                                "the plan was changed meanwhile: reload it and make the change again".into(),
+                            ),
+                        });
+                    }
+                    let seq = after + 1;
+                    ::sqlx::query(
+                        "INSERT INTO plan_changes (plan_id, seq, change, made_by, made_at) VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(plan_id)
+                    .bind(seq)
+                    .bind(change)
+                    .bind(made_by)
+                    .bind(at.0)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                    tx.commit().await?;
+                    Ok(seq)
+                }
+
+                async fn plan_changes(
+                    &self,
+                    group_id: RowId,
+                    plan_id: RowId,
+                    after: i64,
+                ) -> Result<Vec<PlanChangeEntry>> {
+                    ::sqlx::query(
+                        "SELECT c.seq, c.change, c.made_by, c.made_at FROM plan_changes c \
+                         JOIN plans p ON p.id = c.plan_id \
+                         WHERE p.group_id = $1 AND c.plan_id = $2 AND c.seq > $3 ORDER BY c.seq",
+                    )
+                    .bind(group_id)
+                    .bind(plan_id)
+                    .bind(after)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .iter()
+                    .map(|r| {
+                        Ok(PlanChangeEntry {
+                            seq: get(r, "seq")?,
+                            change: get(r, "change")?,
+                            made_by: get(r, "made_by")?,
+                            made_at: Timestamp(get(r, "made_at")?),
+                        })
+                    })
+                    .collect()
+                }
+
+                async fn mark_plan_applied(
+                    &self,
+                    group_id: RowId,
+                    plan_id: RowId,
+                    by: &str,
+                    at: Timestamp,
+                ) -> Result<()> {
+                    let done = ::sqlx::query(
+                        "UPDATE plans SET applied_at = $1, applied_by = $2 WHERE group_id = $3 AND id = $4",
+                    )
+                    .bind(at.0)
+                    .bind(by)
+                    .bind(group_id)
+                    .bind(plan_id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                    if done.rows_affected() == 0 {
+                        return Err(StoreError::NotFound("the plan".into()));
+                    }
+                    Ok(())
                 }
 
                 async fn coverage_key(&self, group_id: RowId, origin: &str) -> Result<Option<String>> {

@@ -12,8 +12,8 @@ use pollwatch_domain::{
 };
 
 use crate::{
-    BlobInfo, NewBlob, NewObserver, NewUser, Principal, Session, SessionLookup, SessionOwner,
-    SessionUse, StationImport, StationQuery, Store, StoreError,
+    BlobInfo, NewBlob, NewObserver, NewPlan, NewUser, Principal, Session, SessionLookup,
+    SessionOwner, SessionUse, StationImport, StationQuery, Store, StoreError,
 };
 
 /// Expand to one `#[tokio::test]` per suite function. `$make` is an async fn
@@ -53,7 +53,8 @@ macro_rules! store_suite {
             the_evidence_tree_grows_by_compare_and_set,
             keys_checkpoints_and_cosignatures_are_kept,
             a_witness_pins_keys_and_advances_once,
-            coverage_manifests_pin_keys_and_keep_the_newest
+            coverage_manifests_pin_keys_and_keep_the_newest,
+            homes_and_plans_stay_with_their_group
         );
     };
     (@each $make:path; $($name:ident),* $(,)?) => {
@@ -2014,4 +2015,90 @@ pub async fn coverage_manifests_pin_keys_and_keep_the_newest(store: Arc<dyn Stor
         vec![(f.group_a, "a2".to_owned())]
     );
     assert!(store.shared_manifests(f.group_a).await.unwrap().is_empty());
+}
+
+pub async fn homes_and_plans_stay_with_their_group(store: Arc<dyn Store>) {
+    let f = fixture(&*store).await;
+    let (a, b) = (f.group_a, f.group_b);
+    let st = |i: usize| f.stations[i].id;
+    // A home is set, replaced and cleared; another group cannot touch it.
+    store
+        .set_home(a, f.observer_a, Some(st(0)), true, T0)
+        .await
+        .unwrap();
+    store
+        .set_home(a, f.observer_a, Some(st(2)), false, Timestamp(T0.0 + 1))
+        .await
+        .unwrap();
+    let h = store.home(a, f.observer_a).await.unwrap().unwrap();
+    assert_eq!((h.station_id, h.set_by_observer), (st(2), false));
+    assert!(matches!(
+        store
+            .set_home(b, f.observer_a, Some(st(1)), false, T0)
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(store.home(b, f.observer_a).await.unwrap(), None);
+    assert!(store.homes(b).await.unwrap().is_empty());
+    assert_eq!(store.homes(a).await.unwrap().len(), 1);
+    store
+        .set_home(a, f.observer_a, None, true, T0)
+        .await
+        .unwrap();
+    assert_eq!(store.home(a, f.observer_a).await.unwrap(), None);
+
+    // A plan's changes are numbered one after another; a change made on a
+    // stale view is refused and stores nothing.
+    let election = f.stations[0].election_id;
+    let plan = NewPlan {
+        election_id: election,
+        name: "nearest".into(),
+        body: "{\"x\":1}".into(),
+        created_by: "coord".into(),
+        created_at: T0,
+    };
+    let p = store.create_plan(a, &plan).await.unwrap();
+    let p2 = store.create_plan(a, &plan).await.unwrap();
+    assert_eq!(
+        store
+            .add_plan_change(a, p, 0, "c1", "coord", T0)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .add_plan_change(a, p, 1, "c2", "coord", T0)
+            .await
+            .unwrap(),
+        2
+    );
+    assert!(matches!(
+        store.add_plan_change(a, p, 1, "late", "other", T0).await,
+        Err(StoreError::Stale(_))
+    ));
+    assert!(matches!(
+        store.add_plan_change(b, p, 2, "theirs", "b", T0).await,
+        Err(StoreError::NotFound(_))
+    ));
+    let changes = store.plan_changes(a, p, 0).await.unwrap();
+    let texts: Vec<&str> = changes.iter().map(|c| c.change.as_str()).collect();
+    assert_eq!(texts, ["c1", "c2"]);
+    assert_eq!(store.plan_changes(a, p, 1).await.unwrap().len(), 1);
+    assert!(store.plan_changes(b, p, 0).await.unwrap().is_empty());
+    let (head, body) = store.plan(a, p).await.unwrap().unwrap();
+    assert_eq!((head.changes, body.as_str()), (2, "{\"x\":1}"));
+    assert_eq!(head.applied_at, None);
+    assert!(store.plan(b, p).await.unwrap().is_none());
+    let heads = store.plans(a, 10).await.unwrap();
+    assert_eq!(heads.iter().map(|h| h.id).collect::<Vec<_>>(), [p2, p]);
+    assert!(store.plans(b, 10).await.unwrap().is_empty());
+    store
+        .mark_plan_applied(a, p, "coord", Timestamp(T0.0 + 5))
+        .await
+        .unwrap();
+    assert!(store.mark_plan_applied(b, p, "b", T0).await.is_err());
+    let (head, _) = store.plan(a, p).await.unwrap().unwrap();
+    assert_eq!(head.applied_at, Some(Timestamp(T0.0 + 5)));
+    assert_eq!(head.applied_by.as_deref(), Some("coord"));
 }
