@@ -19,6 +19,8 @@
 //!   `pollwatch_analysis::quickcount::plan`), with volunteers assigned to it.
 //! - [`Plan`]: a plan, its [`Summary`], and the coordinator's changes by
 //!   hand ([`PlanChange`]).
+//! - [`propose`]: a [`Strategy`] with its parameters run into a [`Proposal`]
+//!   kept by name, and rebuilt with the changes by hand into a [`Plan`].
 //! - [`map`]: the SVG map of stations coloured by coverage.
 //! - [`manifest`]: the signed coverage manifest that independent groups
 //!   exchange, and the combined coverage of several.
@@ -35,6 +37,7 @@ pub(crate) mod geo;
 pub mod manifest;
 pub mod map;
 pub mod plan;
+pub mod propose;
 pub mod sample;
 pub mod saturate;
 
@@ -47,6 +50,7 @@ pub use assign::{
 };
 pub use geo::{EARTH_RADIUS_M, distance_m};
 pub use plan::{DistrictRow, Plan, PlanChange, PlanError, Summary};
+pub use propose::{Placed, Proposal, RebuildError, Strategy, propose};
 pub use sample::{DistrictShare, Sample, SampleOptions, allocate_by_voters, sample};
 pub use saturate::{Saturation, saturate};
 

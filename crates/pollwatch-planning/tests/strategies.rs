@@ -343,3 +343,72 @@ fn plan_summary_and_changes() {
         Err(PlanError::Duplicate { .. })
     ));
 }
+
+/// A proposal kept as JSON and rebuilt with the changes by hand gives the
+/// plan the strategy made, then changed; a change that cannot apply names
+/// its place in the journal.
+#[test]
+fn a_kept_proposal_rebuilds_with_its_changes() {
+    use pollwatch_planning::{PlanChange, Proposal, Strategy, propose};
+    let stations: Vec<Station> = (0..40)
+        .map(|j| Station {
+            number: format!("{}", 100 + j),
+            district: format!("D{}", j % 4),
+            registered_voters: 1000 + j as u32,
+            at: Some((43.2 + f64::from(j) * 0.001, 76.9)),
+        })
+        .collect();
+    let volunteers: Vec<Volunteer> = (0..12)
+        .map(|i| Volunteer {
+            code_name: format!("V{i}"),
+            home: Some(i * 3),
+        })
+        .collect();
+    let strategy = Strategy::Saturate {
+        per_station: 1,
+        districts: vec!["D1".into()],
+    };
+    let p = propose(&stations, &volunteers, &strategy, &[]).unwrap();
+    assert!(p.optimal);
+    // D1 has 10 stations, all covered first.
+    assert_eq!(p.targets.len(), 10);
+    let kept: Proposal = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
+    let plan = kept.rebuild(&stations, &[]).unwrap();
+    let summary = plan.summary();
+    assert_eq!(summary.stations_covered, 12);
+    assert_eq!(summary.districts_fully_covered, ["D1"]);
+    let where_v0 = plan.station_of("V0").map(str::to_owned);
+    let changes = [
+        PlanChange::Unassign {
+            volunteer: "V0".into(),
+        },
+        PlanChange::Assign {
+            volunteer: "V0".into(),
+            station: "139".into(),
+        },
+    ];
+    let changed = kept.rebuild(&stations, &changes).unwrap();
+    assert_eq!(changed.station_of("V0"), Some("139"));
+    assert_ne!(where_v0.as_deref(), Some("139"));
+    let bad = [PlanChange::Assign {
+        volunteer: "V99".into(),
+        station: "100".into(),
+    }];
+    let e = kept.rebuild(&stations, &bad).unwrap_err().to_string();
+    assert!(e.contains("change 1") && e.contains("V99"), "{e}");
+    // Around others: no volunteer lands on a station another group covers.
+    let nearest = Strategy::Nearest {
+        per_station: 1,
+        around_others: true,
+    };
+    let others: Vec<usize> = (0..20).collect();
+    let p = propose(&stations, &volunteers, &nearest, &others).unwrap();
+    assert_eq!(p.placed.len(), 12);
+    assert!(
+        p.placed
+            .iter()
+            .all(|x| x.station.parse::<usize>().unwrap() >= 120),
+        "{:?}",
+        p.placed
+    );
+}
