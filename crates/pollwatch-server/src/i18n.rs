@@ -54,6 +54,7 @@ pub const FILES: &[(&str, &str)] = &[
     ("cases.toml", include_str!("../i18n/cases.toml")),
     ("messages.toml", include_str!("../i18n/messages.toml")),
     ("coverage.toml", include_str!("../i18n/coverage.toml")),
+    ("planning.toml", include_str!("../i18n/planning.toml")),
     ("exports.toml", include_str!("../i18n/exports.toml")),
     ("report.toml", include_str!("../i18n/report.toml")),
     ("assessment.toml", include_str!("../i18n/assessment.toml")),

@@ -26,6 +26,7 @@ pub mod limits;
 pub mod messages;
 pub mod pages;
 pub mod people;
+pub mod planning;
 pub mod registry_match;
 pub mod report;
 pub mod reports;
@@ -81,6 +82,8 @@ pub struct AppState {
     pub assessments: Arc<assessment::Kept>,
     /// Each group's report at its room's last position, and its log fold.
     pub kept_reports: Arc<report::Kept>,
+    /// Plans rebuilt from their journals, kept between views.
+    pub plans: Arc<planning::Kept>,
     /// The shared outcome of `/readyz`'s write probe.
     pub readiness: Arc<pages::Readiness>,
     /// Evidence files: on disk under the data directory, or in a bucket.
@@ -144,6 +147,7 @@ impl AppState {
             analysis: Arc::default(),
             assessments: Arc::default(),
             kept_reports: Arc::default(),
+            plans: Arc::new(planning::Kept::new()),
             readiness: Arc::default(),
             forms,
             limits: Arc::new(limits::Limits::new(limits)),
@@ -214,6 +218,7 @@ pub fn router(state: AppState) -> Router {
         .merge(devices::api_routes())
         .merge(situation::api_routes())
         .merge(people::api_routes())
+        .merge(planning::api_routes())
         .merge(messages::api_routes())
         .merge(exports::api_routes())
         .merge(checkpoints::api_routes())
@@ -228,6 +233,7 @@ pub fn router(state: AppState) -> Router {
         .merge(assessment::page_routes())
         .merge(coverage::page_routes())
         .merge(people::page_routes())
+        .merge(planning::page_routes())
         .merge(cases::page_routes())
         .merge(messages::page_routes())
         .merge(exports::page_routes())

@@ -331,7 +331,7 @@ enum Change {
 }
 
 /// The author's user name, for the log's `by`.
-async fn author(state: &AppState, caller: &Caller) -> Result<String, ApiError> {
+pub(crate) async fn author(state: &AppState, caller: &Caller) -> Result<String, ApiError> {
     let Principal::Staff { user_id, .. } = caller.principal() else {
         return Err(ApiError::Forbidden("only staff assign observers".into()));
     };
@@ -343,7 +343,7 @@ async fn author(state: &AppState, caller: &Caller) -> Result<String, ApiError> {
         .ok_or_else(|| ApiError::Forbidden("this account no longer exists".into()))
 }
 
-fn assignment_event(
+pub(crate) fn assignment_event(
     o: &Observer,
     station: i64,
     change: AssignmentChange,
@@ -730,6 +730,9 @@ struct ObserverPage {
     done: String,
     /// A code just issued: shown on this answer only.
     issued: Option<IssuedView>,
+    /// The home station (for planning), and whether the volunteer picked it.
+    home: Option<String>,
+    home_by_observer: bool,
 }
 
 struct IssuedView {
@@ -757,7 +760,10 @@ async fn observer_page_for(
     let observer = views(state, o.group_id, std::slice::from_ref(&o))
         .await?
         .remove(0);
+    let (home, home_by_observer) = crate::planning::home_of(state, o.group_id, o.id).await?;
     Ok(render(&ObserverPage {
+        home,
+        home_by_observer,
         tr: chosen.tr,
         nav: Nav::of(caller, chosen),
         observer,

@@ -348,6 +348,7 @@ function home() {
       h('a', { href: '#protocol' }, tr('protocol')),
       h('a', { href: '#messages', id: 'messages-link' }, messagesLabel()),
       h('a', { href: '#station' }, tr('change_station')),
+      h('a', { href: '#myhome' }, tr('my_home')),
     ),
   );
 }
@@ -367,7 +368,51 @@ function chooseStation() {
     h('nav', { class: 'menu' }, S.stations.map((s) => h('button', { class: 'big', type: 'button', onclick: () => pick(s.number) }, s.number + ' · ' + s.name))),
     h('form', { class: 'q', onsubmit: (e) => { e.preventDefault(); if (input.value.trim()) pick(input.value.trim()); } },
       h('label', {}, tr('other_station'), input), h('button', { class: 'primary', type: 'submit' }, tr('ok'))),
+    h('p', {}, h('a', { href: '#myhome' }, tr('my_home'))),
   );
+}
+
+// The volunteer's home for planning: a station number, never an address.
+// Set before the vote and online only (it waits in no outbox: a plan needs
+// it on the server, and nothing is lost by asking again).
+async function myHome() {
+  const input = h('input', { type: 'text', inputmode: 'numeric', id: 'home-station', placeholder: '123', autocomplete: 'off' });
+  const status = h('p', { id: 'home-status', role: 'status' });
+  const err = h('p', { class: 'err', id: 'home-error', role: 'alert' });
+  const save = async (station) => {
+    err.textContent = '';
+    try {
+      const r = await fetch('/api/v1/me/home', { method: 'PUT', credentials: 'same-origin', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf() }, body: JSON.stringify({ station }) });
+      if (r.status === 401) { await unauthorized(r); return; }
+      const v = await r.json().catch(() => ({}));
+      if (!r.ok) { err.textContent = (v.error && v.error.message) || String(r.status); return; }
+      shown(v);
+      toast(station ? tr('home_saved') : tr('home_cleared'));
+    } catch (_) {
+      err.textContent = tr('home_offline');
+    }
+  };
+  const shown = (v) => {
+    input.value = (v && v.station) || '';
+    status.textContent = v && v.station ? tr('home_is') + ' ' + v.station : tr('home_none');
+  };
+  show(
+    h('h1', {}, tr('my_home')),
+    h('p', {}, tr('home_about')),
+    status,
+    h('form', { class: 'q', onsubmit: (e) => { e.preventDefault(); const n = input.value.trim(); save(n || null); } },
+      h('label', {}, tr('home_station'), input),
+      h('button', { class: 'primary', type: 'submit', id: 'home-save' }, tr('ok'))),
+    h('button', { type: 'button', id: 'home-clear', onclick: () => save(null) }, tr('home_clear')),
+    err,
+  );
+  try {
+    const r = await fetch('/api/v1/me/home', { credentials: 'same-origin' });
+    if (r.ok) shown(await r.json());
+    else if (r.status === 401) await unauthorized(r);
+  } catch (_) {
+    status.textContent = tr('home_offline');
+  }
 }
 
 // ---- the checker ----
@@ -987,6 +1032,7 @@ function route() {
   else if (name === 'incident') incident(arg);
   else if (name === 'protocol') protocol();
   else if (name === 'station') chooseStation();
+  else if (name === 'myhome') myHome();
   else if (name === 'refused') refusedList();
   else if (name === 'messages') messagesList();
   else if (name === 'fix') fixRefused(arg);
