@@ -277,12 +277,10 @@ impl Plan {
 
     /// Each volunteer by code name, with the station number they are at.
     pub fn placements(&self) -> impl Iterator<Item = (&str, Option<&str>)> + '_ {
-        self.volunteers.iter().zip(&self.station_of).map(|(v, s)| {
-            (
-                v.as_str(),
-                s.map(|j| self.stations[j].number.as_str()),
-            )
-        })
+        self.volunteers
+            .iter()
+            .zip(&self.station_of)
+            .map(|(v, s)| (v.as_str(), s.map(|j| self.stations[j].number.as_str())))
     }
 
     /// Volunteers per station, indexed like the stations.
