@@ -247,6 +247,47 @@ impl Stations {
     }
 }
 
+/// Rows read per statement when a plan needs a whole group: every read is
+/// a page, as everywhere a request reads.
+const READ_PAGE: i64 = 1000;
+
+/// Every observer of the group, in code-name order, page by page.
+async fn all_observers(
+    state: &AppState,
+    group: RowId,
+) -> Result<Vec<pollwatch_domain::Observer>, ApiError> {
+    let mut out: Vec<pollwatch_domain::Observer> = Vec::new();
+    loop {
+        let after = out.last().map(|o| o.code_name.clone());
+        let page = state
+            .store
+            .observers_page(group, after.as_ref(), "", READ_PAGE)
+            .await?;
+        let last = (page.len() as i64) < READ_PAGE;
+        out.extend(page);
+        if last {
+            return Ok(out);
+        }
+    }
+}
+
+/// Every home of the group (observer id -> station id), page by page.
+async fn all_homes(state: &AppState, group: RowId) -> Result<HashMap<RowId, RowId>, ApiError> {
+    let mut out = HashMap::new();
+    let mut after = 0;
+    loop {
+        let page = state.store.homes(group, after, READ_PAGE).await?;
+        let last = (page.len() as i64) < READ_PAGE;
+        for h in page {
+            after = h.observer_id;
+            out.insert(h.observer_id, h.station_id);
+        }
+        if last {
+            return Ok(out);
+        }
+    }
+}
+
 /// The group's observers as volunteers, each with their home station (if
 /// one is set), in code-name order.
 async fn volunteers(
@@ -255,16 +296,12 @@ async fn volunteers(
     stations: &Stations,
 ) -> Result<Vec<Volunteer>, ApiError> {
     let at = stations.index_of_ids();
-    let homes: HashMap<RowId, usize> = state
-        .store
-        .homes(group)
+    let homes: HashMap<RowId, usize> = all_homes(state, group)
         .await?
         .into_iter()
-        .filter_map(|h| Some((h.observer_id, *at.get(&h.station_id)?)))
+        .filter_map(|(o, s)| Some((o, *at.get(&s)?)))
         .collect();
-    let mut out: Vec<Volunteer> = state
-        .store
-        .observers(group)
+    let mut out: Vec<Volunteer> = all_observers(state, group)
         .await?
         .into_iter()
         .map(|o| Volunteer {
@@ -1075,17 +1112,22 @@ async fn apply_events(
     b: &Built,
     by: &str,
 ) -> Result<(Vec<pollwatch_domain::NewEvent>, Preview), ApiError> {
-    let observers: HashMap<String, pollwatch_domain::Observer> = state
-        .store
-        .observers(group)
+    let observers: HashMap<String, pollwatch_domain::Observer> = all_observers(state, group)
         .await?
         .into_iter()
         .map(|o| (o.code_name.as_str().to_owned(), o))
         .collect();
-    let mut current: HashMap<RowId, Vec<RowId>> = HashMap::new();
-    for a in state.store.assignments(group).await? {
-        current.entry(a.observer_id).or_default().push(a.station_id);
-    }
+    // Who is where, as the situation room has it from the log. Should it
+    // lag a change made a moment ago, the store makes an assignment that is
+    // already so, or a removal of one that is not, a no-op.
+    state.rooms.catch_up(group).await?;
+    let current: HashMap<RowId, Vec<RowId>> = {
+        let room = state.rooms.room(group).await?;
+        let s = room.read().await;
+        s.observers()
+            .map(|o| (o.id, o.stations.iter().copied().collect()))
+            .collect()
+    };
     let id_of: HashMap<&str, RowId> = b
         .stations
         .list

@@ -11,7 +11,7 @@ CREATE TABLE observer_homes (
     set_by TEXT NOT NULL,
     set_at INTEGER NOT NULL
 );
-CREATE INDEX observer_homes_group ON observer_homes (group_id);
+CREATE INDEX observer_homes_group ON observer_homes (group_id, observer_id);
 
 -- A plan: a strategy's proposal (the body, JSON the planning crate
 -- reads), then the coordinators' changes by hand, each an entry of its own

@@ -754,8 +754,9 @@ pub trait Store: Send + Sync + 'static {
         at: Timestamp,
     ) -> Result<()>;
     async fn home(&self, group_id: RowId, observer_id: RowId) -> Result<Option<Home>>;
-    /// Every home of the group's observers: for planning, never a page.
-    async fn homes(&self, group_id: RowId) -> Result<Vec<Home>>;
+    /// A page of the group's homes: those of observers after `after` (by
+    /// id), at most `limit`.
+    async fn homes(&self, group_id: RowId, after: RowId, limit: i64) -> Result<Vec<Home>>;
     async fn create_plan(&self, group_id: RowId, plan: &NewPlan) -> Result<RowId>;
     /// The group's plans, newest first, at most `limit`.
     async fn plans(&self, group_id: RowId, limit: i64) -> Result<Vec<PlanHead>>;

@@ -2606,12 +2606,14 @@ macro_rules! sql_store {
                     .transpose()
                 }
 
-                async fn homes(&self, group_id: RowId) -> Result<Vec<Home>> {
+                async fn homes(&self, group_id: RowId, after: RowId, limit: i64) -> Result<Vec<Home>> {
                     ::sqlx::query(
                         "SELECT observer_id, station_id, set_by, set_at FROM observer_homes \
-                         WHERE group_id = $1 ORDER BY observer_id",
+                         WHERE group_id = $1 AND observer_id > $2 ORDER BY observer_id LIMIT $3",
                     )
                     .bind(group_id)
+                    .bind(after)
+                    .bind(limit)
                     .fetch_all(&self.pool)
                     .await
                     .map_err(db)?

@@ -2039,8 +2039,9 @@ pub async fn homes_and_plans_stay_with_their_group(store: Arc<dyn Store>) {
         Err(StoreError::NotFound(_))
     ));
     assert_eq!(store.home(b, f.observer_a).await.unwrap(), None);
-    assert!(store.homes(b).await.unwrap().is_empty());
-    assert_eq!(store.homes(a).await.unwrap().len(), 1);
+    assert!(store.homes(b, 0, 10).await.unwrap().is_empty());
+    assert_eq!(store.homes(a, 0, 10).await.unwrap().len(), 1);
+    assert!(store.homes(a, f.observer_a, 10).await.unwrap().is_empty());
     store
         .set_home(a, f.observer_a, None, true, T0)
         .await

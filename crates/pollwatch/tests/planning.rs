@@ -411,20 +411,15 @@ async fn a_plan_is_made_changed_by_hand_and_applied(backend: Backend) {
     // Applying shows what it will do first, then does it.
     let apply = format!("/plan/{id}/apply");
     // A-2 was put at 102 by hand meanwhile: applying moves them.
-    let a2 = app
-        .store
-        .observer_by_code_name(g.id, &CodeName::parse("A-2").unwrap())
+    let res = app
+        .http
+        .post(app.url("/api/v1/observers/A-2/assignments"))
+        .bearer_auth(&coord)
+        .json(&serde_json::json!({ "station": "102" }))
+        .send()
         .await
-        .unwrap()
         .unwrap();
-    let election = app.store.elections().await.unwrap().remove(0);
-    let s102 = app
-        .store
-        .station(election.id, &StationNumber::parse("102").unwrap())
-        .await
-        .unwrap()
-        .unwrap();
-    app.store.assign(g.id, a2.id, s102.id).await.unwrap();
+    assert!(res.status().is_success(), "{}", res.status());
     let before = stations_of(&app, &g).await;
     let pair = |a: &str, b: &str| (a.to_owned(), b.to_owned());
     assert_eq!(before, [pair("A-2", "102"), pair("Obs-alpha", "101")]);

@@ -594,6 +594,64 @@ async fn walk(app: &TestApp, result: i64) {
         let res = post(&coordinator, path, body).await.unwrap();
         assert!(res.status().as_u16() < 500, "{path}: {}", res.status());
     }
+    // Before the vote: a home picked in the app, a plan made, changed,
+    // viewed and applied.
+    let res = app
+        .http
+        .put(app.url("/api/v1/me/home"))
+        .bearer_auth(&observer)
+        .json(&serde_json::json!({ "station": "101" }))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "{}", res.status());
+    let form = |path: &str, form: &[(&str, &str)]| {
+        app.http
+            .post(app.url(path))
+            .bearer_auth(&coordinator)
+            .form(form)
+            .send()
+    };
+    let res = form("/plan", &[("csrf_token", ""), ("strategy", "nearest")])
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let plan = res.headers()["location"].to_str().unwrap().to_owned();
+    let res = form(
+        &format!("{plan}/change"),
+        &[
+            ("csrf_token", ""),
+            ("after", "0"),
+            ("change", "assign"),
+            ("volunteer", "Obs-alpha"),
+            ("station", "102"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 303);
+    for path in ["/plan", plan.as_str(), "/api/v1/me/home"] {
+        let token = if path.starts_with("/api") {
+            &observer
+        } else {
+            &coordinator
+        };
+        let res = app
+            .http
+            .get(app.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+    }
+    let res = form(
+        &format!("{plan}/apply"),
+        &[("csrf_token", ""), ("after", "1"), ("confirm", "yes")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 303);
     let res = post(&observer, "/api/v1/logout", serde_json::json!({}))
         .await
         .unwrap();
