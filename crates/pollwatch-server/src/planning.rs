@@ -666,8 +666,8 @@ fn strategy_of(form: &CreateForm) -> Result<Strategy, ApiError> {
         "sample" => {
             let moe: f64 = number("moe", &form.moe, 1.0)?;
             let confidence: f64 = number("confidence", &form.confidence, 95.0)?;
-            let design_effect: f64 = number("design_effect", &form.design_effect, 2.0)?;
-            let turnout: f64 = number("turnout", &form.turnout, 50.0)?;
+            let design_effect: f64 = number("design_effect", &form.design_effect, 1.0)?;
+            let turnout: f64 = number("turnout", &form.turnout, 60.0)?;
             if !(moe > 0.0 && moe <= 20.0) {
                 return Err(ApiError::invalid(
                     "moe",

@@ -214,8 +214,26 @@ pub async fn build(store: &Arc<dyn Store>, seed: u64) -> anyhow::Result<Logins> 
     ensure_user(store, "admin", Role::Admin, None).await?;
     let mut group_ids = HashMap::new();
     let mut observer_ids = HashMap::new();
+    // Homes for planning: a station of the district each volunteer works
+    // in, drawn from a stream of its own so that the rest of the demo stays
+    // what it was.
+    let mut by_district: HashMap<&str, Vec<RowId>> = HashMap::new();
+    for r in &city.stations {
+        if let Some(id) = station_ids.get(&r.number) {
+            by_district
+                .entry(r.district.as_str())
+                .or_default()
+                .push(*id);
+        }
+    }
+    let district_of: HashMap<&StationNumber, &str> = city
+        .stations
+        .iter()
+        .map(|r| (&r.number, r.district.as_str()))
+        .collect();
     for (i, g) in city.groups.iter().enumerate() {
         let mut code_rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_c0de ^ i as u64);
+        let mut home_rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x4043_e5 ^ i as u64);
         let group = match store.group(&g.slug).await? {
             Some(group) => group,
             None => store.create_group(&g.slug, &g.name, at).await?,
@@ -252,6 +270,18 @@ pub async fn build(store: &Arc<dyn Store>, seed: u64) -> anyhow::Result<Logins> 
                     .get(number)
                     .with_context(|| format!("demo assigns unknown station {number}"))?;
                 store.assign(group.id, observer.id, station).await?;
+            }
+            let near = o
+                .stations
+                .first()
+                .and_then(|n| district_of.get(n))
+                .and_then(|d| by_district.get(d))
+                .filter(|ids| !ids.is_empty());
+            if let Some(ids) = near {
+                let home = ids[home_rng.random_range(0..ids.len())];
+                store
+                    .set_home(group.id, observer.id, Some(home), true, at)
+                    .await?;
             }
         }
         // A fresh code on every run: a code printed by an earlier run may

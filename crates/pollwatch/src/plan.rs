@@ -35,8 +35,10 @@ pub struct Common {
     group: String,
     /// CSV (or workbook) with columns `code_name,home_station`: each
     /// volunteer and the number of the station nearest their home.
+    /// Without it, the group's observers and the home stations they picked
+    /// in the app or a coordinator entered.
     #[arg(long)]
-    homes: PathBuf,
+    homes: Option<PathBuf>,
     /// Where to write the plan: CSV `code_name,station,distance_m`, one
     /// row per volunteer placed.
     #[arg(long)]
@@ -258,8 +260,12 @@ impl Input {
         if c.per_station == 0 {
             anyhow::bail!("--per-station: at least 1");
         }
-        let bytes =
-            std::fs::read(&c.homes).with_context(|| format!("reading {}", c.homes.display()))?;
+        let bytes = match &c.homes {
+            Some(path) => {
+                Some(std::fs::read(path).with_context(|| format!("reading {}", path.display()))?)
+            }
+            None => None,
+        };
         let store = crate::open_store(db).await?;
         let slug = Slug::parse(&c.group).context("--group")?;
         let group = store
@@ -271,19 +277,20 @@ impl Input {
             .context(
                 "no election: import a station registry first (`pollwatch stations import`)",
             )?;
-        let stations: Vec<Station> = store
-            .stations(election.id)
-            .await?
-            .into_iter()
+        let registry = store.stations(election.id).await?;
+        let stations: Vec<Station> = registry
+            .iter()
             .map(|s| Station {
                 number: s.record.number.as_str().to_owned(),
-                district: s.record.district,
+                district: s.record.district.clone(),
                 registered_voters: s.record.registered_voters,
                 at: s.record.coordinates.map(|c| (c.latitude, c.longitude)),
             })
             .collect();
-        let file = c.homes.display().to_string();
-        let volunteers = homes(&file, &bytes, &stations)?;
+        let volunteers = match (&c.homes, &bytes) {
+            (Some(path), Some(bytes)) => homes(&path.display().to_string(), bytes, &stations)?,
+            _ => stored_homes(&*store, group.id, &registry).await?,
+        };
         // A plan may name volunteers not enrolled yet; say so, since a
         // typo in a code name looks the same.
         let known: std::collections::HashSet<String> = store
@@ -383,6 +390,51 @@ impl Input {
         );
         Ok(())
     }
+}
+
+/// The group's observers with the homes kept for them (picked in the app
+/// or entered by a coordinator), in code-name order.
+async fn stored_homes(
+    store: &dyn pollwatch_store::Store,
+    group: pollwatch_domain::RowId,
+    registry: &[pollwatch_domain::Station],
+) -> anyhow::Result<Vec<Volunteer>> {
+    let index: std::collections::HashMap<pollwatch_domain::RowId, usize> = registry
+        .iter()
+        .enumerate()
+        .map(|(j, s)| (s.id, j))
+        .collect();
+    let mut home = std::collections::HashMap::new();
+    let mut after = 0;
+    loop {
+        let page = store.homes(group, after, 1000).await?;
+        let last = page.len() < 1000;
+        for h in page {
+            after = h.observer_id;
+            if let Some(j) = index.get(&h.station_id) {
+                home.insert(h.observer_id, *j);
+            }
+        }
+        if last {
+            break;
+        }
+    }
+    let mut out: Vec<Volunteer> = store
+        .observers(group)
+        .await?
+        .into_iter()
+        .map(|o| Volunteer {
+            code_name: o.code_name.as_str().to_owned(),
+            home: home.get(&o.id).copied(),
+        })
+        .collect();
+    out.sort_by(|a, b| a.code_name.cmp(&b.code_name));
+    let with = out.iter().filter(|v| v.home.is_some()).count();
+    eprintln!(
+        "{} observers of the group, {with} with a home station",
+        out.len()
+    );
+    Ok(out)
 }
 
 /// The volunteers of a homes file: `code_name,home_station` (any order,

@@ -698,4 +698,23 @@ fn plan_nearest_is_optimal_and_refuses_bad_homes() {
     assert_ne!(code, 0);
     assert!(err.contains("no column \"home_station\""), "{err}");
     assert!(!out.exists(), "no plan written");
+
+    // Without a file: the homes the demo's volunteers picked in the app.
+    // Each of the 42 is placed, and only where nobody else is.
+    let (code, _, err) = run(pollwatch(&db).args([
+        "plan",
+        "nearest",
+        "--group",
+        "ashyq-dauys",
+        "--out",
+        out.to_str().unwrap(),
+    ]));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("42 observers of the group, 42 with a home station"), "{err}");
+    assert!(err.contains("optimal"), "{err}");
+    let mut r = csv::Reader::from_path(&out).unwrap();
+    let placed: Vec<String> = r.records().map(|r| r.unwrap()[1].to_owned()).collect();
+    assert_eq!(placed.len(), 42);
+    let distinct: std::collections::BTreeSet<&String> = placed.iter().collect();
+    assert_eq!(distinct.len(), 42);
 }
