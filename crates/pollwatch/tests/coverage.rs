@@ -179,7 +179,15 @@ async fn groups_share_coverage_manifests_from_the_web_page(backend: Backend) {
     let (status, html) = b.get("/coverage").await;
     assert_eq!(status, 200, "{html}");
     assert_eq!(tile(&html, "Никем"), "1", "102 is a gap for beta alone");
-    assert!(html.contains(r#"action="/coverage/import""#), "{html}");
+    // Each form once, in the page's content (not in its title or nav).
+    assert_eq!(
+        html.matches(r#"action="/coverage/import""#).count(),
+        1,
+        "{html}"
+    );
+    assert_eq!(html.matches(r#"action="/coverage/manifest""#).count(), 1);
+    let title = html.split("</title>").next().unwrap_or_default();
+    assert!(!title.contains("<form"), "{title}");
     assert!(html.contains(r#"enctype="multipart/form-data""#));
 
     // Alpha's manifest, as a file: stations and times, no observer.
