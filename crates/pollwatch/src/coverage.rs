@@ -3,14 +3,13 @@
 //! own, import other groups' (the key pinned on first use), and see the
 //! combined coverage, stations covered twice and the gaps nobody covers.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use pollwatch_domain::{Group, Slug};
-use pollwatch_planning::manifest::{self, CoveredStation, Manifest, ManifestError, Window};
+use pollwatch_planning::manifest::{self, Window};
 use pollwatch_store::Store;
 
 #[derive(Subcommand)]
@@ -107,55 +106,19 @@ async fn election_stations(
     Ok((election.slug.as_str().to_owned(), stations))
 }
 
-/// The station numbers the group covers now, by its assignments.
-async fn own_stations(
-    store: &dyn Store,
-    group: &Group,
-    stations: &[pollwatch_domain::Station],
-) -> anyhow::Result<Vec<String>> {
-    let by_id: HashMap<_, _> = stations
-        .iter()
-        .map(|s| (s.id, s.record.number.as_str().to_owned()))
-        .collect();
-    let mut own: Vec<String> = store
-        .assignments(group.id)
-        .await?
-        .into_iter()
-        .filter_map(|a| by_id.get(&a.station_id).cloned())
-        .collect();
-    own.sort();
-    own.dedup();
-    Ok(own)
-}
-
 async fn export(db: &str, a: ExportArgs) -> anyhow::Result<ExitCode> {
     let store = crate::open_store(db).await?;
     let group = group_of(&*store, &a.group).await?;
     let keys = a.place.keys(db);
-    let key = pollwatch_server::ledger::signing_key(
-        &*store,
-        &keys,
-        &group,
-        pollwatch_server::ledger::LOG_KEY,
-    )
-    .await?
-    .with_context(|| {
-        format!(
-            "no log key of group {} in {}: a manifest is signed with it (`pollwatch key create --group {}`)",
-            group.slug,
-            keys.dir().display(),
-            group.slug
-        )
-    })?;
+    let key = pollwatch_server::coverage::manifest_key(&*store, &keys, &group).await?;
     let (election, stations) = election_stations(&*store, a.election.as_deref()).await?;
-    let mut windows = a
+    let windows = a
         .windows
         .iter()
         .map(|w| Window::parse(w).map_err(|e| anyhow::anyhow!("--window {w:?}: {e}")))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    windows.sort();
     let numbers: Vec<String> = match &a.plan {
-        None => own_stations(&*store, &group, &stations).await?,
+        None => pollwatch_server::coverage::own_stations(&*store, group.id, &stations).await?,
         Some(path) => {
             let known: std::collections::HashSet<&str> =
                 stations.iter().map(|s| s.record.number.as_str()).collect();
@@ -184,29 +147,13 @@ async fn export(db: &str, a: ExportArgs) -> anyhow::Result<ExitCode> {
             out
         }
     };
-    // Byte order, as the format asks.
-    let mut covered: Vec<CoveredStation> = numbers
-        .into_iter()
-        .map(|number| CoveredStation {
-            number,
-            windows: windows.clone(),
-        })
-        .collect();
-    covered.sort_by(|x, y| x.number.as_bytes().cmp(y.number.as_bytes()));
-    let issued_at = u64::try_from(pollwatch_store::now().0 / 1000).unwrap_or(0);
-    let m = Manifest {
-        election,
-        group: group.name.clone(),
-        issued_at,
-        key: key.verifier().to_string(),
-        stations: covered,
-    };
-    let signed = manifest::sign_manifest(&m, &key)?;
+    let signed = pollwatch_server::coverage::sign(&group, &key, &election, numbers, &windows)?;
+    let (m, signed) = (signed.manifest, signed.text);
     write_atomically(&a.out, signed.as_bytes())
         .with_context(|| format!("writing {}", a.out.display()))?;
     if a.share {
         store
-            .share_manifest(group.id, issued_at, &signed, pollwatch_store::now())
+            .share_manifest(group.id, m.issued_at, &signed, pollwatch_store::now())
             .await?;
     }
     eprintln!(
@@ -244,11 +191,14 @@ async fn import(db: &str, a: ImportArgs) -> anyhow::Result<ExitCode> {
     }
     let mut refused = 0;
     for (from, text) in &texts {
-        match import_one(&*store, &group, text, a.accept_new_key).await {
+        match pollwatch_server::coverage::import_one(&*store, &group, text, a.accept_new_key).await
+        {
             Ok(line) => eprintln!("{from}: {line}"),
             Err(e) => {
                 refused += 1;
-                eprintln!("{from}: REFUSED: {e:#}");
+                // Through anyhow, for the same chain of causes as every
+                // other error the CLI prints.
+                eprintln!("{from}: REFUSED: {:#}", anyhow::Error::from(e));
             }
         }
     }
@@ -259,69 +209,11 @@ async fn import(db: &str, a: ImportArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-async fn import_one(
-    store: &dyn Store,
-    group: &Group,
-    text: &str,
-    accept_new_key: bool,
-) -> anyhow::Result<String> {
-    let origin = manifest::peek_group(text)?;
-    if origin == group.name {
-        anyhow::bail!("this is the manifest of {origin:?}, the group itself");
-    }
-    let pinned = store
-        .coverage_key(group.id, &origin)
-        .await?
-        .map(|k| pollwatch_ledger::VerifierKey::parse(&k))
-        .transpose()
-        .map_err(|e| anyhow::anyhow!("the key pinned for {origin:?} does not parse: {e}"))?;
-    let v = match manifest::verify_manifest(text, pinned.as_ref()) {
-        Err(ManifestError::KeyChanged { .. }) if accept_new_key => {
-            manifest::verify_manifest(text, None)?
-        }
-        other => other?,
-    };
-    let first_use = pinned.is_none();
-    let replacing = pinned.as_ref().is_some_and(|p| p != &v.key);
-    let stored = store
-        .import_manifest(
-            group.id,
-            &v.manifest.group,
-            &v.key.to_string(),
-            replacing,
-            v.manifest.issued_at,
-            text,
-            pollwatch_store::now(),
-        )
-        .await?;
-    let key_note = if first_use {
-        format!(" (key {} pinned on first use)", v.key)
-    } else if replacing {
-        " (its NEW key accepted and pinned)".to_owned()
-    } else {
-        String::new()
-    };
-    Ok(if stored {
-        format!(
-            "{} stations of {:?}, election {}, issued at {}{key_note}",
-            v.manifest.stations.len(),
-            v.manifest.group,
-            v.manifest.election,
-            v.manifest.issued_at
-        )
-    } else {
-        format!(
-            "{:?}'s manifest issued at {} is not newer than the one kept: nothing changed",
-            v.manifest.group, v.manifest.issued_at
-        )
-    })
-}
-
 async fn show(db: &str, a: ShowArgs) -> anyhow::Result<ExitCode> {
     let store = crate::open_store(db).await?;
     let group = group_of(&*store, &a.group).await?;
     let (election, stations) = election_stations(&*store, a.election.as_deref()).await?;
-    let own = own_stations(&*store, &group, &stations).await?;
+    let own = pollwatch_server::coverage::own_stations(&*store, group.id, &stations).await?;
     let (manifests, refused) = pollwatch_server::coverage::imported(&*store, group.id).await?;
     for (origin, why) in &refused {
         eprintln!("{origin:?}'s stored manifest is refused: {why}");
