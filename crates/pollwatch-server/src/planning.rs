@@ -720,6 +720,7 @@ fn strategy_of(form: &CreateForm) -> Result<Strategy, ApiError> {
 async fn create_form(
     State(state): State<AppState>,
     caller: Caller,
+    chosen: Chosen,
     page::Form(form): page::Form<CreateForm>,
 ) -> Result<Response, PageError> {
     caller.check_csrf(Some(&form.csrf_token))?;
@@ -756,7 +757,12 @@ async fn create_form(
     };
     let at = now();
     let name = if name.is_empty() {
-        format!("{} {}", strategy.word(), shown(at))
+        let word = match strategy {
+            Strategy::Nearest { .. } => "plan.nearest",
+            Strategy::Saturate { .. } => "plan.saturate",
+            Strategy::Sample { .. } => "plan.sample",
+        };
+        format!("{} · {}", chosen.tr.t(word), shown(at))
     } else {
         name.to_owned()
     };

@@ -2054,3 +2054,64 @@ return urls.filter(u => !/ (file|data):/.test(u));
         assert_eq!(foreign, json!([]), "{path}");
     }
 }
+
+/// Before the vote the volunteer picks a home station in the app: a
+/// number, never an address. The server keeps it for planning (the
+/// coordinator sees it), a wrong number is refused where it was typed,
+/// and clearing it leaves nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_volunteer_picks_a_home_station_in_the_app() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let Some(app) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    let net = Network::start(app.addr).await;
+    let shots = screenshots_dir();
+    let (group, observer, _) = observer_at_101(&app).await;
+    browser.enrol(&app, &net).await;
+    browser.run("location.hash = '#myhome'; return true;").await;
+    browser.find("#home-station").await;
+    browser
+        .wait_for(
+            "the home asked of the server",
+            "return document.querySelector('#home-status').textContent === 'Домашний участок не задан.';",
+        )
+        .await;
+    browser.type_into("#home-station", "999").await;
+    browser.click("#home-save").await;
+    browser
+        .wait_for(
+            "the refusal",
+            "return document.querySelector('#home-error').textContent.includes('999');",
+        )
+        .await;
+    assert!(app.store.home(group, observer).await.unwrap().is_none());
+    browser.set_value("#home-station", "102").await;
+    browser.click("#home-save").await;
+    browser
+        .wait_for(
+            "the saved home",
+            "return document.querySelector('#home-status').textContent.endsWith('102');",
+        )
+        .await;
+    browser.screenshot(&shots, "15-home-station").await;
+    let home = app.store.home(group, observer).await.unwrap().unwrap();
+    let s102 = app
+        .store
+        .station_by_id(home.station_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(s102.record.number.as_str(), "102");
+    assert!(home.set_by_observer);
+    browser.click("#home-clear").await;
+    browser
+        .wait_for(
+            "the home cleared",
+            "return document.querySelector('#home-status').textContent === 'Домашний участок не задан.';",
+        )
+        .await;
+    assert!(app.store.home(group, observer).await.unwrap().is_none());
+}

@@ -710,7 +710,10 @@ fn plan_nearest_is_optimal_and_refuses_bad_homes() {
         out.to_str().unwrap(),
     ]));
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains("42 observers of the group, 42 with a home station"), "{err}");
+    assert!(
+        err.contains("42 observers of the group, 42 with a home station"),
+        "{err}"
+    );
     assert!(err.contains("optimal"), "{err}");
     let mut r = csv::Reader::from_path(&out).unwrap();
     let placed: Vec<String> = r.records().map(|r| r.unwrap()[1].to_owned()).collect();

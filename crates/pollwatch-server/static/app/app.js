@@ -403,7 +403,7 @@ async function myHome() {
     h('form', { class: 'q', onsubmit: (e) => { e.preventDefault(); const n = input.value.trim(); save(n || null); } },
       h('label', {}, tr('home_station'), input),
       h('button', { class: 'primary', type: 'submit', id: 'home-save' }, tr('ok'))),
-    h('button', { type: 'button', id: 'home-clear', onclick: () => save(null) }, tr('home_clear')),
+    h('button', { type: 'button', class: 'secondary', id: 'home-clear', onclick: () => save(null) }, tr('home_clear')),
     err,
   );
   try {
