@@ -50,7 +50,7 @@ pub use assign::{
 };
 pub use geo::{EARTH_RADIUS_M, distance_m};
 pub use plan::{DistrictRow, Plan, PlanChange, PlanError, Summary};
-pub use propose::{Placed, Proposal, RebuildError, Strategy, propose};
+pub use propose::{NotPlaced, Placed, Proposal, RebuildError, Strategy, propose};
 pub use sample::{DistrictShare, Sample, SampleOptions, allocate_by_voters, sample};
 pub use saturate::{Saturation, saturate};
 

@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::assign::{NearestOptions, Placement};
+use crate::assign::{NearestOptions, Placement, Unplaceable};
 use crate::plan::{Plan, PlanChange, PlanError};
 use crate::sample::SampleOptions;
 use crate::{Error, Station, Volunteer};
@@ -84,8 +84,18 @@ pub struct Proposal {
     pub statements: Vec<String>,
     /// Whether every phase was proven optimal.
     pub optimal: bool,
-    /// Volunteers no phase could place, with the reason.
-    pub not_placeable: Vec<(String, String)>,
+    /// Volunteers no phase could place, and why.
+    pub not_placeable: Vec<(String, NotPlaced)>,
+}
+
+/// Why a volunteer could not be placed by distance, in names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "why", rename_all = "snake_case")]
+pub enum NotPlaced {
+    /// No home station is known.
+    NoHome,
+    /// The home station has no coordinates in the registry.
+    HomeWithoutCoordinates { home: String },
 }
 
 /// Runs the strategy. `others` are the stations other groups cover, left
@@ -181,7 +191,17 @@ pub fn propose(
         optimal,
         not_placeable: not_placeable
             .iter()
-            .filter_map(|n| Some((name(n.volunteer)?, n.reason.to_string())))
+            .filter_map(|n| {
+                let why = match n.reason {
+                    Unplaceable::HomeWithoutCoordinates { home } => {
+                        NotPlaced::HomeWithoutCoordinates {
+                            home: number(home)?,
+                        }
+                    }
+                    Unplaceable::NoHome | Unplaceable::UnknownHome { .. } => NotPlaced::NoHome,
+                };
+                Some((name(n.volunteer)?, why))
+            })
             .collect(),
     })
 }

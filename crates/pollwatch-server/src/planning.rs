@@ -535,9 +535,9 @@ struct ListPage {
     tr: Tr,
     nav: Nav,
     plans: Vec<PlanRow>,
-    districts: Vec<String>,
-    volunteers: usize,
-    with_home: usize,
+    /// Each district and its stations.
+    districts: Vec<(String, i64)>,
+    /// Stations other groups' manifests cover.
     others: usize,
 }
 
@@ -576,19 +576,32 @@ async fn list_page(
             applied: h.applied_at.map(shown),
         })
         .collect();
-    let stations = Stations::read(&state, group).await?;
-    let mut districts: Vec<String> = stations.list.iter().map(|s| s.district.clone()).collect();
+    // Bounded whatever the election's size: the districts table and the
+    // imported manifests, never every station or observer.
+    let mut districts: Vec<(String, i64)> = match state.election_id {
+        Some(e) => state
+            .store
+            .districts(e)
+            .await
+            .map_err(ApiError::from)?
+            .into_iter()
+            .map(|d| (d.name, d.stations))
+            .collect(),
+        None => Vec::new(),
+    };
     districts.sort();
-    districts.dedup();
-    let vs = volunteers(&state, group, &stations).await?;
-    let (others, _) = others_cover(&state, group, &stations).await?;
+    let election = crate::coverage::election_name(&*state.store, state.election_id).await?;
+    let (manifests, _) = crate::coverage::imported(&*state.store, group).await?;
+    let others: HashSet<&str> = manifests
+        .iter()
+        .filter(|m| m.election == election)
+        .flat_map(|m| m.stations.iter().map(|s| s.number.as_str()))
+        .collect();
     Ok(render(&ListPage {
         nav: Nav::of(&caller, &chosen),
         tr: chosen.tr,
         plans,
         districts,
-        volunteers: vs.len(),
-        with_home: vs.iter().filter(|v| v.home.is_some()).count(),
         others: others.len(),
     }))
 }
@@ -1012,7 +1025,21 @@ async fn render_plan(
         map: b.map(tr),
         rows,
         next,
-        not_placeable: b.proposal.not_placeable.iter().take(50).cloned().collect(),
+        not_placeable: b
+            .proposal
+            .not_placeable
+            .iter()
+            .take(50)
+            .map(|(v, why)| {
+                let why = match why {
+                    pollwatch_planning::NotPlaced::NoHome => tr.t("plan.no_home").to_owned(),
+                    pollwatch_planning::NotPlaced::HomeWithoutCoordinates { home } => {
+                        tr.f("plan.home_no_coordinates", &[("station", home.as_str())])
+                    }
+                };
+                (v.clone(), why)
+            })
+            .collect(),
         not_placeable_more: b.proposal.not_placeable.len().saturating_sub(50),
         changes: head.changes,
         journal,
