@@ -45,6 +45,7 @@ fn no_io_clock_or_unseeded_randomness_in_sources() {
         ("manifest.rs", include_str!("../src/manifest.rs")),
         ("map.rs", include_str!("../src/map.rs")),
         ("plan.rs", include_str!("../src/plan.rs")),
+        ("propose.rs", include_str!("../src/propose.rs")),
         ("sample.rs", include_str!("../src/sample.rs")),
         ("saturate.rs", include_str!("../src/saturate.rs")),
     ];
@@ -86,6 +87,7 @@ fn every_source_file_is_scanned() {
         "manifest.rs",
         "map.rs",
         "plan.rs",
+        "propose.rs",
         "sample.rs",
         "saturate.rs",
     ];

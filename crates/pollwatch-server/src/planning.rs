@@ -865,15 +865,14 @@ fn describe(tr: Tr, s: &Strategy) -> String {
     match s {
         Strategy::Nearest {
             per_station,
-            around_others,
+            around_others: true,
         } => tr.f(
-            if *around_others {
-                "plan.describe_nearest_around"
-            } else {
-                "plan.describe_nearest"
-            },
+            "plan.describe_nearest_around",
             &[("k", per_station.to_string())],
         ),
+        Strategy::Nearest { per_station, .. } => {
+            tr.f("plan.describe_nearest", &[("k", per_station.to_string())])
+        }
         Strategy::Saturate {
             per_station,
             districts,
