@@ -370,7 +370,7 @@ struct CoveragePage {
     counts: CombinedCounts,
     manifests: Vec<String>,
     not_counted: Vec<String>,
-    map: String,
+    map: std::sync::Arc<str>,
     twice: Vec<String>,
     twice_more: usize,
     gaps: Vec<String>,
@@ -421,10 +421,87 @@ async fn view(
         .group_by_id(group_id)
         .await?
         .ok_or_else(|| PageError(ApiError::NotFound("the group".into())))?;
-    let election = election_name(&*state.store, state.election_id).await?;
-    let (manifests, refused) = imported(&*state.store, group_id).await?;
+    let combined = combined(state, &group, tr).await?;
+    let c = &*combined;
+    let shares = caller.principal().role().may(Permission::ManageObservers);
+    let shared = if shares {
+        shared_list(state, &group, tr).await?
+    } else {
+        Vec::new()
+    };
+    Ok(CoveragePage {
+        nav: Nav::of(caller, chosen),
+        tr,
+        counts: c.counts.clone(),
+        manifests: c.manifests.clone(),
+        not_counted: c.not_counted.clone(),
+        map: std::sync::Arc::clone(&c.map),
+        twice: c.twice.clone(),
+        twice_more: c.twice_more,
+        gaps: c.gaps.clone(),
+        gaps_more: c.gaps_more,
+        shares,
+        shared,
+        windows: DEFAULT_WINDOWS.to_owned(),
+        done: String::new(),
+        outcomes: Vec::new(),
+    })
+}
+
+/// What `/coverage` shows of the combination, in one language.
+struct Combined {
+    counts: CombinedCounts,
+    manifests: Vec<String>,
+    not_counted: Vec<String>,
+    map: std::sync::Arc<str>,
+    twice: Vec<String>,
+    twice_more: usize,
+    gaps: Vec<String>,
+    gaps_more: usize,
+}
+
+/// The page's combination kept per group and language at a position: the
+/// room's (ours) and the imported manifests' (theirs). A view after
+/// nothing moved reads the manifests' list, never the stations.
+#[derive(Default)]
+pub struct Kept {
+    at: std::sync::Mutex<HashMap<(RowId, &'static str), (Position, std::sync::Arc<Combined>)>>,
+}
+
+type Position = (i64, u64);
+
+async fn combined(
+    state: &AppState,
+    group: &Group,
+    tr: Tr,
+) -> Result<std::sync::Arc<Combined>, PageError> {
+    let group_id = group.id;
     state.rooms.catch_up(group_id).await?;
     let room = state.rooms.room(group_id).await?;
+    let seq = room.read().await.last_seq();
+    let stored = state.store.manifests(group_id).await?;
+    let position: Position = {
+        use std::hash::{DefaultHasher, Hash, Hasher};
+        let mut h = DefaultHasher::new();
+        for m in &stored {
+            (&m.origin, m.issued_at, m.imported_at.0, m.note.len()).hash(&mut h);
+        }
+        state.election_id.hash(&mut h);
+        (seq, h.finish())
+    };
+    let key = (group_id, tr.lang.code());
+    if let Some((at, c)) = state
+        .coverage
+        .at
+        .lock()
+        .ok()
+        .and_then(|k| k.get(&key).cloned())
+        && at == position
+    {
+        return Ok(c);
+    }
+    let election = election_name(&*state.store, state.election_id).await?;
+    let (manifests, refused) = imported(&*state.store, group_id).await?;
     let (stations, own) = {
         let s = room.read().await;
         let mut stations = Vec::with_capacity(s.station_count());
@@ -486,15 +563,7 @@ async fn view(
     };
     let (twice, twice_more) = list(&c.covered_twice);
     let (gaps, gaps_more) = list(&c.gaps);
-    let shares = caller.principal().role().may(Permission::ManageObservers);
-    let shared = if shares {
-        shared_list(state, &group, tr).await?
-    } else {
-        Vec::new()
-    };
-    Ok(CoveragePage {
-        nav: Nav::of(caller, chosen),
-        tr,
+    let c = std::sync::Arc::new(Combined {
         counts: c.counts,
         manifests: c
             .used
@@ -514,17 +583,16 @@ async fn view(
             })
             .collect(),
         not_counted,
-        map,
+        map: map.into(),
         twice,
         twice_more,
         gaps,
         gaps_more,
-        shares,
-        shared,
-        windows: DEFAULT_WINDOWS.to_owned(),
-        done: String::new(),
-        outcomes: Vec::new(),
-    })
+    });
+    if let Ok(mut k) = state.coverage.at.lock() {
+        k.insert(key, (position, std::sync::Arc::clone(&c)));
+    }
+    Ok(c)
 }
 
 /// A manifest's time of issue (POSIX seconds) as the pages write times.

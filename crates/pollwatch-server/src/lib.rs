@@ -82,6 +82,8 @@ pub struct AppState {
     pub assessments: Arc<assessment::Kept>,
     /// Each group's report at its room's last position, and its log fold.
     pub kept_reports: Arc<report::Kept>,
+    /// `/coverage`'s combination per group, at its room's position.
+    pub coverage: Arc<coverage::Kept>,
     /// Plans rebuilt from their journals, kept between views.
     pub plans: Arc<planning::Kept>,
     /// The shared outcome of `/readyz`'s write probe.
@@ -148,6 +150,7 @@ impl AppState {
             assessments: Arc::default(),
             kept_reports: Arc::default(),
             plans: Arc::new(planning::Kept::new()),
+            coverage: Arc::default(),
             readiness: Arc::default(),
             forms,
             limits: Arc::new(limits::Limits::new(limits)),
