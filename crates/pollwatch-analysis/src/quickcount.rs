@@ -44,7 +44,7 @@ mod stratified;
 
 pub use stratified::{
     MIN_PER_STRATUM, NO_STRATUM, STRATIFIED_METHOD, Stratum, allocate_proportional,
-    estimate_stratified, stratified_sample, stratum_sizes,
+    allocate_weighted, estimate_stratified, stratified_sample, stratum_sizes,
 };
 
 /// z for a two-sided 95% interval.

@@ -104,55 +104,8 @@ pub struct Sample {
 /// is more. With no voters at all it is proportional to stations. Ties go
 /// to the earlier district.
 pub fn allocate_by_voters(districts: &[(usize, u64)], n: usize) -> Vec<usize> {
-    let all: usize = districts.iter().map(|d| d.0).sum();
-    let n = n.min(all);
-    if n == 0 {
-        return vec![0; districts.len()];
-    }
-    let voters: u64 = districts.iter().map(|d| d.1).sum();
-    let weight = |d: &(usize, u64)| if voters > 0 { d.1 as f64 } else { d.0 as f64 };
-    let total_weight: f64 = districts.iter().map(weight).sum();
-    let ideal: Vec<f64> = districts
-        .iter()
-        .map(|d| n as f64 * weight(d) / total_weight)
-        .collect();
-    let floor = |size: usize| MIN_PER_STRATUM.min(size);
-    let mut alloc: Vec<usize> = districts
-        .iter()
-        .zip(&ideal)
-        .map(|(d, &x)| (x.floor() as usize).clamp(floor(d.0), d.0))
-        .collect();
-    let minimum: usize = districts.iter().map(|d| floor(d.0)).sum();
-    let target = n.max(minimum);
-    loop {
-        let total: usize = alloc.iter().sum();
-        if total == target {
-            break;
-        }
-        let gap = |i: usize| ideal[i] - alloc[i] as f64;
-        let pick = if total < target {
-            (0..districts.len())
-                .filter(|&i| alloc[i] < districts[i].0)
-                .fold(None, |best: Option<usize>, i| match best {
-                    Some(b) if gap(b) >= gap(i) => Some(b),
-                    _ => Some(i),
-                })
-        } else {
-            (0..districts.len())
-                .filter(|&i| alloc[i] > floor(districts[i].0))
-                .fold(None, |best: Option<usize>, i| match best {
-                    Some(b) if gap(b) <= gap(i) => Some(b),
-                    _ => Some(i),
-                })
-        };
-        let Some(i) = pick else { break };
-        if total < target {
-            alloc[i] += 1;
-        } else {
-            alloc[i] -= 1;
-        }
-    }
-    alloc
+    let rows: Vec<(usize, f64)> = districts.iter().map(|&(s, v)| (s, v as f64)).collect();
+    pollwatch_analysis::quickcount::allocate_weighted(&rows, n)
 }
 
 /// Draws the quick-count sample and assigns volunteers to it (see the

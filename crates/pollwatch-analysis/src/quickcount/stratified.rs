@@ -109,21 +109,43 @@ pub fn allocate_proportional(
     stratum_sizes: &BTreeMap<String, usize>,
     n: usize,
 ) -> BTreeMap<String, usize> {
-    let big_n: usize = stratum_sizes.values().sum();
+    let rows: Vec<(usize, f64)> = stratum_sizes
+        .values()
+        .map(|&size| (size, size as f64))
+        .collect();
+    stratum_sizes
+        .keys()
+        .cloned()
+        .zip(allocate_weighted(&rows, n))
+        .collect()
+}
+
+/// The allocation both quick counts and planning use: `n` stations over
+/// strata of (stations, weight), nₕ ≈ n·wₕ/Σw by largest remainders, each
+/// between min([`MIN_PER_STRATUM`], stations) and its stations. The total
+/// is min(n, all stations), or the sum of the minimums when that is more;
+/// `n` = 0 gives 0 everywhere. Without any weight it is proportional to
+/// stations. Ties go to the earlier stratum.
+pub fn allocate_weighted(strata: &[(usize, f64)], n: usize) -> Vec<usize> {
+    let big_n: usize = strata.iter().map(|s| s.0).sum();
     let n = n.min(big_n);
     if n == 0 {
-        return stratum_sizes.keys().map(|k| (k.clone(), 0)).collect();
+        return vec![0; strata.len()];
     }
-    let rows: Vec<(&String, usize, f64)> = stratum_sizes
+    let weighted = strata.iter().any(|s| s.1 > 0.0);
+    let weight = |s: &(usize, f64)| if weighted { s.1.max(0.0) } else { s.0 as f64 };
+    let total: f64 = strata.iter().map(weight).sum();
+    let ideal: Vec<f64> = strata
         .iter()
-        .map(|(k, &size)| (k, size, n as f64 * size as f64 / big_n as f64))
+        .map(|s| n as f64 * weight(s) / total)
         .collect();
     let floor = |size: usize| MIN_PER_STRATUM.min(size);
-    let mut alloc: Vec<usize> = rows
+    let mut alloc: Vec<usize> = strata
         .iter()
-        .map(|&(_, size, ideal)| (ideal.floor() as usize).clamp(floor(size), size))
+        .zip(&ideal)
+        .map(|(s, &x)| (x.floor() as usize).clamp(floor(s.0), s.0))
         .collect();
-    let minimum: usize = rows.iter().map(|&(_, size, _)| floor(size)).sum();
+    let minimum: usize = strata.iter().map(|s| floor(s.0)).sum();
     let target = n.max(minimum);
     // Add to the stratum furthest below its ideal, or take from the one
     // furthest above it, one station at a time.
@@ -132,9 +154,9 @@ pub fn allocate_proportional(
         if total == target {
             break;
         }
-        let gap = |i: usize| rows[i].2 - alloc[i] as f64;
+        let gap = |i: usize| ideal[i] - alloc[i] as f64;
         let pick = if total < target {
-            (0..rows.len()).filter(|&i| alloc[i] < rows[i].1).fold(
+            (0..strata.len()).filter(|&i| alloc[i] < strata[i].0).fold(
                 None,
                 |best: Option<usize>, i| match best {
                     Some(b) if gap(b) >= gap(i) => Some(b),
@@ -142,8 +164,8 @@ pub fn allocate_proportional(
                 },
             )
         } else {
-            (0..rows.len())
-                .filter(|&i| alloc[i] > floor(rows[i].1))
+            (0..strata.len())
+                .filter(|&i| alloc[i] > floor(strata[i].0))
                 .fold(None, |best: Option<usize>, i| match best {
                     Some(b) if gap(b) <= gap(i) => Some(b),
                     _ => Some(i),
@@ -156,10 +178,7 @@ pub fn allocate_proportional(
             alloc[i] -= 1;
         }
     }
-    rows.iter()
-        .zip(alloc)
-        .map(|(&(k, _, _), a)| (k.clone(), a))
-        .collect()
+    alloc
 }
 
 /// A stratified random sample of about `n` stations of `population`:
