@@ -432,7 +432,7 @@ async fn view(
     Ok(CoveragePage {
         nav: Nav::of(caller, chosen),
         tr,
-        counts: c.counts.clone(),
+        counts: c.counts,
         manifests: c.manifests.clone(),
         not_counted: c.not_counted.clone(),
         map: std::sync::Arc::clone(&c.map),
@@ -465,10 +465,13 @@ struct Combined {
 /// nothing moved reads the manifests' list, never the stations.
 #[derive(Default)]
 pub struct Kept {
-    at: std::sync::Mutex<HashMap<(RowId, &'static str), (Position, std::sync::Arc<Combined>)>>,
+    at: std::sync::Mutex<HashMap<KeptKey, (Position, std::sync::Arc<Combined>)>>,
 }
 
+/// The room's last seq, and a hash of the imported manifests.
 type Position = (i64, u64);
+/// A group, in one language.
+type KeptKey = (RowId, &'static str);
 
 async fn combined(
     state: &AppState,

@@ -233,7 +233,7 @@ pub async fn build(store: &Arc<dyn Store>, seed: u64) -> anyhow::Result<Logins> 
         .collect();
     for (i, g) in city.groups.iter().enumerate() {
         let mut code_rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_c0de ^ i as u64);
-        let mut home_rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x4043_e5 ^ i as u64);
+        let mut home_rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x0040_43e5 ^ i as u64);
         let group = match store.group(&g.slug).await? {
             Some(group) => group,
             None => store.create_group(&g.slug, &g.name, at).await?,
