@@ -348,6 +348,46 @@ pub struct LedgerKey {
     pub retired_at: Option<Timestamp>,
 }
 
+/// One SMS in or out of a linked number, as the observer's SMS log shows
+/// it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmsEntry {
+    pub id: RowId,
+    pub observer_id: RowId,
+    /// `in` or `out`.
+    pub direction: String,
+    pub text: String,
+    /// What it became (JSON the server writes and reads).
+    pub outcome: String,
+    /// The report it became, if any.
+    pub event_client_id: Option<String>,
+    /// In: the answer sent back.
+    pub reply: Option<String>,
+    pub at: Timestamp,
+    /// Out: when the gateway took it.
+    pub sent_at: Option<Timestamp>,
+    /// Out: its name to the gateway.
+    pub uuid: Option<String>,
+    pub number_hash: String,
+}
+
+/// An incoming SMS of a linked number, to keep once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSmsIn {
+    pub observer_id: RowId,
+    pub number_hash: String,
+    /// A hash of the gateway's message id, the number's hash and the text.
+    pub dedup: String,
+    pub text: String,
+    pub outcome: String,
+    pub event_client_id: Option<String>,
+    pub reply: String,
+    pub at: Timestamp,
+}
+
+/// A coded SMS message longest kept (longer ones are refused before).
+pub const MAX_SMS_CHARS: usize = 1600;
+
 /// A volunteer's home: the station nearest where they live or vote (never
 /// an address), for planning only.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -740,6 +780,79 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<()>;
     /// The group's keys, oldest first (of each kind, the one not retired signs).
     async fn ledger_keys(&self, group_id: RowId) -> Result<Vec<LedgerKey>>;
+
+    // --- Reports by SMS ---
+
+    /// Keep a gateway of the group by its token's hash.
+    async fn create_sms_gateway(
+        &self,
+        group_id: RowId,
+        token_hash: &str,
+        at: Timestamp,
+    ) -> Result<RowId>;
+    /// The group of the gateway whose token has this hash, unless revoked.
+    async fn sms_gateway(&self, token_hash: &str) -> Result<Option<RowId>>;
+    /// Revoke every gateway of the group; answers how many.
+    async fn revoke_sms_gateways(&self, group_id: RowId, at: Timestamp) -> Result<u64>;
+    /// Link a number (by its keyed hash) to an observer of the group; a
+    /// number linked before moves to this observer.
+    async fn link_sms_number(
+        &self,
+        group_id: RowId,
+        number_hash: &str,
+        observer_id: RowId,
+        at: Timestamp,
+    ) -> Result<()>;
+    /// The observer a number belongs to.
+    async fn sms_observer(&self, group_id: RowId, number_hash: &str) -> Result<Option<RowId>>;
+    /// The numbers (hashes) of these observers of the group, by observer.
+    /// At most [`MAX_IDS_PER_READ`] observers.
+    async fn sms_numbers_of(
+        &self,
+        group_id: RowId,
+        observer_ids: &[RowId],
+    ) -> Result<Vec<(RowId, String)>>;
+    /// A page of the group's linked numbers after `after` (hash order).
+    async fn sms_numbers_page(
+        &self,
+        group_id: RowId,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<(RowId, String)>>;
+    /// Unlink the observer's numbers (revoking their devices); answers how many.
+    async fn unlink_sms_numbers(&self, group_id: RowId, observer_id: RowId) -> Result<u64>;
+    /// Keep an incoming SMS once: `false` and the entry kept before when
+    /// its dedup was seen already.
+    async fn record_sms_in(&self, group_id: RowId, sms: &NewSmsIn) -> Result<(bool, SmsEntry)>;
+    /// Queue an SMS to a linked number.
+    #[allow(clippy::too_many_arguments)]
+    async fn queue_sms_out(
+        &self,
+        group_id: RowId,
+        observer_id: RowId,
+        number_hash: &str,
+        uuid: &str,
+        text: &str,
+        outcome: &str,
+        at: Timestamp,
+    ) -> Result<()>;
+    /// SMS waiting for the gateway, oldest first, at most `limit`.
+    async fn sms_outbox(&self, group_id: RowId, limit: i64) -> Result<Vec<SmsEntry>>;
+    /// Note that the gateway took these (by uuid); answers those it knew.
+    async fn mark_sms_sent(
+        &self,
+        group_id: RowId,
+        uuids: &[String],
+        at: Timestamp,
+    ) -> Result<Vec<String>>;
+    /// A page of the observer's SMS, newest first, before `before` (an id).
+    async fn sms_log(
+        &self,
+        group_id: RowId,
+        observer_id: RowId,
+        before: RowId,
+        limit: i64,
+    ) -> Result<Vec<SmsEntry>>;
 
     // --- Planning before the vote ---
 

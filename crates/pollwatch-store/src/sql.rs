@@ -33,7 +33,7 @@ macro_rules! sql_store {
                 Principal, Result, ResultImport, ResultImportInfo, Session, SessionLookup, SessionUse,
                 SessionOwner, StationImport, StationQuery, StoreError,
                 LedgerFile, LedgerFork, LedgerHead, LedgerKey, LedgerNode, StoredCheckpoint, StoredManifest, TreeHash,
-                Home, NewPlan, PlanHead, PlanChangeEntry, MAX_PLAN_CHANGES,
+                Home, NewPlan, PlanHead, PlanChangeEntry, MAX_PLAN_CHANGES, NewSmsIn, SmsEntry,
                 WitnessedLog,
             };
 
@@ -274,6 +274,24 @@ macro_rules! sql_store {
                     username: get(row, "username")?,
                     role: Role::parse(&get::<String>(row, "role")?)
                         .map_err(|e| corrupt("role", e))?,
+                })
+            }
+
+            const SMS_COLUMNS: &str = "id, observer_id, direction, text, outcome, event_client_id, reply, at, sent_at, uuid, number_hash";
+
+            fn sms_entry(r: &DbRow) -> Result<SmsEntry> {
+                Ok(SmsEntry {
+                    id: get(r, "id")?,
+                    observer_id: get(r, "observer_id")?,
+                    direction: get(r, "direction")?,
+                    text: get(r, "text")?,
+                    outcome: get(r, "outcome")?,
+                    event_client_id: get(r, "event_client_id")?,
+                    reply: get(r, "reply")?,
+                    at: Timestamp(get(r, "at")?),
+                    sent_at: get::<Option<i64>>(r, "sent_at")?.map(Timestamp),
+                    uuid: get(r, "uuid")?,
+                    number_hash: get(r, "number_hash")?,
                 })
             }
 
@@ -2543,6 +2561,248 @@ macro_rules! sql_store {
                             retired_at: get::<Option<i64>>(r, "retired_at")?.map(Timestamp),
                         })
                     })
+                    .collect()
+                }
+
+                async fn create_sms_gateway(&self, group_id: RowId, token_hash: &str, at: Timestamp) -> Result<RowId> {
+                    let row = ::sqlx::query(
+                        "INSERT INTO sms_gateways (group_id, token_hash, created_at) VALUES ($1, $2, $3) RETURNING id",
+                    )
+                    .bind(group_id)
+                    .bind(token_hash)
+                    .bind(at.0)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(db)?;
+                    get(&row, "id")
+                }
+
+                async fn sms_gateway(&self, token_hash: &str) -> Result<Option<RowId>> {
+                    ::sqlx::query(
+                        "SELECT group_id FROM sms_gateways WHERE token_hash = $1 AND revoked_at IS NULL",
+                    )
+                    .bind(token_hash)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .map(|r| get(&r, "group_id"))
+                    .transpose()
+                }
+
+                async fn revoke_sms_gateways(&self, group_id: RowId, at: Timestamp) -> Result<u64> {
+                    let done = ::sqlx::query(
+                        "UPDATE sms_gateways SET revoked_at = $1 WHERE group_id = $2 AND revoked_at IS NULL",
+                    )
+                    .bind(at.0)
+                    .bind(group_id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                    Ok(done.rows_affected())
+                }
+
+                async fn link_sms_number(
+                    &self,
+                    group_id: RowId,
+                    number_hash: &str,
+                    observer_id: RowId,
+                    at: Timestamp,
+                ) -> Result<()> {
+                    ::sqlx::query(
+                        "INSERT INTO sms_numbers (group_id, number_hash, observer_id, linked_at) VALUES ($1, $2, $3, $4) \
+                         ON CONFLICT (group_id, number_hash) DO UPDATE SET observer_id = excluded.observer_id, linked_at = excluded.linked_at",
+                    )
+                    .bind(group_id)
+                    .bind(number_hash)
+                    .bind(observer_id)
+                    .bind(at.0)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                    Ok(())
+                }
+
+                async fn sms_observer(&self, group_id: RowId, number_hash: &str) -> Result<Option<RowId>> {
+                    ::sqlx::query(
+                        "SELECT observer_id FROM sms_numbers WHERE group_id = $1 AND number_hash = $2",
+                    )
+                    .bind(group_id)
+                    .bind(number_hash)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .map(|r| get(&r, "observer_id"))
+                    .transpose()
+                }
+
+                async fn sms_numbers_of(
+                    &self,
+                    group_id: RowId,
+                    observer_ids: &[RowId],
+                ) -> Result<Vec<(RowId, String)>> {
+                    let mut out = Vec::new();
+                    // One indexed read per observer: a message goes to a page of them.
+                    for id in observer_ids.iter().take(MAX_IDS_PER_READ) {
+                        let rows = ::sqlx::query(
+                            "SELECT observer_id, number_hash FROM sms_numbers WHERE group_id = $1 AND observer_id = $2",
+                        )
+                        .bind(group_id)
+                        .bind(*id)
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db)?;
+                        for r in &rows {
+                            out.push((get(r, "observer_id")?, get(r, "number_hash")?));
+                        }
+                    }
+                    Ok(out)
+                }
+
+                async fn sms_numbers_page(
+                    &self,
+                    group_id: RowId,
+                    after: &str,
+                    limit: i64,
+                ) -> Result<Vec<(RowId, String)>> {
+                    ::sqlx::query(
+                        "SELECT observer_id, number_hash FROM sms_numbers WHERE group_id = $1 AND number_hash > $2 \
+                         ORDER BY number_hash LIMIT $3",
+                    )
+                    .bind(group_id)
+                    .bind(after)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .iter()
+                    .map(|r| Ok((get(r, "observer_id")?, get(r, "number_hash")?)))
+                    .collect()
+                }
+
+                async fn unlink_sms_numbers(&self, group_id: RowId, observer_id: RowId) -> Result<u64> {
+                    let done = ::sqlx::query("DELETE FROM sms_numbers WHERE group_id = $1 AND observer_id = $2")
+                        .bind(group_id)
+                        .bind(observer_id)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(db)?;
+                    Ok(done.rows_affected())
+                }
+
+                async fn record_sms_in(&self, group_id: RowId, sms: &NewSmsIn) -> Result<(bool, SmsEntry)> {
+                    let inserted = ::sqlx::query(&format!(
+                        "INSERT INTO sms_log (group_id, observer_id, direction, dedup, number_hash, text, outcome, event_client_id, reply, at) \
+                         VALUES ($1, $2, 'in', $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (group_id, dedup) DO NOTHING RETURNING {SMS_COLUMNS}"
+                    ))
+                    .bind(group_id)
+                    .bind(sms.observer_id)
+                    .bind(&sms.dedup)
+                    .bind(&sms.number_hash)
+                    .bind(&sms.text)
+                    .bind(&sms.outcome)
+                    .bind(&sms.event_client_id)
+                    .bind(&sms.reply)
+                    .bind(sms.at.0)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)?;
+                    if let Some(r) = inserted {
+                        return Ok((true, sms_entry(&r)?));
+                    }
+                    let r = ::sqlx::query(&format!(
+                        "SELECT {SMS_COLUMNS} FROM sms_log WHERE group_id = $1 AND dedup = $2"
+                    ))
+                    .bind(group_id)
+                    .bind(&sms.dedup)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(db)?;
+                    Ok((false, sms_entry(&r)?))
+                }
+
+                async fn queue_sms_out(
+                    &self,
+                    group_id: RowId,
+                    observer_id: RowId,
+                    number_hash: &str,
+                    uuid: &str,
+                    text: &str,
+                    outcome: &str,
+                    at: Timestamp,
+                ) -> Result<()> {
+                    ::sqlx::query(
+                        "INSERT INTO sms_log (group_id, observer_id, direction, uuid, number_hash, text, outcome, at) \
+                         VALUES ($1, $2, 'out', $3, $4, $5, $6, $7) ON CONFLICT (group_id, uuid) DO NOTHING",
+                    )
+                    .bind(group_id)
+                    .bind(observer_id)
+                    .bind(uuid)
+                    .bind(number_hash)
+                    .bind(text)
+                    .bind(outcome)
+                    .bind(at.0)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                    Ok(())
+                }
+
+                async fn sms_outbox(&self, group_id: RowId, limit: i64) -> Result<Vec<SmsEntry>> {
+                    ::sqlx::query(&format!(
+                        "SELECT {SMS_COLUMNS} FROM sms_log WHERE group_id = $1 AND sent_at IS NULL AND direction = 'out' \
+                         ORDER BY id LIMIT $2"
+                    ))
+                    .bind(group_id)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .iter()
+                    .map(sms_entry)
+                    .collect()
+                }
+
+                async fn mark_sms_sent(&self, group_id: RowId, uuids: &[String], at: Timestamp) -> Result<Vec<String>> {
+                    let mut known = Vec::new();
+                    let mut tx = Tx::begin(&self.pool).await?;
+                    for u in uuids.iter().take(MAX_IDS_PER_READ) {
+                        let row = ::sqlx::query(
+                            "UPDATE sms_log SET sent_at = COALESCE(sent_at, $1) WHERE group_id = $2 AND uuid = $3 RETURNING uuid",
+                        )
+                        .bind(at.0)
+                        .bind(group_id)
+                        .bind(u)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                        if row.is_some() {
+                            known.push(u.clone());
+                        }
+                    }
+                    tx.commit().await?;
+                    Ok(known)
+                }
+
+                async fn sms_log(
+                    &self,
+                    group_id: RowId,
+                    observer_id: RowId,
+                    before: RowId,
+                    limit: i64,
+                ) -> Result<Vec<SmsEntry>> {
+                    ::sqlx::query(&format!(
+                        "SELECT {SMS_COLUMNS} FROM sms_log WHERE group_id = $1 AND observer_id = $2 AND id < $3 \
+                         ORDER BY id DESC LIMIT $4"
+                    ))
+                    .bind(group_id)
+                    .bind(observer_id)
+                    .bind(before)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .iter()
+                    .map(sms_entry)
                     .collect()
                 }
 

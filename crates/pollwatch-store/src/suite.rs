@@ -12,7 +12,7 @@ use pollwatch_domain::{
 };
 
 use crate::{
-    BlobInfo, NewBlob, NewObserver, NewPlan, NewUser, Principal, Session, SessionLookup,
+    BlobInfo, NewBlob, NewObserver, NewPlan, NewSmsIn, NewUser, Principal, Session, SessionLookup,
     SessionOwner, SessionUse, StationImport, StationQuery, Store, StoreError,
 };
 
@@ -54,7 +54,8 @@ macro_rules! store_suite {
             keys_checkpoints_and_cosignatures_are_kept,
             a_witness_pins_keys_and_advances_once,
             coverage_manifests_pin_keys_and_keep_the_newest,
-            homes_and_plans_stay_with_their_group
+            homes_and_plans_stay_with_their_group,
+            sms_is_kept_once_and_stays_with_its_group
         );
     };
     (@each $make:path; $($name:ident),* $(,)?) => {
@@ -2102,4 +2103,111 @@ pub async fn homes_and_plans_stay_with_their_group(store: Arc<dyn Store>) {
     let (head, _) = store.plan(a, p).await.unwrap().unwrap();
     assert_eq!(head.applied_at, Some(Timestamp(T0.0 + 5)));
     assert_eq!(head.applied_by.as_deref(), Some("coord"));
+}
+
+pub async fn sms_is_kept_once_and_stays_with_its_group(store: Arc<dyn Store>) {
+    let f = fixture(&*store).await;
+    let (a, b) = (f.group_a, f.group_b);
+    // A gateway is found by its token's hash until revoked.
+    store.create_sms_gateway(a, "tok-a", T0).await.unwrap();
+    assert_eq!(store.sms_gateway("tok-a").await.unwrap(), Some(a));
+    assert_eq!(store.sms_gateway("tok-x").await.unwrap(), None);
+    // A number links to an observer, and moves when linked again.
+    store
+        .link_sms_number(a, "h1", f.observer_a, T0)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.sms_observer(a, "h1").await.unwrap(),
+        Some(f.observer_a)
+    );
+    assert_eq!(store.sms_observer(b, "h1").await.unwrap(), None);
+    assert_eq!(
+        store.sms_numbers_of(a, &[f.observer_a]).await.unwrap(),
+        [(f.observer_a, "h1".to_owned())]
+    );
+    assert!(
+        store
+            .sms_numbers_of(b, &[f.observer_a])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.sms_numbers_page(a, "", 10).await.unwrap().len(), 1);
+    assert!(
+        store
+            .sms_numbers_page(a, "h1", 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // An SMS sent again by the gateway is kept once, and answered as before.
+    let sms = NewSmsIn {
+        observer_id: f.observer_a,
+        number_hash: "h1".into(),
+        dedup: "d1".into(),
+        text: "A D".into(),
+        outcome: "{}".into(),
+        event_client_id: Some("c1".into()),
+        reply: "OK".into(),
+        at: T0,
+    };
+    let (new, first) = store.record_sms_in(a, &sms).await.unwrap();
+    assert!(new);
+    let again = NewSmsIn {
+        reply: "other".into(),
+        at: Timestamp(T0.0 + 5),
+        ..sms.clone()
+    };
+    let (new, kept) = store.record_sms_in(a, &again).await.unwrap();
+    assert!(!new);
+    assert_eq!(kept, first);
+    assert_eq!(kept.reply.as_deref(), Some("OK"));
+    // Out: queued, handed to the gateway once.
+    store
+        .queue_sms_out(a, f.observer_a, "h1", "u1", "Stay", "{}", T0)
+        .await
+        .unwrap();
+    store
+        .queue_sms_out(a, f.observer_a, "h1", "u1", "Stay", "{}", T0)
+        .await
+        .unwrap();
+    let out = store.sms_outbox(a, 10).await.unwrap();
+    assert_eq!(out.len(), 1);
+    assert!(store.sms_outbox(b, 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .mark_sms_sent(b, &["u1".into()], T0)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .mark_sms_sent(a, &["u1".into(), "nope".into()], T0)
+            .await
+            .unwrap(),
+        ["u1"]
+    );
+    assert!(store.sms_outbox(a, 10).await.unwrap().is_empty());
+    // The observer's log: newest first, in pages.
+    let log = store.sms_log(a, f.observer_a, i64::MAX, 10).await.unwrap();
+    assert_eq!(
+        log.iter().map(|e| e.direction.as_str()).collect::<Vec<_>>(),
+        ["out", "in"]
+    );
+    let older = store.sms_log(a, f.observer_a, log[0].id, 10).await.unwrap();
+    assert_eq!(older.len(), 1);
+    assert!(
+        store
+            .sms_log(b, f.observer_a, i64::MAX, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Revoking: the number is unlinked, the gateway stops.
+    assert_eq!(store.unlink_sms_numbers(a, f.observer_a).await.unwrap(), 1);
+    assert_eq!(store.sms_observer(a, "h1").await.unwrap(), None);
+    assert_eq!(store.revoke_sms_gateways(a, T0).await.unwrap(), 1);
+    assert_eq!(store.sms_gateway("tok-a").await.unwrap(), None);
 }
