@@ -298,9 +298,14 @@ pub fn confirmation(parsed: &Parsed, station: &str, lang: Language) -> String {
             return;
         }
         let mut part = format!(" {label}:");
+        // Room kept for the closing " …." however the list is cut.
+        const END: usize = 3;
+        if len(&out) + len(&part) + END > MAX_REPLY_CHARS {
+            return;
+        }
         for (i, item) in items.iter().enumerate() {
             let sep = if i == 0 { " " } else { ", " };
-            if len(&out) + len(&part) + len(sep) + len(item) + 1 > MAX_REPLY_CHARS {
+            if len(&out) + len(&part) + len(sep) + len(item) + END > MAX_REPLY_CHARS {
                 part.push_str(" …");
                 break;
             }
