@@ -450,3 +450,47 @@ fn alerts_become_what_the_app_sends() {
     assert_eq!(kind, pollwatch_domain::EventKind::Alert);
     assert_eq!(payload["type"], "detained");
 }
+
+#[test]
+fn the_card_lists_every_command_and_the_forms_in_force() {
+    let f = defaults();
+    for lang in [Language::En, Language::Ru, Language::Kk] {
+        let html = pollwatch_sms::card_html(&f, lang);
+        for example in [
+            "JOIN K7RM-XQ4A-PW9T",
+            "C 123",
+            "A 123 D",
+            "H 123 450 600",
+            "P 123 1 ",
+            "N 123 ",
+            "<code>?</code>",
+        ] {
+            assert!(html.contains(example), "{lang:?}: no {example:?}");
+        }
+        for s in &f.protocol.statuses {
+            assert!(
+                html.contains(s.text.get(lang)),
+                "{lang:?}: no status {}",
+                s.id
+            );
+        }
+        for (slot, _) in pollwatch_sms::figure_slots(&f) {
+            assert!(
+                html.contains(&format!("<li>{} · ", slot.id())),
+                "{lang:?}: no figure {}",
+                slot.id()
+            );
+        }
+        for banned in ["<script", "src=", "href=", "http", "url("] {
+            assert!(!html.contains(banned), "{lang:?}: {banned}");
+        }
+        // Every example on the card is read, not refused.
+        let p = pollwatch_sms::card_html(&f, lang);
+        let start = p.find("P 123 1 ").unwrap();
+        let end = start + p[start..].find('<').unwrap();
+        assert!(parse(&p[start..end], &f).is_ok(), "{}", &p[start..end]);
+    }
+    let mut own = f.clone();
+    own.protocol.statuses[0].text.en = "<b>posted</b>".into();
+    assert!(pollwatch_sms::card_html(&own, Language::En).contains("&lt;b&gt;posted"));
+}
