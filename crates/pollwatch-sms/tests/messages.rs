@@ -213,6 +213,22 @@ fn right_messages() {
             "ж 7 бюллетеньдер жетпейді".into(),
             note(Some("7"), "бюллетеньдер жетпейді"),
         ),
+        // The README's examples.
+        ("А123З".into(), alert(Some("123"), AlertKind::Detained)),
+        ("A 123 Ш".into(), alert(Some("123"), AlertKind::Removed)),
+        ("Х 3".into(), proto(&f, None, 3, &[])),
+        ("Ж кезек 40 адам".into(), note(None, "кезек 40 адам")),
+        ("Н 45О".into(), hc(None, 450, None)),
+        (
+            "A 123 D полиция".into(),
+            alert(Some("123"), AlertKind::Detained),
+        ),
+        (
+            "КИРУ K7RM-XQ4A-PW9T".into(),
+            Command::Join {
+                code: "K7RM-XQ4A-PW9T".into(),
+            },
+        ),
     ];
     assert!(rows.len() >= 40);
     for (text, want) in &rows {
