@@ -115,8 +115,36 @@ fn answer_errors(errors: Vec<AnswerError>, scope: &str) -> Vec<PayloadError> {
         .collect()
 }
 
-/// Check a payload of `kind` against `forms`.
+/// The payload key that names the channel a report came by, when it is not
+/// the app: written by the server (`"sms"`), refused from a phone.
+pub const VIA: &str = "via";
+
+/// The channels [`VIA`] may name.
+pub const CHANNELS: [&str; 1] = ["sms"];
+
+/// Check a payload of `kind` against `forms`. A [`VIA`] key, when there,
+/// must name a channel and is not an answer.
 pub fn check(
+    forms: &FormSet,
+    kind: EventKind,
+    payload: &Map<String, Value>,
+) -> Result<Accepted, Vec<PayloadError>> {
+    if let Some(via) = payload.get(VIA) {
+        if !via.as_str().is_some_and(|v| CHANNELS.contains(&v)) {
+            return Err(err(
+                VIA,
+                format!("must be one of {}", CHANNELS.join(", ")),
+                Rule::Choice,
+            ));
+        }
+        let mut rest = payload.clone();
+        rest.remove(VIA);
+        return check_answers(forms, kind, &rest);
+    }
+    check_answers(forms, kind, payload)
+}
+
+fn check_answers(
     forms: &FormSet,
     kind: EventKind,
     payload: &Map<String, Value>,

@@ -377,18 +377,15 @@ async fn submit_event(
         }
         None => None,
     };
-    // An observer reports for the stations the coordinator gave them, so a
-    // stray (or seized) phone cannot speak for a station nobody sent it
-    // to. Alarms are the exception: "I am being detained" must get through
-    // from wherever the observer is, and it changes no finding.
-    if let (Some(observer), Some(station)) = (observer_id, station_id)
-        && kind != EventKind::Alert
-        && !state.store.is_assigned(group_id, observer, station).await?
+    if body
+        .payload
+        .as_object()
+        .is_some_and(|p| p.contains_key(pollwatch_domain::report::VIA))
     {
-        return Err(ApiError::Forbidden(format!(
-            "you are not assigned to station {}: ask your coordinator to assign you first",
-            body.station.as_deref().unwrap_or_default()
-        )));
+        return Err(ApiError::invalid(
+            "payload.via",
+            "is written by the server for reports that came by SMS, not sent",
+        ));
     }
     let event = NewEvent {
         client_id,
@@ -400,16 +397,59 @@ async fn submit_event(
         observed_at,
         supersedes,
     };
+    let (appended, checks) =
+        accept(&state, event, body.station.as_deref().unwrap_or_default()).await?;
+    let status = if appended.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let mut view = EventView::new(appended.event, body.station);
+    view.checks = Some(checks);
+    Ok((status, Json(view)).into_response())
+}
+
+/// Check and keep a report as every channel does (the app, SMS): the
+/// observer is assigned to the station (alarms excepted), the payload
+/// meets the forms and the station's register; then the room is asked to
+/// catch up.
+pub(crate) async fn accept(
+    state: &AppState,
+    event: NewEvent,
+    station: &str,
+) -> Result<
+    (
+        pollwatch_store::Appended,
+        pollwatch_domain::report::Accepted,
+    ),
+    ApiError,
+> {
+    let group_id = event.group_id;
+    // An observer reports for the stations the coordinator gave them, so a
+    // stray (or seized) phone cannot speak for a station nobody sent it
+    // to. Alarms are the exception: "I am being detained" must get through
+    // from wherever the observer is, and it changes no finding.
+    if let (Some(observer), Some(station_id)) = (event.observer_id, event.station_id)
+        && event.kind != EventKind::Alert
+        && !state
+            .store
+            .is_assigned(group_id, observer, station_id)
+            .await?
+    {
+        return Err(ApiError::Forbidden(format!(
+            "you are not assigned to station {station}: ask your coordinator to assign you first"
+        )));
+    }
     event
         .check(now())
         .map_err(|e| ApiError::invalid("event", e))?;
     let checks = match event.payload.as_object() {
         Some(payload) => {
-            pollwatch_domain::report::check(&state.forms, kind, payload).map_err(refused)?
+            pollwatch_domain::report::check(&state.forms, event.kind, payload).map_err(refused)?
         }
         None => return Err(ApiError::invalid("payload", "must be a JSON object")),
     };
-    check_against_station(&state, station_id, &event).await?;
+    check_against_station(state, event.station_id, &event).await?;
     let appended = state.store.append(event).await.map_err(|e| match e {
         pollwatch_store::StoreError::NotFound(what) => {
             ApiError::invalid("supersedes", format!("{what} not found"))
@@ -419,14 +459,7 @@ async fn submit_event(
     if appended.created {
         state.rooms.request_catch_up(group_id);
     }
-    let status = if appended.created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    let mut view = EventView::new(appended.event, body.station);
-    view.checks = Some(checks);
-    Ok((status, Json(view)).into_response())
+    Ok((appended, checks))
 }
 
 /// Figures no station could have: a headcount or protocol beyond the

@@ -203,12 +203,18 @@ async fn revoke_observer(
             only.unwrap_or_default()
         )));
     }
+    // All of them: a seized phone's number cannot report either.
+    let numbers = if only.is_none() {
+        state.store.unlink_sms_numbers(o.group_id, o.id).await?
+    } else {
+        0
+    };
     state
         .store
         .audit(
             &actor(caller),
             "revoke-devices",
-            &format!("{code_name}: {n} device(s)"),
+            &format!("{code_name}: {n} device(s), {numbers} SMS number(s)"),
             at,
         )
         .await?;

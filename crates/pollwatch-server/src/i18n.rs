@@ -55,6 +55,7 @@ pub const FILES: &[(&str, &str)] = &[
     ("messages.toml", include_str!("../i18n/messages.toml")),
     ("coverage.toml", include_str!("../i18n/coverage.toml")),
     ("planning.toml", include_str!("../i18n/planning.toml")),
+    ("sms.toml", include_str!("../i18n/sms.toml")),
     ("exports.toml", include_str!("../i18n/exports.toml")),
     ("report.toml", include_str!("../i18n/report.toml")),
     ("assessment.toml", include_str!("../i18n/assessment.toml")),

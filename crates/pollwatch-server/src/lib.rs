@@ -33,6 +33,7 @@ pub mod reports;
 pub mod rooms;
 pub mod session_uses;
 pub mod situation;
+pub mod sms;
 pub mod staff;
 
 use std::collections::HashMap;
@@ -82,6 +83,8 @@ pub struct AppState {
     pub assessments: Arc<assessment::Kept>,
     /// Each group's report at its room's last position, and its log fold.
     pub kept_reports: Arc<report::Kept>,
+    /// The key SMS numbers are hashed with, and the numbers seen (memory only).
+    pub sms: Arc<sms::Numbers>,
     /// `/coverage`'s combination per group, at its room's position.
     pub coverage: Arc<coverage::Kept>,
     /// Plans rebuilt from their journals, kept between views.
@@ -151,6 +154,7 @@ impl AppState {
             kept_reports: Arc::default(),
             plans: Arc::new(planning::Kept::new()),
             coverage: Arc::default(),
+            sms: Arc::default(),
             readiness: Arc::default(),
             forms,
             limits: Arc::new(limits::Limits::new(limits)),
@@ -237,6 +241,7 @@ pub fn router(state: AppState) -> Router {
         .merge(coverage::page_routes())
         .merge(people::page_routes())
         .merge(planning::page_routes())
+        .merge(sms::page_routes())
         .merge(cases::page_routes())
         .merge(messages::page_routes())
         .merge(exports::page_routes())
@@ -245,8 +250,12 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT))
         .method_not_allowed_fallback(pages::method_not_allowed)
         .layer(axum::middleware::from_fn(i18n::middleware));
+    // The gateway phone posts small forms; it is no browser, so no
+    // language or page errors.
+    let gateway = sms::gateway_routes().layer(DefaultBodyLimit::max(FORM_BODY_LIMIT));
     Router::new()
         .nest("/api/v1", api)
+        .merge(gateway)
         .merge(pages)
         .with_state(state)
         .layer(TraceLayer::new_for_http())

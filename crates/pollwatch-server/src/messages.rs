@@ -353,6 +353,8 @@ struct ListPage {
     districts: Vec<String>,
     messages: Vec<SentView>,
     done: String,
+    /// SMS queued by the message just sent.
+    sms_queued: usize,
     max_chars: usize,
 }
 
@@ -360,6 +362,8 @@ struct ListPage {
 struct ListQuery {
     #[serde(default)]
     done: String,
+    #[serde(default)]
+    n: usize,
 }
 
 async fn list_page(
@@ -380,6 +384,7 @@ async fn list_page(
         districts,
         messages,
         done: query.done,
+        sms_queued: query.n,
         max_chars: MAX_NOTE_CHARS,
     }))
 }
@@ -395,6 +400,9 @@ struct SendForm {
     district: String,
     #[serde(default)]
     text: String,
+    /// Also by SMS, to those with a linked number.
+    #[serde(default)]
+    by_sms: Option<String>,
 }
 
 async fn send_form(
@@ -403,7 +411,7 @@ async fn send_form(
     page::Form(form): page::Form<SendForm>,
 ) -> Result<Response, PageError> {
     caller.check_csrf(Some(&form.csrf_token))?;
-    send(
+    let event = send(
         &state,
         &caller,
         &form.audience,
@@ -412,5 +420,9 @@ async fn send_form(
         &form.text,
     )
     .await?;
+    if form.by_sms.is_some() {
+        let n = crate::sms::message_by_sms(&state, &event).await?;
+        return Ok(Redirect::to(&format!("/messages?done=sms&n={n}")).into_response());
+    }
     Ok(Redirect::to("/messages?done=sent").into_response())
 }

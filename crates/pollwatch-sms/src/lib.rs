@@ -35,6 +35,7 @@ mod report;
 pub use card::card_html;
 pub use parse::{Kind, MAX_CHARS, MAX_NOTE_CHARS, Parsed, Problem, Refusal, Repair, parse};
 pub use reply::{
-    MAX_REPLY_CHARS, confirmation, example, help_text, refusal_text, unknown_number_text,
+    MAX_REPLY_CHARS, confirmation, example, help_text, join_refused_text, joined_text,
+    not_accepted_text, refusal_text, unknown_number_text,
 };
 pub use report::{AlertKind, Command, Report, Slot, Status, figure_slots};

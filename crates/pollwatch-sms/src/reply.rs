@@ -169,6 +169,32 @@ pub fn unknown_number_text() -> String {
         .into()
 }
 
+/// A `JOIN` whose code is unknown, used, expired or another group's: said
+/// in the three languages, since the sender's is not known.
+pub fn join_refused_text() -> String {
+    "Код неверен или использован: попросите новый. Код қате не қолданылған: жаңасын сұраңыз. Code unknown or used: ask for a new one."
+        .into()
+}
+
+/// The number is linked to this observer (named by code name only).
+pub fn joined_text(code_name: &str, lang: Language) -> String {
+    let text = match lang {
+        Language::En => format!("OK: this number is {code_name}'s now. Send ? for the commands."),
+        Language::Ru => format!("OK: номер привязан к {code_name}. ? — список команд."),
+        Language::Kk => format!("OK: нөмір {code_name} атына тіркелді. ? — командалар."),
+    };
+    text.chars().take(MAX_REPLY_CHARS).collect()
+}
+
+/// A report the format allowed but the server did not take (a station
+/// not the observer's, figures beyond the register, the store down): why,
+/// and that it should be sent again once mended.
+pub fn not_accepted_text(why: &str, lang: Language) -> String {
+    let head = tr(lang, "NOT accepted: ", "НЕ принято: ", "Қабылданбады: ");
+    let text = format!("{head}{why}");
+    text.chars().take(MAX_REPLY_CHARS).collect()
+}
+
 /// What was understood, said back in the observer's language: the report
 /// and its numbers, and the digits read from look-alike letters.
 pub fn confirmation(parsed: &Parsed, station: &str, lang: Language) -> String {

@@ -2115,3 +2115,84 @@ async fn a_volunteer_picks_a_home_station_in_the_app() {
         .await;
     assert!(app.store.home(group, observer).await.unwrap().is_none());
 }
+
+/// Mobile data is cut: an observer texts "detained" to the group's gateway
+/// phone, and the open situation room shows the alarm within 2 s of the
+/// gateway posting it, without a reload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_detention_by_sms_reaches_the_open_situation_room() {
+    let Some(desk) = Browser::start_with(1280, 900, false).await else {
+        return;
+    };
+    let Some(app) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    observer_at_101(&app).await;
+    let coordinator = app.staff_token("coord-alpha").await;
+    let res = app
+        .http
+        .post(app.url("/sms/gateway"))
+        .bearer_auth(&coordinator)
+        .form(&[("csrf_token", "")])
+        .send()
+        .await
+        .unwrap();
+    let html = res.text().await.unwrap();
+    let token = html
+        .split("/sms/smssync/")
+        .nth(1)
+        .and_then(|r| r.split('<').next())
+        .unwrap()
+        .to_owned();
+    let sync = app.url(&format!("/sms/smssync/{token}"));
+    let deliver = |id: &str, text: &str| {
+        app.http
+            .post(&sync)
+            .form(&[
+                ("from", "+7 701 555 01 23"),
+                ("message", text),
+                ("message_id", id),
+                ("secret", token.as_str()),
+            ])
+            .send()
+    };
+    let code = app.enrolment_code("alpha").await;
+    let res = deliver("m1", &format!("JOIN {code}")).await.unwrap();
+    assert_eq!(res.status(), 200);
+
+    desk.go(&app.url("/login")).await;
+    desk.type_into("input[name=username]", "coord-alpha").await;
+    desk.type_into("input[name=password]", common::PASSWORD)
+        .await;
+    desk.click("form.stack button[type=submit]").await;
+    desk.find("#room").await;
+    desk.wait_for(
+        "the feed is live",
+        "return document.querySelector('#live').classList.contains('on');",
+    )
+    .await;
+    desk.run("window.stillThisPage = true; return true;").await;
+    let sent = Instant::now();
+    let res = deliver("m2", "A D").await.unwrap();
+    assert_eq!(res.status(), 200);
+    desk.wait_for(
+        "the SMS alarm in the open room",
+        "const c = document.querySelector('#critical-cue'); return !!document.querySelector('#feed [data-alert]') && !c.hidden && c.textContent.includes('Obs-alpha');",
+    )
+    .await;
+    let took = sent.elapsed();
+    use std::io::Write as _;
+    let _ = writeln!(
+        std::io::stderr(),
+        "detention by SMS posted to shown in the room: {} ms",
+        took.as_millis()
+    );
+    assert!(took < Duration::from_secs(2), "the SMS alarm took {took:?}");
+    assert_eq!(
+        desk.run("return window.stillThisPage === true;").await,
+        json!(true),
+        "shown without a reload"
+    );
+    desk.screenshot(&coordinator_shots(), "10-sms-detention-in-the-room-1280")
+        .await;
+}
