@@ -212,28 +212,54 @@ struct SentBody {
     queued_messages: Vec<String>,
 }
 
-/// The messages waiting for the gateway whose numbers this server has,
-/// handed over (and so marked sent).
-async fn hand_over(
-    state: &AppState,
-    group: RowId,
-    only: Option<&str>,
-) -> Result<Vec<Value>, ApiError> {
+/// The messages waiting for the task check, handed over (and so marked
+/// sent). One whose number this server has not seen since it started
+/// waits instead for the answer to that observer's next SMS, so it never
+/// stands in the way of the others.
+async fn hand_over(state: &AppState, group: RowId) -> Result<Vec<Value>, ApiError> {
     let waiting = state.store.sms_outbox(group, OUTBOX_PAGE).await?;
     let mut out = Vec::new();
-    let mut uuids = Vec::new();
+    let mut sent = Vec::new();
+    let mut held = Vec::new();
     for m in waiting {
-        if only.is_some_and(|h| h != m.number_hash) {
-            continue;
+        let Some(uuid) = m.uuid else { continue };
+        match state.sms.number(&m.number_hash) {
+            Some(to) => {
+                out.push(json!({ "to": to, "message": m.text, "uuid": uuid }));
+                sent.push(uuid);
+            }
+            None => held.push(uuid),
         }
-        let (Some(to), Some(uuid)) = (state.sms.number(&m.number_hash), m.uuid) else {
-            continue;
-        };
-        out.push(json!({ "to": to, "message": m.text, "uuid": uuid }));
-        uuids.push(uuid);
     }
-    if !uuids.is_empty() {
-        state.store.mark_sms_sent(group, &uuids, now()).await?;
+    if !held.is_empty() {
+        state.store.hold_sms(group, &held).await?;
+    }
+    if !sent.is_empty() {
+        state.store.mark_sms_sent(group, &sent, now()).await?;
+    }
+    Ok(out)
+}
+
+/// What waits for this number, to go with the answer to its SMS.
+async fn hand_over_to(
+    state: &AppState,
+    group: RowId,
+    hash: &str,
+    to: &str,
+) -> Result<Vec<Value>, ApiError> {
+    let waiting = state
+        .store
+        .sms_waiting_for(group, hash, OUTBOX_PAGE)
+        .await?;
+    let mut out = Vec::new();
+    let mut sent = Vec::new();
+    for m in waiting {
+        let Some(uuid) = m.uuid else { continue };
+        out.push(json!({ "to": to, "message": m.text, "uuid": uuid }));
+        sent.push(uuid);
+    }
+    if !sent.is_empty() {
+        state.store.mark_sms_sent(group, &sent, now()).await?;
     }
     Ok(out)
 }
@@ -251,7 +277,7 @@ async fn task_check(
     if q.task != "send" {
         return answer(StatusCode::OK, json!({ "success": true, "error": null }));
     }
-    match hand_over(&state, group, None).await {
+    match hand_over(&state, group).await {
         Ok(messages) => answer(
             StatusCode::OK,
             json!({ "task": "send", "secret": token, "messages": messages }),
@@ -400,7 +426,7 @@ async fn receive(
         )
         .await?;
         let mut out = vec![reply_to(reply)];
-        out.extend(hand_over(state, group, Some(&hash)).await?);
+        out.extend(hand_over_to(state, group, &hash, &sms.from).await?);
         return Ok(out);
     }
     let Some(observer_id) = known else {
@@ -456,7 +482,7 @@ async fn receive(
     )
     .await?;
     let mut out = vec![reply_to(reply)];
-    out.extend(hand_over(state, group, Some(&hash)).await?);
+    out.extend(hand_over_to(state, group, &hash, &sms.from).await?);
     Ok(out)
 }
 
@@ -623,6 +649,7 @@ pub(crate) async fn queue_message(
                     &uuid,
                     text,
                     &json!({ "message": message_id }).to_string(),
+                    state.sms.number(&hash).is_some(),
                     now(),
                 )
                 .await?;

@@ -29,7 +29,9 @@ CREATE INDEX sms_numbers_observer ON sms_numbers (group_id, observer_id);
 -- became. In: `dedup` is a hash of the gateway's message id, the number's
 -- hash and the text, so a message the gateway sends again is kept once and
 -- answered as before. Out: `uuid` names it to the gateway; `sent_at` is
--- when the gateway took it.
+-- when the gateway took it; until then `waiting` says for what: `gateway`
+-- (its number is known to the server: the next task check takes it) or
+-- `reply` (it goes with the answer to the observer's next SMS).
 CREATE TABLE sms_log (
     id INTEGER PRIMARY KEY,
     group_id INTEGER NOT NULL REFERENCES observer_groups(id),
@@ -44,8 +46,10 @@ CREATE TABLE sms_log (
     reply TEXT,
     at INTEGER NOT NULL,
     sent_at INTEGER,
+    waiting TEXT,
     UNIQUE (group_id, dedup),
     UNIQUE (group_id, uuid)
 );
 CREATE INDEX sms_log_observer ON sms_log (group_id, observer_id, id);
-CREATE INDEX sms_log_outbox ON sms_log (group_id, sent_at, id);
+CREATE INDEX sms_log_outbox ON sms_log (group_id, waiting, id);
+CREATE INDEX sms_log_waiting ON sms_log (group_id, number_hash, waiting);

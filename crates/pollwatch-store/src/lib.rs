@@ -824,7 +824,8 @@ pub trait Store: Send + Sync + 'static {
     /// Keep an incoming SMS once: `false` and the entry kept before when
     /// its dedup was seen already.
     async fn record_sms_in(&self, group_id: RowId, sms: &NewSmsIn) -> Result<(bool, SmsEntry)>;
-    /// Queue an SMS to a linked number.
+    /// Queue an SMS to a linked number, waiting for the gateway's task
+    /// check (`for_gateway`) or for the answer to the observer's next SMS.
     #[allow(clippy::too_many_arguments)]
     async fn queue_sms_out(
         &self,
@@ -834,10 +835,20 @@ pub trait Store: Send + Sync + 'static {
         uuid: &str,
         text: &str,
         outcome: &str,
+        for_gateway: bool,
         at: Timestamp,
     ) -> Result<()>;
-    /// SMS waiting for the gateway, oldest first, at most `limit`.
+    /// SMS waiting for the gateway's task check, oldest first, at most `limit`.
     async fn sms_outbox(&self, group_id: RowId, limit: i64) -> Result<Vec<SmsEntry>>;
+    /// SMS to this number not sent yet, oldest first, at most `limit`.
+    async fn sms_waiting_for(
+        &self,
+        group_id: RowId,
+        number_hash: &str,
+        limit: i64,
+    ) -> Result<Vec<SmsEntry>>;
+    /// These (by uuid) wait for the observer's next SMS instead.
+    async fn hold_sms(&self, group_id: RowId, uuids: &[String]) -> Result<()>;
     /// Note that the gateway took these (by uuid); answers those it knew.
     async fn mark_sms_sent(
         &self,

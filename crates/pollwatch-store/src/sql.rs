@@ -2728,11 +2728,12 @@ macro_rules! sql_store {
                     uuid: &str,
                     text: &str,
                     outcome: &str,
+                    for_gateway: bool,
                     at: Timestamp,
                 ) -> Result<()> {
                     ::sqlx::query(
-                        "INSERT INTO sms_log (group_id, observer_id, direction, uuid, number_hash, text, outcome, at) \
-                         VALUES ($1, $2, 'out', $3, $4, $5, $6, $7) ON CONFLICT (group_id, uuid) DO NOTHING",
+                        "INSERT INTO sms_log (group_id, observer_id, direction, uuid, number_hash, text, outcome, waiting, at) \
+                         VALUES ($1, $2, 'out', $3, $4, $5, $6, $7, $8) ON CONFLICT (group_id, uuid) DO NOTHING",
                     )
                     .bind(group_id)
                     .bind(observer_id)
@@ -2740,6 +2741,7 @@ macro_rules! sql_store {
                     .bind(number_hash)
                     .bind(text)
                     .bind(outcome)
+                    .bind(if for_gateway { "gateway" } else { "reply" })
                     .bind(at.0)
                     .execute(&self.pool)
                     .await
@@ -2749,7 +2751,7 @@ macro_rules! sql_store {
 
                 async fn sms_outbox(&self, group_id: RowId, limit: i64) -> Result<Vec<SmsEntry>> {
                     ::sqlx::query(&format!(
-                        "SELECT {SMS_COLUMNS} FROM sms_log WHERE group_id = $1 AND sent_at IS NULL AND direction = 'out' \
+                        "SELECT {SMS_COLUMNS} FROM sms_log WHERE group_id = $1 AND waiting = 'gateway' \
                          ORDER BY id LIMIT $2"
                     ))
                     .bind(group_id)
@@ -2762,12 +2764,48 @@ macro_rules! sql_store {
                     .collect()
                 }
 
+                async fn sms_waiting_for(
+                    &self,
+                    group_id: RowId,
+                    number_hash: &str,
+                    limit: i64,
+                ) -> Result<Vec<SmsEntry>> {
+                    ::sqlx::query(&format!(
+                        "SELECT {SMS_COLUMNS} FROM sms_log WHERE group_id = $1 AND number_hash = $2 \
+                         AND waiting IN ('gateway', 'reply') ORDER BY id LIMIT $3"
+                    ))
+                    .bind(group_id)
+                    .bind(number_hash)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .iter()
+                    .map(sms_entry)
+                    .collect()
+                }
+
+                async fn hold_sms(&self, group_id: RowId, uuids: &[String]) -> Result<()> {
+                    let mut tx = Tx::begin(&self.pool).await?;
+                    for u in uuids.iter().take(MAX_IDS_PER_READ) {
+                        ::sqlx::query(
+                            "UPDATE sms_log SET waiting = 'reply' WHERE group_id = $1 AND uuid = $2 AND waiting = 'gateway'",
+                        )
+                        .bind(group_id)
+                        .bind(u)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                    }
+                    tx.commit().await
+                }
+
                 async fn mark_sms_sent(&self, group_id: RowId, uuids: &[String], at: Timestamp) -> Result<Vec<String>> {
                     let mut known = Vec::new();
                     let mut tx = Tx::begin(&self.pool).await?;
                     for u in uuids.iter().take(MAX_IDS_PER_READ) {
                         let row = ::sqlx::query(
-                            "UPDATE sms_log SET sent_at = COALESCE(sent_at, $1) WHERE group_id = $2 AND uuid = $3 RETURNING uuid",
+                            "UPDATE sms_log SET sent_at = COALESCE(sent_at, $1), waiting = NULL WHERE group_id = $2 AND uuid = $3 RETURNING uuid",
                         )
                         .bind(at.0)
                         .bind(group_id)

@@ -2165,15 +2165,27 @@ pub async fn sms_is_kept_once_and_stays_with_its_group(store: Arc<dyn Store>) {
     assert_eq!(kept.reply.as_deref(), Some("OK"));
     // Out: queued, handed to the gateway once.
     store
-        .queue_sms_out(a, f.observer_a, "h1", "u1", "Stay", "{}", T0)
+        .queue_sms_out(a, f.observer_a, "h1", "u1", "Stay", "{}", true, T0)
         .await
         .unwrap();
     store
-        .queue_sms_out(a, f.observer_a, "h1", "u1", "Stay", "{}", T0)
+        .queue_sms_out(a, f.observer_a, "h1", "u1", "Stay", "{}", true, T0)
+        .await
+        .unwrap();
+    store
+        .queue_sms_out(a, f.observer_a, "h1", "u2", "Later", "{}", false, T0)
         .await
         .unwrap();
     let out = store.sms_outbox(a, 10).await.unwrap();
-    assert_eq!(out.len(), 1);
+    assert_eq!(out.len(), 1, "only those for the gateway");
+    assert_eq!(store.sms_waiting_for(a, "h1", 10).await.unwrap().len(), 2);
+    assert!(store.sms_waiting_for(b, "h1", 10).await.unwrap().is_empty());
+    store.hold_sms(a, &["u1".into()]).await.unwrap();
+    assert!(
+        store.sms_outbox(a, 10).await.unwrap().is_empty(),
+        "held for a reply"
+    );
+    assert_eq!(store.sms_waiting_for(a, "h1", 10).await.unwrap().len(), 2);
     assert!(store.sms_outbox(b, 10).await.unwrap().is_empty());
     assert!(
         store
@@ -2189,15 +2201,15 @@ pub async fn sms_is_kept_once_and_stays_with_its_group(store: Arc<dyn Store>) {
             .unwrap(),
         ["u1"]
     );
-    assert!(store.sms_outbox(a, 10).await.unwrap().is_empty());
+    assert_eq!(store.sms_waiting_for(a, "h1", 10).await.unwrap().len(), 1);
     // The observer's log: newest first, in pages.
     let log = store.sms_log(a, f.observer_a, i64::MAX, 10).await.unwrap();
     assert_eq!(
         log.iter().map(|e| e.direction.as_str()).collect::<Vec<_>>(),
-        ["out", "in"]
+        ["out", "out", "in"]
     );
     let older = store.sms_log(a, f.observer_a, log[0].id, 10).await.unwrap();
-    assert_eq!(older.len(), 1);
+    assert_eq!(older.len(), 2);
     assert!(
         store
             .sms_log(b, f.observer_a, i64::MAX, 10)
