@@ -652,6 +652,60 @@ async fn walk(app: &TestApp, result: i64) {
     .await
     .unwrap();
     assert_eq!(res.status(), 303);
+    // By SMS: a gateway made, a number linked, a report, a coordinator's
+    // message by SMS, the task check and the observer's SMS log.
+    let html = form("/sms/gateway", &[("csrf_token", "")])
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let token = html
+        .split("/sms/smssync/")
+        .nth(1)
+        .and_then(|r| r.split('<').next())
+        .unwrap()
+        .to_owned();
+    let sync = format!("/sms/smssync/{token}");
+    let code = app.enrolment_code("alpha").await;
+    for (id, text) in [("m1", format!("JOIN {code}")), ("m2", "H 101 120 450".into())] {
+        let res = app
+            .http
+            .post(app.url(&sync))
+            .form(&[
+                ("from", "+77015550123"),
+                ("message", text.as_str()),
+                ("message_id", id),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    }
+    let res = form(
+        "/messages",
+        &[
+            ("csrf_token", ""),
+            ("audience", "all"),
+            ("text", "Проверка SMS"),
+            ("by_sms", "yes"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 303);
+    for (token, path) in [
+        (None, format!("{sync}?task=send")),
+        (Some(&coordinator), "/sms".to_owned()),
+        (Some(&coordinator), "/observers/Obs-alpha/sms".to_owned()),
+    ] {
+        let mut req = app.http.get(app.url(&path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let res = req.send().await.unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+    }
     let res = post(&observer, "/api/v1/logout", serde_json::json!({}))
         .await
         .unwrap();
