@@ -262,6 +262,9 @@ struct SendBody {
     district: String,
     #[serde(default)]
     text: String,
+    /// Also by SMS, to those with a linked number.
+    #[serde(default)]
+    by_sms: bool,
 }
 
 async fn api_send(
@@ -280,6 +283,9 @@ async fn api_send(
         &body.text,
     )
     .await?;
+    if body.by_sms {
+        crate::sms::message_by_sms(&state, &event).await?;
+    }
     let group_id = caller.group_id()?;
     let room = state.rooms.room(group_id).await?;
     let id = event.event.client_id.clone();
