@@ -668,7 +668,10 @@ async fn walk(app: &TestApp, result: i64) {
         .to_owned();
     let sync = format!("/sms/smssync/{token}");
     let code = app.enrolment_code("alpha").await;
-    for (id, text) in [("m1", format!("JOIN {code}")), ("m2", "H 101 120 450".into())] {
+    for (id, text) in [
+        ("m1", format!("JOIN {code}")),
+        ("m2", "H 101 120 450".into()),
+    ] {
         let res = app
             .http
             .post(app.url(&sync))
