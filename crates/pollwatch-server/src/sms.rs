@@ -903,7 +903,17 @@ async fn card(State(state): State<AppState>, chosen: Chosen) -> Response {
         "kk" => pollwatch_domain::Language::Kk,
         _ => pollwatch_domain::Language::Ru,
     };
-    axum::response::Html(pollwatch_sms::card_html(&state.forms, lang)).into_response()
+    let mut page =
+        axum::response::Html(pollwatch_sms::card_html(&state.forms, lang)).into_response();
+    // The card is one file to print or hand round, its style inside it: no
+    // script and nothing from elsewhere may run or load.
+    page.headers_mut().insert(
+        axum::http::header::CONTENT_SECURITY_POLICY,
+        axum::http::HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+        ),
+    );
+    page
 }
 
 #[derive(Template)]

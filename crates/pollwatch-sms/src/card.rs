@@ -123,8 +123,8 @@ pub fn card_html(forms: &FormSet, lang: Language) -> String {
          body{font:11pt/1.3 sans-serif;margin:1cm;max-width:18cm}\n\
          h1{font-size:14pt;margin:0 0 .3em}h2{font-size:12pt;margin:.8em 0 .2em}\n\
          table{border-collapse:collapse;width:100%}td,th{border:1px solid #000;padding:.2em .4em;vertical-align:top;text-align:left}\n\
-         code{font:bold 11pt monospace;white-space:nowrap}ol{margin:.2em 0;padding-left:1.8em;columns:2}\n\
-         @media print{body{margin:0}}\n\
+         code{font:bold 11pt monospace;overflow-wrap:anywhere}td:nth-child(2){width:45%}ol{margin:.2em 0;padding-left:1.8em;columns:2}\n\
+         @media print{body{margin:0}}@media (max-width:30rem){ol{columns:1}body{margin:.5cm}}\n\
          </style>\n</head>\n<body>\n",
     );
     html.push_str(&format!(
