@@ -219,6 +219,22 @@ impl AppState {
     }
 }
 
+/// The span each request is logged in. The SMS gateway's URL carries its
+/// token, a credential: it never reaches a log.
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    let path = request.uri().path();
+    let path = match path.strip_prefix(sms::GATEWAY_PREFIX) {
+        Some(_) => std::borrow::Cow::Owned(format!("{}…", sms::GATEWAY_PREFIX)),
+        None => std::borrow::Cow::Borrowed(path),
+    };
+    tracing::debug_span!(
+        "request",
+        method = %request.method(),
+        path = %path,
+        version = ?request.version(),
+    )
+}
+
 /// The whole application as one router.
 pub fn router(state: AppState) -> Router {
     let api = api::routes()
@@ -258,7 +274,7 @@ pub fn router(state: AppState) -> Router {
         .merge(gateway)
         .merge(pages)
         .with_state(state)
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         // Phones on throttled networks: text assets and JSON shrink 3-5x.
         .layer(tower_http::compression::CompressionLayer::new())
         // Pages use only our own stylesheet: no inline script can run, no

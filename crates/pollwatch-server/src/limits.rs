@@ -37,6 +37,11 @@
 //! at once is never stopped. There is deliberately no global enrolment
 //! limit: on election morning it would stop real observers.
 //!
+//! The SMS gateway's sync URL carries its token, so anyone can knock there
+//! too: wrong tokens are limited per address (burst 10, then 1/s). A
+//! request with the right token gives its token back, so a gateway phone
+//! forwarding a flood of observers' SMS is never stopped.
+//!
 //! IPv6 clients are limited by their /64 (one host usually holds a whole
 //! /64); IPv4 by the address. Behind a reverse proxy every request comes
 //! from the proxy: set `trust_forwarded_for` and the address the proxy
@@ -83,6 +88,7 @@ pub struct LimitConfig {
     pub login_per_account_address: Quota,
     pub login_per_account: Quota,
     pub enrol_per_address: Quota,
+    pub gateway_per_address: Quota,
     /// Buckets kept per limit at most.
     pub max_keys: usize,
     /// Take the client address from `X-Forwarded-For` (behind a proxy).
@@ -98,6 +104,7 @@ impl Default for LimitConfig {
             login_per_account_address: Quota::new(5, Duration::from_secs(10)),
             login_per_account: Quota::new(20, Duration::from_secs(3)),
             enrol_per_address: Quota::new(10, Duration::from_secs(5)),
+            gateway_per_address: Quota::new(10, Duration::from_secs(1)),
             max_keys: 50_000,
             trust_forwarded_for: false,
             hashing: PoolConfig::default(),
@@ -207,6 +214,7 @@ pub struct Limits {
     login_account_address: Limiter,
     login_account: Limiter,
     enrol_address: Limiter,
+    gateway_address: Limiter,
 }
 
 impl Limits {
@@ -217,6 +225,7 @@ impl Limits {
             login_account_address: Limiter::new(config.login_per_account_address, n),
             login_account: Limiter::new(config.login_per_account, n),
             enrol_address: Limiter::new(config.enrol_per_address, n),
+            gateway_address: Limiter::new(config.gateway_per_address, n),
             config,
         }
     }
@@ -276,6 +285,20 @@ impl Limits {
 
     pub fn enrol_refund(&self, key: u64) {
         self.enrol_address.refund(key, Instant::now());
+    }
+
+    /// Charge a request to the SMS gateway's URL; answers the key to
+    /// refund once its token proves right.
+    pub fn gateway_attempt(&self, client: Option<IpAddr>) -> Result<u64, Throttled> {
+        let key = self.gateway_address.key(address_key(client));
+        self.gateway_address
+            .take(key, Instant::now())
+            .map_err(|wait| Throttled::new(wait, Door::Gateway))?;
+        Ok(key)
+    }
+
+    pub fn gateway_refund(&self, key: u64) {
+        self.gateway_address.refund(key, Instant::now());
     }
 
     /// Buckets held by the login limits (for tests and the load test).
@@ -342,6 +365,8 @@ pub fn forwarded_for(headers: &HeaderMap) -> Option<IpAddr> {
 pub enum Door {
     Login,
     Enrol,
+    /// The SMS gateway's URL, with wrong tokens.
+    Gateway,
     /// Every hashing thread and queue place is taken.
     Busy,
 }
@@ -373,6 +398,9 @@ impl Throttled {
             Door::Enrol => format!(
                 "Слишком много попыток: подождите {n} с и попробуйте снова. · Тым көп әрекет: {n} секунд күтіп, қайта көріңіз. · Too many attempts: wait {n} seconds and try again."
             ),
+            Door::Gateway => {
+                format!("too many requests with an unknown gateway: wait {n} seconds")
+            }
             Door::Busy => {
                 format!("the server is busy checking other logins: try again in {n} seconds")
             }

@@ -39,6 +39,7 @@ use sha2::{Digest, Sha256};
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::limits::ClientAddr;
 
 /// The key file's name in the keys directory.
 const KEY_FILE: &str = "sms-numbers.key";
@@ -48,6 +49,9 @@ const MAX_NUMBERS_KEPT: usize = 200_000;
 const OUTBOX_PAGE: i64 = 50;
 /// The longest sender a gateway may give.
 const MAX_FROM_CHARS: usize = 32;
+
+/// Where gateways sync; the token follows.
+pub const GATEWAY_PREFIX: &str = "/sms/smssync/";
 
 pub fn gateway_routes() -> Router<AppState> {
     Router::new().route("/sms/smssync/{token}", get(task_check).post(incoming))
@@ -163,15 +167,31 @@ fn failure(status: StatusCode, why: &str) -> Response {
     answer(status, json!({ "success": false, "error": why }))
 }
 
-/// The gateway's group, by the token in its URL.
-async fn gateway(state: &AppState, token: &str) -> Result<RowId, Response> {
+/// The gateway's group, by the token in its URL. Wrong tokens are
+/// limited per address; the right one gives its charge back.
+async fn gateway(state: &AppState, client: ClientAddr, token: &str) -> Result<RowId, Response> {
+    let charge = match state.limits.gateway_attempt(client.0) {
+        Ok(c) => c,
+        Err(t) => {
+            let mut r = failure(StatusCode::TOO_MANY_REQUESTS, &t.message());
+            let (name, value) = t.header();
+            r.headers_mut().insert(name, value);
+            return Err(r);
+        }
+    };
     if token.len() > 128 {
         return Err(failure(StatusCode::FORBIDDEN, "unknown gateway"));
     }
     match state.store.sms_gateway(&token_hash(token)).await {
-        Ok(Some(group)) => Ok(group),
+        Ok(Some(group)) => {
+            state.limits.gateway_refund(charge);
+            Ok(group)
+        }
         Ok(None) => Err(failure(StatusCode::FORBIDDEN, "unknown gateway")),
-        Err(e) => Err(store_failure(e.into())),
+        Err(e) => {
+            state.limits.gateway_refund(charge);
+            Err(store_failure(e.into()))
+        }
     }
 }
 
@@ -267,10 +287,11 @@ async fn hand_over_to(
 /// `GET /sms/smssync/{token}?task=send`: what the gateway should send.
 async fn task_check(
     State(state): State<AppState>,
+    client: ClientAddr,
     UrlPath(token): UrlPath<String>,
     Query(q): Query<TaskQuery>,
 ) -> Response {
-    let group = match gateway(&state, &token).await {
+    let group = match gateway(&state, client, &token).await {
         Ok(g) => g,
         Err(r) => return r,
     };
@@ -290,11 +311,12 @@ async fn task_check(
 /// gateway confirming what it queued.
 async fn incoming(
     State(state): State<AppState>,
+    client: ClientAddr,
     UrlPath(token): UrlPath<String>,
     Query(q): Query<TaskQuery>,
     body: Bytes,
 ) -> Response {
-    let group = match gateway(&state, &token).await {
+    let group = match gateway(&state, client, &token).await {
         Ok(g) => g,
         Err(r) => return r,
     };

@@ -361,6 +361,41 @@ async fn a_gateway_phone_reports_by_sms(backend: Backend) {
     let logged = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
     assert!(!logged.is_empty(), "the logs were captured");
     assert_no_number("the server's logs", &logged);
+    // The token in the sync URL is the gateway's credential.
+    assert!(
+        !logged.contains(&token),
+        "the gateway's token reached a log"
+    );
 }
 
 both_backends!(a_gateway_phone_reports_by_sms);
+
+/// Anyone can knock on the sync URL: wrong tokens are limited per address,
+/// and the right one never is, however busy the gateway.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_gateway_tokens_are_limited_and_the_gateway_is_not() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let coord = app.staff_token("coord-alpha").await;
+    let token = gateway(&app, &coord).await;
+    let check = |t: String| {
+        app.http
+            .get(app.url(&format!("/sms/smssync/{t}?task=send")))
+            .send()
+    };
+    for _ in 0..40 {
+        assert_eq!(check(token.clone()).await.unwrap().status(), 200);
+    }
+    let mut statuses = Vec::new();
+    for i in 0..15 {
+        let res = check(format!("guess{i}")).await.unwrap();
+        statuses.push(res.status().as_u16());
+        if res.status() == 429 {
+            let wait = res.headers()["retry-after"].to_str().unwrap().to_owned();
+            assert!(wait.parse::<u64>().unwrap() >= 1, "{wait}");
+            let body: Value = res.json().await.unwrap();
+            assert_eq!(body["payload"]["success"], false, "{body}");
+        }
+    }
+    assert_eq!(&statuses[..10], &[403; 10], "{statuses:?}");
+    assert!(statuses[10..].iter().all(|s| *s == 429), "{statuses:?}");
+}
