@@ -473,6 +473,14 @@ impl Role {
     }
 }
 
+/// The letters and digits of observers' one-time enrolment codes: none a
+/// volunteer will misread on a phone screen or a keypad (no 0/O, 1/I/L,
+/// 5/S, 2/Z). The server makes codes of them and the SMS parser reads
+/// them, so both take them from here.
+pub const ENROLMENT_CODE_ALPHABET: &str = "ABCDEFGHJKMNPQRTUVWXY346789";
+/// Letters in an enrolment code (without its dashes): ~57 bits.
+pub const ENROLMENT_CODE_LEN: usize = 12;
+
 /// A staff account (admin, coordinator, analyst).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {

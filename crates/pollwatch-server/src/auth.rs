@@ -41,10 +41,8 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// Letters and digits a volunteer will not misread on a phone screen
-/// (no 0/O, 1/I/L, 5/S, 2/Z).
-const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRTUVWXY346789";
-pub const CODE_LEN: usize = 12;
+const CODE_ALPHABET: &[u8] = pollwatch_domain::ENROLMENT_CODE_ALPHABET.as_bytes();
+pub const CODE_LEN: usize = pollwatch_domain::ENROLMENT_CODE_LEN;
 
 /// A one-time enrolment code like `K7RM-XQ4A-PW9T` (~57 bits).
 pub fn new_enrolment_code() -> String {
@@ -449,6 +447,25 @@ mod tests {
             enrolment_code_hash(&code.to_lowercase().replace('-', " "))
         );
         assert_ne!(new_enrolment_code(), new_enrolment_code());
+    }
+
+    proptest::proptest! {
+        /// Every code the server makes is one an observer can text to the
+        /// gateway, typed in lower case with spaces, and it redeems the
+        /// same code.
+        #[test]
+        fn every_code_made_is_read_back_from_an_sms(bytes: [u8; CODE_LEN]) {
+            let code = enrolment_code_from(bytes);
+            let forms = pollwatch_domain::forms::defaults();
+            let typed = format!("join {}", code.to_lowercase().replace('-', " "));
+            let parsed = pollwatch_sms::parse(&typed, &forms);
+            match parsed.map(|p| p.command) {
+                Ok(pollwatch_sms::Command::Join { code: read }) => {
+                    proptest::prop_assert_eq!(enrolment_code_hash(&read), enrolment_code_hash(&code));
+                }
+                other => proptest::prop_assert!(false, "{typed:?} read as {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@
 
 use pollwatch_domain::StationNumber;
 use pollwatch_domain::forms::FormSet;
+use pollwatch_domain::{ENROLMENT_CODE_ALPHABET as CODE_ALPHABET, ENROLMENT_CODE_LEN as CODE_LEN};
 use serde::Serialize;
 
 use crate::report::{AlertKind, Command, Report, Status, figure_slots};
@@ -22,12 +23,6 @@ pub const MAX_NOTE_CHARS: usize = 500;
 const MAX_DIGITS: usize = 9;
 /// Longest a word is quoted back in a refusal.
 const QUOTE_CHARS: usize = 20;
-
-/// The letters of enrolment codes (pollwatch_server::auth::CODE_ALPHABET:
-/// no 0/O, 1/I/L, 5/S, 2/Z). Repeated here because this crate may not
-/// depend on the server; the server's tests are where codes are made.
-const CODE_ALPHABET: &str = "ABCDEFGHJKMNPQRTUVWXY346789";
-const CODE_LEN: usize = 12;
 
 /// A message understood, and what had to be repaired to understand it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
