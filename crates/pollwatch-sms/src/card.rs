@@ -103,7 +103,12 @@ pub fn card_html(forms: &FormSet, lang: Language) -> String {
                 "Қысқа жазба (500 таңбаға дейін)",
             )
             .into(),
-            "N 123 queue of 40 outside".into(),
+            t(
+                "N 123 queue of 40 outside",
+                "З 123 очередь 40 человек на улице",
+                "Ж 123 сыртта 40 адам кезекте",
+            )
+            .into(),
         ),
         (
             "? · HELP · ПОМОЩЬ · КӨМЕК",

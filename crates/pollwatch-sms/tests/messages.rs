@@ -478,7 +478,6 @@ fn the_card_lists_every_command_and_the_forms_in_force() {
             "A 123 D",
             "H 123 450 600",
             "P 123 1 ",
-            "N 123 ",
             "<code>?</code>",
         ] {
             assert!(html.contains(example), "{lang:?}: no {example:?}");
@@ -500,11 +499,29 @@ fn the_card_lists_every_command_and_the_forms_in_force() {
         for banned in ["<script", "src=", "href=", "http", "url("] {
             assert!(!html.contains(banned), "{lang:?}: {banned}");
         }
-        // Every example on the card is read, not refused.
-        let p = pollwatch_sms::card_html(&f, lang);
-        let start = p.find("P 123 1 ").unwrap();
-        let end = start + p[start..].find('<').unwrap();
-        assert!(parse(&p[start..end], &f).is_ok(), "{}", &p[start..end]);
+        // Every example on the card is read, not refused: the last column
+        // of each row, its examples separated by " · ".
+        let mut examples = 0;
+        for row in html.split("<tr>").skip(2) {
+            let cell = row.rsplit("<td><code>").next().unwrap();
+            let cell = &cell[..cell.find("</code>").unwrap()];
+            for example in cell.split(" · ") {
+                let parsed = parse(example, &f);
+                assert!(
+                    parsed.is_ok(),
+                    "{lang:?}: {example:?} is refused: {parsed:?}"
+                );
+                examples += 1;
+            }
+        }
+        assert!(examples >= 12, "{lang:?}: {examples} examples");
+        // A note's example is written in the card's language.
+        let note = match lang {
+            Language::En => "N 123 queue",
+            Language::Ru => "З 123 очередь",
+            Language::Kk => "Ж 123 сыртта",
+        };
+        assert!(html.contains(note), "{lang:?}: no {note:?}");
     }
     let mut own = f.clone();
     own.protocol.statuses[0].text.en = "<b>posted</b>".into();
