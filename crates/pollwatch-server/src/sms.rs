@@ -27,7 +27,7 @@ use std::sync::Mutex;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path as UrlPath, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use hmac::{Hmac, Mac};
@@ -226,6 +226,38 @@ struct IncomingSms {
     sent_timestamp: String,
 }
 
+impl IncomingSms {
+    /// The SMS as the gateway posts it: a form, as SMSSync does, or the
+    /// same fields as a JSON object, as some compatible gateway apps do
+    /// (their numbers and timestamps may come as JSON numbers).
+    fn read(headers: &HeaderMap, body: &[u8]) -> Result<Self, String> {
+        let json = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim_start().starts_with("application/json"));
+        if !json {
+            return serde_urlencoded::from_bytes(body).map_err(|e| format!("the form: {e}"));
+        }
+        let fields: serde_json::Map<String, Value> =
+            serde_json::from_slice(body).map_err(|e| format!("the JSON body: {e}"))?;
+        let field = |name: &str| -> Result<String, String> {
+            match fields.get(name) {
+                None | Some(Value::Null) => Ok(String::new()),
+                Some(Value::String(s)) => Ok(s.clone()),
+                Some(Value::Number(n)) => Ok(n.to_string()),
+                Some(_) => Err(format!("{name}: a string or a number")),
+            }
+        };
+        Ok(Self {
+            from: field("from")?,
+            message: field("message")?,
+            message_id: field("message_id")?,
+            secret: field("secret")?,
+            sent_timestamp: field("sent_timestamp")?,
+        })
+    }
+}
+
 #[derive(Deserialize)]
 struct SentBody {
     #[serde(default)]
@@ -314,6 +346,7 @@ async fn incoming(
     client: ClientAddr,
     UrlPath(token): UrlPath<String>,
     Query(q): Query<TaskQuery>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let group = match gateway(&state, client, &token).await {
@@ -343,9 +376,9 @@ async fn incoming(
     if q.task == "result" {
         return answer(StatusCode::OK, json!({ "success": true, "error": null }));
     }
-    let sms: IncomingSms = match serde_urlencoded::from_bytes(&body) {
+    let sms = match IncomingSms::read(&headers, &body) {
         Ok(s) => s,
-        Err(e) => return failure(StatusCode::BAD_REQUEST, &format!("the form: {e}")),
+        Err(why) => return failure(StatusCode::BAD_REQUEST, &why),
     };
     if !sms.secret.is_empty()
         && !crate::auth::constant_time_eq(sms.secret.as_bytes(), token.as_bytes())

@@ -209,6 +209,33 @@ async fn a_gateway_phone_reports_by_sms(backend: Backend) {
     assert_eq!(r[0].0, STRANGER, "the reply goes back to the sender");
     assert!(r[0].1.contains("JOIN"), "{}", r[0].1);
     assert!(events(&app, &coord).await.is_empty());
+    // Some compatible gateway apps post the same fields as JSON, with
+    // numbers for the id and the time.
+    let json = |body: Value| {
+        app.http
+            .post(app.url(&format!("/sms/smssync/{token}")))
+            .json(&body)
+            .send()
+    };
+    let res = json(serde_json::json!({
+        "from": STRANGER, "message": "C", "message_id": 7,
+        "secret": token, "sent_timestamp": 1_773_550_800_000_u64,
+    }))
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 200);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(replies(&v)[0].0, STRANGER, "{v}");
+    let res = json(serde_json::json!({"from": ["x"], "message": "C"}))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["payload"]["success"], false, "{v}");
+    assert!(
+        v["payload"]["error"].as_str().unwrap().contains("from"),
+        "{v}"
+    );
 
     // The observer links the number with an enrolment code.
     let code = app.enrolment_code("alpha").await;
