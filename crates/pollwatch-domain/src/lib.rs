@@ -11,6 +11,7 @@
 //!   content hash used for idempotent retries;
 //! - the station registry parser (CSV, workbooks and GeoJSON) and the diff
 //!   of a registry against what is stored;
+//! - the one map projection every map draws stations with ([`geo`]);
 //! - the reader of tabular files ([`table`]): encodings, delimiters, line
 //!   numbers and workbook sheets, shared by the registry and results imports.
 //!
@@ -21,6 +22,7 @@ pub mod actions;
 pub mod event;
 pub mod evidence;
 pub mod forms;
+pub mod geo;
 pub mod model;
 pub mod registry;
 pub mod report;

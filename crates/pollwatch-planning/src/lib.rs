@@ -114,10 +114,5 @@ pub enum Error {
 
 /// Whether a coordinate pair can be placed on the globe.
 pub(crate) fn usable(at: Option<(f64, f64)>) -> Option<(f64, f64)> {
-    let (lat, lon) = at?;
-    (lat.is_finite()
-        && lon.is_finite()
-        && (-90.0..=90.0).contains(&lat)
-        && (-180.0..=180.0).contains(&lon))
-    .then_some((lat, lon))
+    at.filter(|&p| pollwatch_domain::geo::on_the_globe(p))
 }

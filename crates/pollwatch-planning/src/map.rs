@@ -12,6 +12,7 @@
 
 use std::fmt::Write as _;
 
+use pollwatch_domain::geo::Frame;
 use serde::{Deserialize, Serialize};
 
 use crate::{Station, usable};
@@ -138,30 +139,11 @@ pub fn svg(stations: &[Station], coverage: &[Coverage], options: &MapOptions) ->
         .collect();
     let not_drawn = stations.len() - drawn.len();
     let cov = |j: usize| coverage.get(j).copied().unwrap_or(Coverage::Gap);
-    let (mut lat0, mut lat1, mut lon0, mut lon1) = (90.0f64, -90.0f64, 180.0f64, -180.0f64);
-    let mut lat_sum = 0.0;
-    for &(_, (lat, lon)) in &drawn {
-        lat0 = lat0.min(lat);
-        lat1 = lat1.max(lat);
-        lon0 = lon0.min(lon);
-        lon1 = lon1.max(lon);
-        lat_sum += lat;
-    }
-    if drawn.is_empty() {
-        (lat0, lat1, lon0, lon1) = (0.0, 0.0, 0.0, 0.0);
-    }
-    let mean_lat = if drawn.is_empty() {
-        0.0
-    } else {
-        lat_sum / drawn.len() as f64
-    };
-    let k = mean_lat.to_radians().cos().max(0.05);
-    let w = ((lon1 - lon0) * k).max(1e-4);
-    let h = (lat1 - lat0).max(1e-4);
-    let map_h = (WIDTH * h / w).clamp(300.0, 1400.0);
-    let sx = (WIDTH - 2.0 * PAD) / w;
-    let sy = (map_h - 2.0 * PAD) / h;
-    let project = |(lat, lon): (f64, f64)| (PAD + (lon - lon0) * k * sx, PAD + (lat1 - lat) * sy);
+    // No station with coordinates: an empty map with its legend.
+    let frame = Frame::around(drawn.iter().map(|d| d.1)).unwrap_or_default();
+    let fitted = frame.fit(WIDTH, PAD, 300.0, 1400.0);
+    let map_h = fitted.height();
+    let project = |at: (f64, f64)| fitted.place(at);
     let grid = drawn.len() > options.max_dots;
     let legend_rows = if grid { 2.0 } else { 3.0 };
     let height = map_h + LEGEND_ROW * legend_rows + PAD;

@@ -19,6 +19,7 @@ use axum::{Json, Router};
 use futures_util::stream::Stream;
 use pollwatch_domain::actions::AlertStepKind;
 use pollwatch_domain::forms::Severity;
+use pollwatch_domain::geo::Frame;
 use pollwatch_domain::{EventKind, Language, Permission, RowId};
 use pollwatch_situation::{
     Alert, AlertState, FormKey, Situation, StationFilter, StationState, StationStatus, Summary,
@@ -648,23 +649,12 @@ pub(crate) fn draw_map(dots: &[MapDot], label: &str) -> String {
     if dots.is_empty() {
         return svg;
     }
-    let (mut lat0, mut lat1, mut lon0, mut lon1) = (90.0f64, -90.0f64, 180.0f64, -180.0f64);
-    for d in dots {
-        lat0 = lat0.min(d.lat);
-        lat1 = lat1.max(d.lat);
-        lon0 = lon0.min(d.lon);
-        lon1 = lon1.max(d.lon);
-    }
-    // Equirectangular, with longitude shrunk by the cosine of the middle
-    // latitude, so a city's shape is right; margins for the dots.
-    let k = ((lat0 + lat1) / 2.0).to_radians().cos().max(0.1);
-    let w = ((lon1 - lon0) * k).max(1e-4);
-    let h = (lat1 - lat0).max(1e-4);
+    let Some(frame) = Frame::around(dots.iter().map(|d| (d.lat, d.lon))) else {
+        return svg;
+    };
     let width = 1000.0;
-    let height = (width * h / w).clamp(300.0, 1400.0);
-    let pad = 16.0;
-    let sx = (width - 2.0 * pad) / w;
-    let sy = (height - 2.0 * pad) / h;
+    let fitted = frame.fit(width, 16.0, 300.0, 1400.0);
+    let height = fitted.height();
     let radius = if dots.len() > 1500 { 3.5 } else { 6.0 };
     let _ = write!(
         svg,
@@ -674,8 +664,7 @@ pub(crate) fn draw_map(dots: &[MapDot], label: &str) -> String {
             .unwrap_or_default()
     );
     for d in dots {
-        let x = pad + (d.lon - lon0) * k * sx;
-        let y = pad + (lat1 - d.lat) * sy;
+        let (x, y) = fitted.place((d.lat, d.lon));
         let esc = |t: &str| {
             askama::filters::escape(t, askama::filters::Html)
                 .map(|e| e.to_string())
@@ -724,26 +713,22 @@ struct GridCell<'a> {
 /// whatever the registry, denser where the stations are. One pass, no
 /// hashing: a national map is drawn per view.
 fn grid_dots<'a>(s: &Situation, points: &[(&'a StationState, (f64, f64))]) -> Vec<GridCell<'a>> {
-    let (mut lat0, mut lat1, mut lon0, mut lon1) = (90.0f64, -90.0f64, 180.0f64, -180.0f64);
-    for (_, (lat, lon)) in points {
-        lat0 = lat0.min(*lat);
-        lat1 = lat1.max(*lat);
-        lon0 = lon0.min(*lon);
-        lon1 = lon1.max(*lon);
-    }
-    let k = ((lat0 + lat1) / 2.0).to_radians().cos().max(0.1);
-    let w = ((lon1 - lon0) * k).max(1e-4);
-    let h = (lat1 - lat0).max(1e-4);
+    let Some(frame) = Frame::around(points.iter().map(|p| p.1)) else {
+        return Vec::new();
+    };
     #[allow(clippy::cast_precision_loss)]
-    let cell = w.max(h) / MAP_GRID as f64;
+    let cell = frame.width().max(frame.height()) / MAP_GRID as f64;
     let mut cells: Vec<Option<GridCell<'a>>> = Vec::new();
     cells.resize_with((MAP_GRID + 1) * (MAP_GRID + 1), || None);
     for (st, (lat, lon)) in points {
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        let (x, y) = (
-            ((((lon - lon0) * k) / cell).floor().max(0.0) as usize).min(MAP_GRID),
-            ((((lat - lat0) / cell).floor().max(0.0)) as usize).min(MAP_GRID),
-        );
+        let (x, y) = {
+            let (x, y) = frame.place((*lat, *lon));
+            (
+                ((x / cell).floor().max(0.0) as usize).min(MAP_GRID),
+                ((y / cell).floor().max(0.0) as usize).min(MAP_GRID),
+            )
+        };
         let district = st.station.district.as_str();
         let status = s.status(st);
         match &mut cells[y * (MAP_GRID + 1) + x] {
