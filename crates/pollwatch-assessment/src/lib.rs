@@ -15,6 +15,8 @@
 //! - [`assess`]: its own small input per station ([`StationInput`]) in, the
 //!   [`Assessment`] out (serde, stable field names: the report site and the
 //!   open data read it);
+//! - [`follow`]: the assessment kept up to date with a situation room,
+//!   assessing again only the stations that changed;
 //! - [`situation`]: that input from the situation room's projections
 //!   (which report stands, verdicts, incidents, alerts).
 //!
@@ -27,6 +29,7 @@
 //! no randomness. The same rules and input give the same assessment.
 
 pub mod assess;
+pub mod follow;
 pub mod rules;
 pub mod situation;
 
@@ -36,6 +39,7 @@ pub use assess::{
     ProtocolReport, Rating, Report, Review, State, StationAssessment, StationInput, What,
     area_rating, assess, assess_station, summarise,
 };
+pub use follow::Following;
 pub use rules::{
     AreaMapping, Condition, Criterion, DEFAULT_FILE, FINDING_KINDS, Rule, Rules, RulesError,
     Weight, defaults, parse,

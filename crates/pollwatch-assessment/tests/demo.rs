@@ -45,6 +45,16 @@ fn review(n: u64, report: &str, verdict: &str) -> NewEvent {
 /// The first demo group's day, folded, with `extra` events (verdicts,
 /// corrections) appended after it.
 fn day(seed: u64, extra: impl Fn(&[Event]) -> Vec<NewEvent>) -> Day {
+    let (mut situation, log) = unfolded(seed, extra);
+    for e in &log {
+        situation.apply(e);
+    }
+    compared(seed, situation, log)
+}
+
+/// The first demo group's room before its day, and the day's log with
+/// `extra` events appended.
+fn unfolded(seed: u64, extra: impl Fn(&[Event]) -> Vec<NewEvent>) -> (Situation, Vec<Event>) {
     let city = city(seed);
     let group = &city.groups[0];
     let forms = Arc::new(forms::defaults());
@@ -82,7 +92,7 @@ fn day(seed: u64, extra: impl Fn(&[Event]) -> Vec<NewEvent>) -> Day {
         .map(|(o, n)| (o, station_id[&n]))
         .collect();
     let clock = ElectionClock::new("Asia/Almaty", forms.alerts.hours).unwrap();
-    let mut situation = Situation::new(Reference {
+    let situation = Situation::new(Reference {
         stations,
         assignments,
         observers: observer_id.values().copied().collect(),
@@ -120,11 +130,13 @@ fn day(seed: u64, extra: impl Fn(&[Event]) -> Vec<NewEvent>) -> Day {
             content_hash: String::new(),
         });
     }
-    for e in &log {
-        situation.apply(e);
-    }
+    (situation, log)
+}
 
-    // The comparison, from the reports that stand, as the server keeps it.
+/// The day with its comparison, from the reports that stand, as the
+/// server keeps it.
+fn compared(seed: u64, situation: Situation, log: Vec<Event>) -> Day {
+    let city = city(seed);
     let official = official_results(&city, seed);
     let observed: Vec<compare::Observed> = situation
         .stations_changed_since(i64::MIN)
@@ -542,4 +554,69 @@ fn the_assessment_names_no_observer() {
         }
     }
     assert!(!json.contains("\"observer\""));
+}
+
+/// The assessment kept with the room, step by step as reports and
+/// verdicts arrive, is at every step the one made afresh.
+#[test]
+fn a_followed_assessment_is_the_fresh_one_at_every_step() {
+    let rules = pollwatch_assessment::defaults();
+    let plain = day(DEFAULT_SEED, |_| Vec::new());
+    // Verdicts on reports of the whole day, after it: each moves a
+    // station already assessed.
+    // As the server records them: on the report's station.
+    let reviewed: Vec<(String, Option<RowId>)> = plain
+        .log
+        .iter()
+        .step_by(37)
+        .map(|e| (e.event.client_id.to_string(), e.event.station_id))
+        .collect();
+    let (mut room, log) = unfolded(DEFAULT_SEED, |_| {
+        reviewed
+            .iter()
+            .enumerate()
+            .map(|(n, (id, station))| NewEvent {
+                station_id: *station,
+                ..review(
+                    n as u64,
+                    id,
+                    if n % 2 == 0 { "disputed" } else { "verified" },
+                )
+            })
+            .collect()
+    });
+    let mut kept = pollwatch_assessment::Following::new();
+    assert_eq!(kept.follow(&rules, &room, |_| None), room.station_count());
+    let mut steps = 0;
+    let mut reassessed = 0;
+    for chunk in log.chunks(log.len() / 40 + 1) {
+        for e in chunk {
+            room.apply(e);
+        }
+        reassessed += kept.follow(&rules, &room, |_| None);
+        let fresh = {
+            let mut a = assess(&rules, &inputs(&room, |_| None));
+            a.stations.sort_by_key(|s| s.id);
+            a
+        };
+        let at = chunk[chunk.len() - 1].seq;
+        let followed = kept.assessment(&rules);
+        assert_eq!(followed.stations.len(), fresh.stations.len());
+        for (a, b) in followed.stations.iter().zip(&fresh.stations) {
+            assert_eq!(a, b, "station {} after event {at}", b.number);
+        }
+        assert_eq!(followed.overall, fresh.overall, "after event {at}");
+        assert_eq!(followed.districts, fresh.districts, "after event {at}");
+        assert_eq!(kept.seq(), Some(room.last_seq()));
+        steps += 1;
+    }
+    assert!(steps >= 30, "{steps}");
+    // Nothing new: nothing assessed again.
+    assert_eq!(kept.follow(&rules, &room, |_| None), 0);
+    // Following did less than assessing every station at every step.
+    assert!(
+        reassessed < steps * room.station_count() / 4,
+        "{reassessed}"
+    );
+    assert!(reviewed.len() > 10);
 }

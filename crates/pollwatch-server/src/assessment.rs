@@ -14,12 +14,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use pollwatch_analysis::compare;
 use pollwatch_assessment::{
-    Assessment, Condition, FindingReport, Rating, Rules, StationAssessment, StationInput, Weight,
-    What, situation,
+    Assessment, Condition, FindingReport, Following, Rating, Rules, StationAssessment,
+    StationInput, Weight, What, situation,
 };
 use pollwatch_domain::forms::FormSet;
 use pollwatch_domain::{Permission, RowId};
-use pollwatch_situation::Situation;
+use pollwatch_situation::{Situation, StationState};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -32,13 +32,17 @@ use crate::i18n::{Chosen, Tr};
 use crate::pages::{Nav, filters, render};
 use crate::situation::language;
 
-/// Every station's input. With `kept`, each station the observers have
-/// figures for is compared with the official result (as the comparison
-/// page does, with its default rules); without, none is compared.
-pub fn inputs(s: &Situation, kept: Option<&KeptResult>) -> Vec<StationInput> {
+/// The comparison's findings for a station, as the assessment takes them:
+/// with `kept`, each station the observers have figures for is compared
+/// with the official result (as the comparison page does, with its
+/// default rules); without, none is compared.
+fn findings<'a>(
+    s: &'a Situation,
+    kept: Option<&'a KeptResult>,
+) -> impl FnMut(&StationState) -> Option<Vec<FindingReport>> + 'a {
     let rules = compare::Rules::default();
     let mut unknown = BTreeSet::new();
-    situation::inputs(s, |st| {
+    move |st| {
         let kept = kept?;
         let o = observed_at(s, st, &kept.set().candidates)?;
         let off = kept.official.station(official_name(st));
@@ -53,10 +57,16 @@ pub fn inputs(s: &Situation, kept: Option<&KeptResult>) -> Vec<StationInput> {
                 })
                 .collect(),
         )
-    })
+    }
 }
 
-/// The group's assessment now.
+/// Every station's input (see [`findings`] for `kept`).
+pub fn inputs(s: &Situation, kept: Option<&KeptResult>) -> Vec<StationInput> {
+    situation::inputs(s, findings(s, kept))
+}
+
+/// The group's assessment now, made afresh (the CLI's: the server keeps
+/// one per group with [`Kept`]).
 pub fn assess(rules: &Rules, s: &Situation, kept: Option<&KeptResult>) -> Assessment {
     pollwatch_assessment::assess(rules, &inputs(s, kept))
 }
@@ -69,19 +79,19 @@ const PAGE: usize = 100;
 /// Districts the page lists, worst first.
 const DISTRICTS_SHOWN: usize = 100;
 
-/// A room's `last_seq` and the official result compared with.
-type Position = (i64, Option<RowId>);
-
-/// The rules in force and each group's assessment at its room's last
-/// position: a national room (95,000 stations) takes long enough to assess
-/// that a page view must not redo it while nothing has arrived.
+/// The rules in force and each group's assessment, kept up to date with
+/// its room: a national room (95,000 stations) takes a second to assess
+/// whole, so after the first view only the stations that changed since
+/// are assessed again ([`Following`]).
 #[derive(Default)]
 pub struct Kept {
     rules: OnceLock<Result<Arc<Rules>, String>>,
-    /// Per group: the room's `last_seq` and the result compared with,
-    /// and the assessment then, its stations by id (the page's cursor).
-    by_group: Mutex<HashMap<RowId, (Position, Arc<Assessment>)>>,
+    /// Per group: the official result compared with, and the assessment.
+    by_group: Mutex<HashMap<RowId, Arc<Mutex<Compared>>>>,
 }
+
+/// The official result compared with (its id), and the assessment.
+type Compared = (Option<RowId>, Following);
 
 impl Kept {
     /// The shipped rules, read against the forms in force (a group's own
@@ -103,30 +113,40 @@ impl Kept {
             .clone()
     }
 
-    /// The group's assessment at the room's position now, compared with
-    /// `result`: the kept one unless the room moved on or another result
-    /// is compared.
-    pub fn get(
+    /// `read` of the group's assessment brought to the room's position
+    /// now, compared with `result`: the stations changed since the last
+    /// view are assessed again; another result than the last one's starts
+    /// afresh.
+    pub fn with<T>(
         &self,
         group: RowId,
         rules: &Rules,
         s: &Situation,
         result: Option<&KeptResult>,
-    ) -> Arc<Assessment> {
-        let seq = (s.last_seq(), result.map(|r| r.info.id));
-        if let Ok(kept) = self.by_group.lock()
-            && let Some((at, a)) = kept.get(&group)
-            && *at == seq
-        {
-            return Arc::clone(a);
+        read: impl FnOnce(&Following) -> T,
+    ) -> T {
+        let result_id = result.map(|r| r.info.id);
+        let kept = match self.by_group.lock() {
+            Ok(mut by) => {
+                Some(Arc::clone(by.entry(group).or_insert_with(|| {
+                    Arc::new(Mutex::new((result_id, Following::new())))
+                })))
+            }
+            Err(_) => None,
+        };
+        let Some(Ok(mut kept)) = kept.as_ref().map(|k| k.lock()) else {
+            // A panic while following left it poisoned: assess afresh.
+            let mut f = Following::new();
+            f.follow(rules, s, findings(s, result));
+            return read(&f);
+        };
+        let (at, following) = &mut *kept;
+        if *at != result_id {
+            *at = result_id;
+            *following = Following::new();
         }
-        let mut a = assess(rules, s, result);
-        a.stations.sort_by_key(|st| st.id);
-        let a = Arc::new(a);
-        if let Ok(mut kept) = self.by_group.lock() {
-            kept.insert(group, (seq, Arc::clone(&a)));
-        }
-        a
+        following.follow(rules, s, findings(s, result));
+        read(following)
     }
 }
 
@@ -438,9 +458,23 @@ async fn page(
         };
     state.rooms.catch_up(group).await?;
     let room = state.rooms.room(group).await?;
-    let a = {
+    let after = q.after.unwrap_or(i64::MIN);
+    // Only what the page shows leaves the kept assessment: its counts, the
+    // districts, and one page of stations.
+    let (overall, all_districts, page, more) = {
         let s = room.read().await;
-        state.assessments.get(group, &rules, &s, result.as_deref())
+        state
+            .assessments
+            .with(group, &rules, &s, result.as_deref(), |f| {
+                let stations = f.stations();
+                let start = stations.partition_point(|st| st.id <= after);
+                let mut matching = stations[start..]
+                    .iter()
+                    .filter(|st| filter.shows(st.rating));
+                let page: Vec<StationAssessment> = matching.by_ref().take(PAGE).cloned().collect();
+                let more = matching.next().is_some();
+                (f.overall(&rules), f.districts(&rules), page, more)
+            })
     };
     let tr = chosen.tr;
     let lang = language(tr.lang);
@@ -451,13 +485,13 @@ async fn page(
         .map(|r| CountRow {
             key: r.as_str(),
             label: rating(r),
-            n: a.overall.counts.get(r),
+            n: overall.counts.get(r),
         })
         .collect();
     // The districts that fared worst first: a national election has
     // thousands, and the page lists only the first of them (the report's
     // open data has every one).
-    let mut worst: Vec<&pollwatch_assessment::DistrictAssessment> = a.districts.iter().collect();
+    let mut worst: Vec<&pollwatch_assessment::DistrictAssessment> = all_districts.iter().collect();
     worst.sort_by_key(|d| {
         (
             std::cmp::Reverse(d.area.counts.get(Rating::NotFair)),
@@ -478,14 +512,8 @@ async fn page(
                 .collect(),
         })
         .collect();
-    let after = q.after.unwrap_or(i64::MIN);
-    let start = a.stations.partition_point(|st| st.id <= after);
-    let mut matching = a.stations[start..]
-        .iter()
-        .filter(|st| filter.shows(st.rating));
-    let page: Vec<&StationAssessment> = matching.by_ref().take(PAGE).collect();
-    let next = match (page.last(), matching.next()) {
-        (Some(last), Some(_)) => Some(match filter.key() {
+    let next = match (page.last(), more) {
+        (Some(last), true) => Some(match filter.key() {
             "" => format!("/assessment?after={}", last.id),
             key => format!("/assessment?rating={key}&after={}", last.id),
         }),
@@ -540,12 +568,12 @@ async fn page(
         tr,
         nav: Nav::of(&caller, &chosen),
         title: rules.title.get(lang).to_owned(),
-        overall_key: a.overall.rating.as_str(),
-        overall: rating(a.overall.rating),
+        overall_key: overall.rating.as_str(),
+        overall: rating(overall.rating),
         overall_text: rules.overall.text.get(lang).to_owned(),
         counts,
         labels: Rating::ALL.into_iter().map(rating).collect(),
-        districts_total: a.districts.len(),
+        districts_total: all_districts.len(),
         districts,
         compared_with: result.as_ref().map(|r| r.info.name.clone()),
         district_text: rules.district.text.get(lang).to_owned(),
@@ -559,11 +587,11 @@ async fn page(
         .chain(Rating::ALL.into_iter().map(|r| (Show::Only(r), rating(r))))
         .map(|(show, label)| (show.key(), label, show == filter))
         .collect(),
-        shown: a
-            .stations
-            .iter()
-            .filter(|st| filter.shows(st.rating))
-            .count(),
+        shown: match filter {
+            Show::Rated => overall.counts.rated(),
+            Show::All => overall.counts.total(),
+            Show::Only(r) => overall.counts.get(r),
+        },
         stations,
         next,
         criteria,

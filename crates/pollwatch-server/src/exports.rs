@@ -153,6 +153,8 @@ pub struct Sources {
     pub forms: Arc<FormSet>,
     /// Results and comparisons kept between views (the CLI's own).
     pub analysis: Arc<crate::analysis::Analysis>,
+    /// Each group's assessment, kept with its room.
+    pub assessments: Arc<crate::assessment::Kept>,
 }
 
 impl Sources {
@@ -164,6 +166,7 @@ impl Sources {
             store,
             forms,
             analysis: Arc::default(),
+            assessments: Arc::default(),
         }
     }
 
@@ -173,6 +176,7 @@ impl Sources {
             rooms: Arc::clone(&state.rooms),
             forms: Arc::clone(&state.forms),
             analysis: Arc::clone(&state.analysis),
+            assessments: Arc::clone(&state.assessments),
         }
     }
 }

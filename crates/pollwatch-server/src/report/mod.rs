@@ -39,16 +39,15 @@ use crate::exports::{LOG_PAGE, Sources};
 
 mod routes_impl;
 
+use pollwatch_assessment::Following;
 /// A station's, a district's or the election's rating: the assessment's own.
 pub use pollwatch_assessment::Rating;
 
 /// The report's rating section from an assessment: each criterion is a
 /// rule the report quotes (title and explanation), with the stations
 /// where it was not met; each station lists the criteria it failed.
-pub fn rating_section(
-    rules: &pollwatch_assessment::Rules,
-    a: &pollwatch_assessment::Assessment,
-) -> RatingSection {
+pub fn rating_section(rules: &pollwatch_assessment::Rules, a: &Following) -> RatingSection {
+    let overall = a.overall(rules);
     let counts = |c: &pollwatch_assessment::Counts| {
         pollwatch_assessment::Rating::ALL
             .iter()
@@ -57,7 +56,7 @@ pub fn rating_section(
     };
     let mut failed: BTreeMap<&str, usize> = BTreeMap::new();
     let mut stations = BTreeMap::new();
-    for st in &a.stations {
+    for st in a.stations() {
         let ids: Vec<String> = st.not_met().map(|c| c.criterion.clone()).collect();
         for c in st.not_met() {
             *failed.entry(c.criterion.as_str()).or_default() += 1;
@@ -73,11 +72,11 @@ pub fn rating_section(
     RatingSection {
         overall: RatedArea {
             name: String::new(),
-            rating: a.overall.rating,
-            counts: counts(&a.overall.counts),
+            rating: overall.rating,
+            counts: counts(&overall.counts),
         },
         districts: a
-            .districts
+            .districts(rules)
             .iter()
             .map(|d| RatedArea {
                 name: d.district.clone(),
@@ -509,14 +508,23 @@ pub async fn gather_with(
     let rating = match inputs.rating {
         Some(r) => Some(r),
         None => {
-            let rules = pollwatch_assessment::defaults();
+            // The rules in force; if a group's own forms lack what they
+            // name, the shipped rules on the shipped forms, as before.
+            let rules = src
+                .assessments
+                .rules(&src.forms)
+                .unwrap_or_else(|_| std::sync::Arc::new(pollwatch_assessment::defaults()));
             let kept = match chosen_result(src, inputs.result).await? {
                 Some(info) => Some(src.analysis.result(&src.store, &src.rooms, &info).await?),
                 None => None,
             };
             let s = room.read().await;
-            let a = crate::assessment::assess(&rules, &s, kept.as_deref());
-            Some(rating_section(&rules, &a))
+            Some(
+                src.assessments
+                    .with(group, &rules, &s, kept.as_deref(), |a| {
+                        rating_section(&rules, a)
+                    }),
+            )
         }
     };
 
