@@ -462,10 +462,13 @@ async fn page(
     // Only what the page shows leaves the kept assessment: its counts, the
     // districts, and one page of stations.
     let (overall, all_districts, page, more) = {
-        let s = room.read().await;
-        state
-            .assessments
-            .with(group, &rules, &s, result.as_deref(), |f| {
+        let (kept, rules, result) = (
+            Arc::clone(&state.assessments),
+            Arc::clone(&rules),
+            result.clone(),
+        );
+        room.read_blocking(move |s| {
+            kept.with(group, &rules, s, result.as_deref(), |f| {
                 let stations = f.stations();
                 let start = stations.partition_point(|st| st.id <= after);
                 let mut matching = stations[start..]
@@ -475,6 +478,9 @@ async fn page(
                 let more = matching.next().is_some();
                 (f.overall(&rules), f.districts(&rules), page, more)
             })
+        })
+        .await
+        .map_err(|e| PageError(ApiError::Internal(format!("the assessment stopped: {e}"))))?
     };
     let tr = chosen.tr;
     let lang = language(tr.lang);

@@ -64,6 +64,17 @@ impl Room {
         self.situation.read().await
     }
 
+    /// `f` on the projections, on a blocking thread: for work on every
+    /// station of a national room (a second or more), which on the
+    /// request's own thread would hold up every request sharing it.
+    pub async fn read_blocking<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&Situation) -> T + Send + 'static,
+    ) -> Result<T, tokio::task::JoinError> {
+        let room = Arc::clone(self);
+        tokio::task::spawn_blocking(move || f(&room.situation.blocking_read())).await
+    }
+
     /// Tell the room of an observer created since it was built.
     pub async fn observer_joined(&self, observer: RowId) {
         self.situation.write().await.observer_joined(observer);

@@ -518,13 +518,16 @@ pub async fn gather_with(
                 Some(info) => Some(src.analysis.result(&src.store, &src.rooms, &info).await?),
                 None => None,
             };
-            let s = room.read().await;
-            Some(
-                src.assessments
-                    .with(group, &rules, &s, kept.as_deref(), |a| {
+            let assessments = std::sync::Arc::clone(&src.assessments);
+            let section = room
+                .read_blocking(move |s| {
+                    assessments.with(group, &rules, s, kept.as_deref(), |a| {
                         rating_section(&rules, a)
-                    }),
-            )
+                    })
+                })
+                .await
+                .map_err(|e| ApiError::Internal(format!("the assessment stopped: {e}")))?;
+            Some(section)
         }
     };
 
