@@ -420,12 +420,16 @@ async fn receive(
     let hash = state.sms.hash(dir, &sms.from).await?;
     let reply_to = |text: String| json!({ "to": sms.from, "message": text, "uuid": uuid_of(&format!("{token}{}{}", sms.message_id, text)) });
     let text: String = sms.message.chars().take(MAX_SMS_CHARS + 1).collect();
+    // The same SMS is its message id and content. A gateway resending
+    // may stamp it anew, so the time counts only when there is no id
+    // (older gateway apps send none).
+    let once = if sms.message_id.is_empty() {
+        format!("t{}", sms.sent_timestamp)
+    } else {
+        format!("i{}", sms.message_id)
+    };
     let dedup = hex::encode(Sha256::digest(
-        format!(
-            "{}\u{0}{hash}\u{0}{}\u{0}{text}",
-            sms.message_id, sms.sent_timestamp
-        )
-        .as_bytes(),
+        format!("{once}\u{0}{hash}\u{0}{text}").as_bytes(),
     ));
     let known = state.store.sms_observer(group, &hash).await?;
     let parsed = pollwatch_sms::parse(&text, &state.forms);

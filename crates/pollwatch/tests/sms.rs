@@ -272,6 +272,24 @@ async fn a_gateway_phone_reports_by_sms(backend: Backend) {
     let (_, again) = deliver(&app, &token, NUMBER, "m2", "А Д").await;
     assert_eq!(replies(&again)[0].1, r[0].1);
     assert_eq!(events(&app, &coord).await.len(), 1, "stored once");
+    // Resent by a gateway that stamps it anew: the same id and content.
+    let res = app
+        .http
+        .post(app.url(&format!("/sms/smssync/{token}")))
+        .form(&[
+            ("from", NUMBER),
+            ("message", "А Д"),
+            ("message_id", "m2"),
+            ("secret", token.as_str()),
+            ("sent_timestamp", "1773550999000"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(replies(&v)[0].1, r[0].1, "{v}");
+    assert_eq!(events(&app, &coord).await.len(), 1, "stored once");
 
     // A headcount with slips: Cyrillic letters, O for 0, doubled spaces.
     let (_, v) = deliver(&app, &token, NUMBER_AGAIN, "m3", "Н  101 12О  450").await;
