@@ -794,6 +794,12 @@ pub trait Store: Send + Sync + 'static {
     async fn sms_gateway(&self, token_hash: &str) -> Result<Option<RowId>>;
     /// Revoke every gateway of the group; answers how many.
     async fn revoke_sms_gateways(&self, group_id: RowId, at: Timestamp) -> Result<u64>;
+    /// The number observers text (the gateway phone's SIM) of every
+    /// gateway of the group not revoked; `None` forgets it. Answers how
+    /// many gateways it was set on.
+    async fn set_sms_gateway_phone(&self, group_id: RowId, phone: Option<&str>) -> Result<u64>;
+    /// The number of the group's newest gateway not revoked that has one.
+    async fn sms_gateway_phone(&self, group_id: RowId) -> Result<Option<String>>;
     /// Link a number (by its keyed hash) to an observer of the group; a
     /// number linked before moves to this observer.
     async fn link_sms_number(

@@ -2589,6 +2589,31 @@ macro_rules! sql_store {
                     .transpose()
                 }
 
+                async fn set_sms_gateway_phone(&self, group_id: RowId, phone: Option<&str>) -> Result<u64> {
+                    let done = ::sqlx::query(
+                        "UPDATE sms_gateways SET phone = $1 WHERE group_id = $2 AND revoked_at IS NULL",
+                    )
+                    .bind(phone)
+                    .bind(group_id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                    Ok(done.rows_affected())
+                }
+
+                async fn sms_gateway_phone(&self, group_id: RowId) -> Result<Option<String>> {
+                    ::sqlx::query(
+                        "SELECT phone FROM sms_gateways WHERE group_id = $1 AND revoked_at IS NULL \
+                         AND phone IS NOT NULL ORDER BY id DESC LIMIT 1",
+                    )
+                    .bind(group_id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .map(|r| get(&r, "phone"))
+                    .transpose()
+                }
+
                 async fn revoke_sms_gateways(&self, group_id: RowId, at: Timestamp) -> Result<u64> {
                     let done = ::sqlx::query(
                         "UPDATE sms_gateways SET revoked_at = $1 WHERE group_id = $2 AND revoked_at IS NULL",

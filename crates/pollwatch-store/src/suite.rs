@@ -2217,9 +2217,35 @@ pub async fn sms_is_kept_once_and_stays_with_its_group(store: Arc<dyn Store>) {
             .unwrap()
             .is_empty()
     );
+    // The number observers text: the group's own, set on its gateways.
+    assert_eq!(store.sms_gateway_phone(a).await.unwrap(), None);
+    assert_eq!(
+        store
+            .set_sms_gateway_phone(a, Some("+77010000000"))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store.sms_gateway_phone(a).await.unwrap().as_deref(),
+        Some("+77010000000")
+    );
+    assert_eq!(store.sms_gateway_phone(b).await.unwrap(), None);
+    assert_eq!(store.set_sms_gateway_phone(b, Some("+1")).await.unwrap(), 0);
+    assert_eq!(store.set_sms_gateway_phone(a, None).await.unwrap(), 1);
+    assert_eq!(store.sms_gateway_phone(a).await.unwrap(), None);
+    store
+        .set_sms_gateway_phone(a, Some("+77010000000"))
+        .await
+        .unwrap();
     // Revoking: the number is unlinked, the gateway stops.
     assert_eq!(store.unlink_sms_numbers(a, f.observer_a).await.unwrap(), 1);
     assert_eq!(store.sms_observer(a, "h1").await.unwrap(), None);
     assert_eq!(store.revoke_sms_gateways(a, T0).await.unwrap(), 1);
     assert_eq!(store.sms_gateway("tok-a").await.unwrap(), None);
+    assert_eq!(
+        store.sms_gateway_phone(a).await.unwrap(),
+        None,
+        "a revoked gateway's number is not offered"
+    );
 }
