@@ -147,6 +147,9 @@ struct MeView {
     group: Option<String>,
     code_name: Option<String>,
     csrf_token: String,
+    /// Observers: the group's gateway phone, for coded SMS when mobile
+    /// data is cut.
+    sms_to: Option<String>,
 }
 
 async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<MeView>, ApiError> {
@@ -166,7 +169,12 @@ async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<MeView
         Principal::Staff { .. } => None,
     };
     let code_name = observer.as_ref().map(|o| o.code_name.to_string());
+    let sms_to = match &observer {
+        Some(o) => state.store.sms_gateway_phone(o.group_id).await?,
+        None => None,
+    };
     Ok(Json(MeView {
+        sms_to,
         role: caller.principal().role().as_str(),
         language: observer.as_ref().map(|o| o.language.as_str()),
         group,

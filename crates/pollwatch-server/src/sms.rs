@@ -844,6 +844,7 @@ pub fn page_routes() -> Router<AppState> {
         .route("/sms", get(setup_page))
         .route("/sms/gateway", post(new_gateway))
         .route("/sms/gateway/revoke", post(revoke_gateways))
+        .route("/sms/phone", post(set_phone))
         .route("/sms/card", get(card))
         .route("/observers/{code_name}/sms", get(log_page))
 }
@@ -857,6 +858,41 @@ struct SetupPage {
     url: Option<String>,
     token: Option<String>,
     revoked: Option<u64>,
+    /// The number observers text, if the group gave its gateways one.
+    phone: Option<String>,
+    /// The number was just saved (or forgotten).
+    phone_saved: bool,
+}
+
+/// The number observers text, as a coordinator typed it: `+` and digits
+/// (spaces, dashes and brackets dropped); empty forgets it.
+pub fn gateway_phone(typed: &str) -> Result<Option<String>, ApiError> {
+    let typed = typed.trim();
+    if typed.is_empty() {
+        return Ok(None);
+    }
+    let bad = || {
+        ApiError::invalid(
+            "phone",
+            "the gateway phone's number: digits, optionally + first (e.g. +7 701 000 00 00)",
+        )
+    };
+    let (plus, rest) = match typed.strip_prefix('+') {
+        Some(r) => ("+", r),
+        None => ("", typed),
+    };
+    if !rest
+        .chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '(' | ')'))
+    {
+        return Err(bad());
+    }
+    let digits: String = rest.chars().filter(char::is_ascii_digit).collect();
+    // E.164 has at most 15 digits; a short code has at least 3.
+    if !(3..=15).contains(&digits.len()) {
+        return Err(bad());
+    }
+    Ok(Some(format!("{plus}{digits}")))
 }
 
 fn coordinator(caller: Option<Caller>) -> Result<Result<Caller, Response>, PageError> {
@@ -870,7 +906,7 @@ fn coordinator(caller: Option<Caller>) -> Result<Result<Caller, Response>, PageE
 }
 
 async fn setup_page(
-    State(_state): State<AppState>,
+    State(state): State<AppState>,
     chosen: Chosen,
     MaybeCaller(caller): MaybeCaller,
 ) -> Result<Response, PageError> {
@@ -878,12 +914,60 @@ async fn setup_page(
         Ok(c) => c,
         Err(r) => return Ok(r),
     };
+    let phone = phone_of(&state, &caller).await?;
     Ok(render(&SetupPage {
         nav: Nav::of(&caller, &chosen),
         tr: chosen.tr,
         url: None,
         token: None,
         revoked: None,
+        phone,
+        phone_saved: false,
+    }))
+}
+
+async fn phone_of(state: &AppState, caller: &Caller) -> Result<Option<String>, ApiError> {
+    Ok(state.store.sms_gateway_phone(caller.group_id()?).await?)
+}
+
+#[derive(Deserialize)]
+struct PhoneForm {
+    csrf_token: String,
+    #[serde(default)]
+    phone: String,
+}
+
+/// `POST /sms/phone`: the number observers text, set on the group's
+/// gateways (the app offers it when the alarm cannot leave, the card
+/// prints it).
+async fn set_phone(
+    State(state): State<AppState>,
+    caller: Caller,
+    chosen: Chosen,
+    page::Form(form): page::Form<PhoneForm>,
+) -> Result<Response, PageError> {
+    caller.check_csrf(Some(&form.csrf_token))?;
+    caller.require(Permission::Coordinate)?;
+    let phone = gateway_phone(&form.phone)?;
+    let set = state
+        .store
+        .set_sms_gateway_phone(caller.group_id()?, phone.as_deref())
+        .await
+        .map_err(ApiError::from)?;
+    if set == 0 {
+        return Err(ApiError::Conflict(
+            "no gateway yet: make one first, then give its number".into(),
+        )
+        .into());
+    }
+    Ok(render(&SetupPage {
+        nav: Nav::of(&caller, &chosen),
+        tr: chosen.tr,
+        url: None,
+        token: None,
+        revoked: None,
+        phone,
+        phone_saved: true,
     }))
 }
 
@@ -919,12 +1003,24 @@ async fn new_gateway(
     } else {
         "http"
     };
+    // The group's number goes on to the new gateway (the same phone,
+    // set up again); after a revocation there is none to carry.
+    let phone = phone_of(&state, &caller).await?;
+    if let Some(p) = &phone {
+        state
+            .store
+            .set_sms_gateway_phone(group, Some(p))
+            .await
+            .map_err(ApiError::from)?;
+    }
     let mut page = render(&SetupPage {
         nav: Nav::of(&caller, &chosen),
         tr: chosen.tr,
         url: Some(format!("{scheme}://{host}/sms/smssync/{token}")),
         token: Some(token),
         revoked: None,
+        phone,
+        phone_saved: false,
     });
     page.headers_mut().insert(
         axum::http::header::CACHE_CONTROL,
@@ -952,18 +1048,33 @@ async fn revoke_gateways(
         url: None,
         token: None,
         revoked: Some(n),
+        phone: None,
+        phone_saved: false,
     }))
 }
 
 /// The printable card of the SMS format, in the page's language.
-async fn card(State(state): State<AppState>, chosen: Chosen) -> Response {
+async fn card(
+    State(state): State<AppState>,
+    chosen: Chosen,
+    MaybeCaller(caller): MaybeCaller,
+) -> Response {
     let lang = match chosen.tr.lang.code() {
         "en" => pollwatch_domain::Language::En,
         "kk" => pollwatch_domain::Language::Kk,
         _ => pollwatch_domain::Language::Ru,
     };
-    let mut page =
-        axum::response::Html(pollwatch_sms::card_html(&state.forms, lang)).into_response();
+    // Anyone may print the format; the number is only for the group's own.
+    let to = match caller.as_ref().and_then(|c| c.principal().group_id()) {
+        Some(group) => state.store.sms_gateway_phone(group).await.ok().flatten(),
+        None => None,
+    };
+    let mut page = axum::response::Html(pollwatch_sms::card_html_to(
+        &state.forms,
+        lang,
+        to.as_deref(),
+    ))
+    .into_response();
     // The card is one file to print or hand round, its style inside it: no
     // script and nothing from elsewhere may run or load.
     page.headers_mut().insert(

@@ -37,6 +37,12 @@ fn esc(s: &str) -> String {
 
 /// The card for these forms, in one language.
 pub fn card_html(forms: &FormSet, lang: Language) -> String {
+    card_html_to(forms, lang, None)
+}
+
+/// The card, with the number to text (the group's gateway phone) printed
+/// at its top when the group gave one.
+pub fn card_html_to(forms: &FormSet, lang: Language, to: Option<&str>) -> String {
     let t = |en, ru, kk| tr(lang, en, ru, kk);
     let slots = figure_slots(forms);
     let n = slots.len();
@@ -145,6 +151,17 @@ pub fn card_html(forms: &FormSet, lang: Language) -> String {
             "Бір әріп, содан кейін бос орынмен бөлінген сандар. Учаске нөмірін жазбауға болады (сіздің учаскеңіз алынады); жазсаңыз — ол бірінші. Жауапта не түсінілгені қайталанады: сандарды тексеріңіз.",
         ))
     ));
+    if let Some(to) = to {
+        html.push_str(&format!(
+            "<p class=\"to\">{} <code>{}</code></p>\n",
+            esc(t(
+                "Text to:",
+                "Отправлять на номер:",
+                "Мына нөмірге жіберіңіз:"
+            )),
+            esc(to)
+        ));
+    }
     html.push_str(&format!(
         "<table>\n<tr><th>{}</th><th>{}</th><th>{}</th></tr>\n",
         esc(t("Letter", "Буква", "Әріп")),

@@ -32,7 +32,7 @@ mod parse;
 mod reply;
 mod report;
 
-pub use card::card_html;
+pub use card::{card_html, card_html_to};
 pub use parse::{Kind, MAX_CHARS, MAX_NOTE_CHARS, Parsed, Problem, Refusal, Repair, parse};
 pub use reply::{
     MAX_REPLY_CHARS, confirmation, example, help_text, join_refused_text, joined_text,

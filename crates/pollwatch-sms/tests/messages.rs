@@ -523,6 +523,13 @@ fn the_card_lists_every_command_and_the_forms_in_force() {
         };
         assert!(html.contains(note), "{lang:?}: no {note:?}");
     }
+    // The group's number at the top, when it gave one.
+    let to = pollwatch_sms::card_html_to(&f, Language::Ru, Some("+7 <701>"));
+    assert!(
+        to.contains("Отправлять на номер: <code>+7 &lt;701&gt;</code>"),
+        "{to}"
+    );
+    assert!(!pollwatch_sms::card_html(&f, Language::Ru).contains("Отправлять на номер"));
     let mut own = f.clone();
     own.protocol.statuses[0].text.en = "<b>posted</b>".into();
     assert!(pollwatch_sms::card_html(&own, Language::En).contains("&lt;b&gt;posted"));

@@ -3,4 +3,5 @@
 -- offers it when the alarm cannot leave over mobile data, and the card
 -- prints it.
 ALTER TABLE sms_gateways ADD COLUMN phone TEXT;
-CREATE INDEX sms_gateways_group ON sms_gateways (group_id, id);
+-- A group's gateways not revoked (few, whatever its history).
+CREATE INDEX sms_gateways_group ON sms_gateways (group_id, revoked_at, id);

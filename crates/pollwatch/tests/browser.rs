@@ -2196,3 +2196,90 @@ async fn a_detention_by_sms_reaches_the_open_situation_room() {
     desk.screenshot(&coordinator_shots(), "10-sms-detention-in-the-room-1280")
         .await;
 }
+
+/// Mobile data is cut and the alarm waits in the outbox: the app offers
+/// the group's gateway phone by SMS, the coded message typed for the
+/// observer, and takes the offer back once the alarm has left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_the_alarm_offers_the_gateway_by_sms() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let Some(app) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    let net = Network::start(app.addr).await;
+    let shots = screenshots_dir();
+    observer_at_101(&app).await;
+    // The coordinator makes a gateway and gives its SIM's number.
+    let coordinator = app.staff_token("coord-alpha").await;
+    let post = |path: &'static str, form: Vec<(&'static str, &'static str)>| {
+        app.http
+            .post(app.url(path))
+            .bearer_auth(&coordinator)
+            .form(&form)
+            .send()
+    };
+    let res = post(
+        "/sms/phone",
+        vec![("csrf_token", ""), ("phone", "+7 701 000 00 00")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 409, "no gateway yet");
+    let res = post("/sms/gateway", vec![("csrf_token", "")])
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let res = post("/sms/phone", vec![("csrf_token", ""), ("phone", "call me")])
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("phone"));
+    let res = post(
+        "/sms/phone",
+        vec![("csrf_token", ""), ("phone", "+7 (701) 000-00-00")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("+77010000000"));
+
+    browser.enrol(&app, &net).await;
+    browser.find("#alarm").await;
+    net.set_offline(true);
+    browser.click("#alarm").await;
+    browser.wait_pending(1).await;
+    browser
+        .wait_for(
+            "the SMS offer",
+            "const s = document.querySelector('#alarm-sms'); return !!s && !s.hidden;",
+        )
+        .await;
+    let links = browser
+        .run("return [...document.querySelectorAll('#alarm-sms a')].map((a) => a.getAttribute('href'));")
+        .await;
+    assert_eq!(
+        links,
+        json!([
+            "sms:+77010000000?body=A%20101%20R",
+            "sms:+77010000000?body=A%20101%20D"
+        ])
+    );
+    browser.screenshot(&shots, "16-alarm-by-sms").await;
+    // What the link types is what the gateway reads.
+    let forms = pollwatch_domain::forms::defaults();
+    for text in ["A 101 R", "A 101 D"] {
+        assert!(pollwatch_sms::parse(text, &forms).is_ok(), "{text}");
+    }
+
+    // Back online, the alarm leaves and the offer goes.
+    net.set_offline(false);
+    browser.wait_pending(0).await;
+    browser
+        .wait_for(
+            "the offer taken back",
+            "await alarmState(); return document.querySelector('#alarm-sms').hidden;",
+        )
+        .await;
+}

@@ -697,10 +697,19 @@ async fn walk(app: &TestApp, result: i64) {
     .await
     .unwrap();
     assert_eq!(res.status(), 303);
+    let res = form(
+        "/sms/phone",
+        &[("csrf_token", ""), ("phone", "+77010000000")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 200);
     for (token, path) in [
         (None, format!("{sync}?task=send")),
         (Some(&coordinator), "/sms".to_owned()),
+        (Some(&coordinator), "/sms/card".to_owned()),
         (Some(&coordinator), "/observers/Obs-alpha/sms".to_owned()),
+        (Some(&observer), "/api/v1/me".to_owned()),
     ] {
         let mut req = app.http.get(app.url(&path));
         if let Some(t) = token {

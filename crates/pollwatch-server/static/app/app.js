@@ -178,6 +178,22 @@ async function alarmState() {
   if (!el || !S.alertId) return;
   const waiting = (await outboxAll().catch(() => [])).some((i) => i.id === S.alertId);
   el.textContent = tr(waiting ? 'alert_queued' : 'alert_sent');
+  const sms = document.getElementById('alarm-sms');
+  if (sms) sms.hidden = !waiting;
+}
+
+// An alarm the outbox still holds may wait hours for mobile data. The
+// group's gateway phone takes it by SMS instead: the phone's own SMS app
+// opens with the coded message typed (the card's format: A, the station,
+// R removed or D detained), and the observer only presses send.
+function smsAlarm() {
+  const to = S.me && S.me.sms_to;
+  if (!to) return '';
+  const at = S.station ? S.station + ' ' : '';
+  const link = (letter, label) => h('a', { class: 'sms', href: 'sms:' + to + '?body=' + encodeURIComponent('A ' + at + letter) }, label);
+  return h('section', { id: 'alarm-sms', hidden: true },
+    h('p', {}, tr('sms_no_data')),
+    h('nav', { class: 'menu' }, link('R', tr('sms_removed')), link('D', tr('sms_detained'))));
 }
 const csrf = () => (S.me && S.me.csrf_token) || store.get('me', {}).csrf_token || '';
 
@@ -1012,6 +1028,7 @@ async function alarm() {
     h('nav', { class: 'menu' },
       h('a', { href: '#incident/OBS-REMOVED' }, tr('i_was_removed')),
       h('a', { href: '#incident/OBS-DETAINED' }, tr('i_was_detained'))),
+    smsAlarm(),
   );
   alarmState();
 }
