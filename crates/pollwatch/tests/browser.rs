@@ -2282,4 +2282,69 @@ async fn offline_the_alarm_offers_the_gateway_by_sms() {
             "await alarmState(); return document.querySelector('#alarm-sms').hidden;",
         )
         .await;
+
+    // Offline again: a count and a protocol that wait (here past the
+    // minute at once) are offered on the home page, typed in the card's
+    // format, and the gateway reads back exactly what the app queued.
+    net.set_offline(true);
+    let queued = browser
+        .run(
+            "const t = S.forms.protocol; const f = { candidates: {} }; let n = 300;
+             for (const l of t.lines) f[l.id] = n++;
+             for (const c of t.candidates) f.candidates[c.id] = n++;
+             if (t.against_all) f.A = n++;
+             await sendReport('headcount', { counted: 120, announced: null });
+             await sendReport('protocol', { status: 'copy_given', figures: f, photos: [] });
+             S.smsAfterMs = 0; location.hash = '#home'; home();
+             return { status: 'copy_given', figures: f };",
+        )
+        .await;
+    browser.wait_pending(2).await;
+    browser
+        .wait_for(
+            "the waiting reports offered by SMS",
+            "return document.querySelectorAll('#outbox-sms a').length === 2;",
+        )
+        .await;
+    let offered = browser
+        .run("return [...document.querySelectorAll('#outbox-sms a')].map((a) => [a.dataset.kind, a.getAttribute('href').split('?body=')[0], decodeURIComponent(a.getAttribute('href').split('?body=')[1])]);")
+        .await;
+    browser.screenshot(&shots, "17-waiting-by-sms").await;
+    let offered = offered.as_array().unwrap();
+    assert_eq!(offered.len(), 2, "{offered:?}");
+    for o in offered {
+        assert_eq!(o[1], "sms:+77010000000");
+        let text = o[2].as_str().unwrap();
+        let parsed = pollwatch_sms::parse(text, &forms)
+            .unwrap_or_else(|r| panic!("{text:?} is refused: {r}"));
+        assert!(parsed.repairs.is_empty(), "{text:?} needed repairs");
+        let pollwatch_sms::Command::Report { station, report } = parsed.command else {
+            panic!("{text:?} is no report");
+        };
+        assert_eq!(station.as_deref(), Some("101"), "{text:?}");
+        let (kind, payload) = report.event(&forms);
+        match o[0].as_str().unwrap() {
+            "headcount" => {
+                assert_eq!(text, "H 101 120 -");
+                assert_eq!(kind, EventKind::Headcount);
+                assert_eq!(payload, json!({"counted": 120, "announced": null}));
+            }
+            _ => {
+                assert_eq!(kind, EventKind::Protocol);
+                assert_eq!(payload["status"], queued["status"], "{text:?}");
+                assert_eq!(payload["figures"], queued["figures"], "{text:?}");
+            }
+        }
+    }
+    net.set_offline(false);
+    browser.wait_pending(0).await;
+    browser
+        .run("location.hash = '#'; home(); return true;")
+        .await;
+    browser
+        .wait_for(
+            "nothing left to offer",
+            "await new Promise((r) => setTimeout(r, 200)); return !document.querySelector('#outbox-sms');",
+        )
+        .await;
 }

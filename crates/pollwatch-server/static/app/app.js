@@ -352,8 +352,59 @@ const view = () => $('#view');
 function show(...kids) { const v = view(); v.replaceChildren(...kids); v.focus(); window.scrollTo(0, 0); }
 function toast(msg) { const p = h('p', { class: 'toast', role: 'status' }, msg); view().prepend(p); setTimeout(() => p.remove(), 4000); }
 
+// A count or a protocol that has waited this long for mobile data is
+// offered by SMS too (a shorter wait is the ordinary retry).
+S.smsAfterMs = 60 * 1000;
+
+// A report in the card's format, as the gateway reads it: H, the station,
+// counted and announced (- when not yet); P, the station, the status's
+// number in the template and every figure in the form's order (lines,
+// candidates, against all) or none. Null for what SMS cannot carry, such
+// as a protocol with some figures missing.
+function smsText(body) {
+  const p = body.payload || {};
+  const at = body.station ? ' ' + body.station : '';
+  if (body.kind === 'headcount' && p.counted != null) return 'H' + at + ' ' + p.counted + ' ' + (p.announced == null ? '-' : p.announced);
+  if (body.kind !== 'protocol' || !S.forms.protocol) return null;
+  const t = S.forms.protocol;
+  const n = t.statuses.findIndex((x) => x.id === p.status) + 1;
+  if (!n) return null;
+  const words = ['P' + at, String(n)];
+  const f = p.figures;
+  if (f) {
+    const all = [...t.lines.map((l) => f[l.id]), ...t.candidates.map((c) => (f.candidates || {})[c.id])];
+    if (t.against_all) all.push(f.A);
+    if (all.some((x) => x == null)) return null;
+    words.push(...all.map(String));
+  }
+  return words.join(' ');
+}
+
+// Counts and protocols that wait in the outbox, offered by SMS to the
+// group's gateway phone: the newest of each kind per station.
+async function smsOutbox() {
+  const to = S.me && S.me.sms_to;
+  if (!to) return;
+  const items = (await outboxAll().catch(() => [])).filter((i) => i.type === 'event' && ['headcount', 'protocol'].includes(i.body.kind)
+    && Date.now() - Date.parse(i.body.observed_at) >= S.smsAfterMs);
+  const newest = new Map();
+  for (const i of items) newest.set(i.body.kind + '/' + i.body.station, i);
+  const links = [...newest.values()].map((i) => [i, smsText(i.body)]).filter(([, text]) => text)
+    .map(([i, text]) => h('a', { class: 'sms', href: 'sms:' + to + '?body=' + encodeURIComponent(text), 'data-kind': i.body.kind },
+      tr('sms_' + i.body.kind).replace('{station}', i.body.station || '')));
+  const old = document.getElementById('outbox-sms');
+  if (old) old.remove();
+  // Only on the home page it was asked for (the observer may have moved on).
+  if (!links.length || !['', 'home'].includes(location.hash.slice(1).split('/')[0])) return;
+  // Under the station's name, before the menu: it is what matters now.
+  const section = h('section', { id: 'outbox-sms' }, h('p', {}, tr('sms_waiting')), h('nav', { class: 'menu' }, links));
+  const title = view().querySelector('h1');
+  if (title) title.after(section); else view().prepend(section);
+}
+
 function home() {
   if (!S.station) return chooseStation();
+  smsOutbox();
   show(
     h('h1', {}, tr('station') + ' ' + S.station),
     h('nav', { class: 'menu' },
