@@ -416,7 +416,13 @@ fn spec_cosignature_example_has_the_layout_we_write() {
     // tlog-cosignature's key ID: SHA-256(name || "\n" || 0x04 || key)[:4],
     // so the same key as a log key has another ID.
     let public: [u8; 32] = BASE64
-        .decode(key.verifier().to_string().rsplit('+').next().expect("key"))
+        .decode(
+            key.verifier()
+                .to_string()
+                .splitn(3, '+')
+                .nth(2)
+                .expect("key"),
+        )
         .expect("base64")[1..]
         .try_into()
         .expect("32 bytes");
