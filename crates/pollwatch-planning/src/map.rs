@@ -143,7 +143,6 @@ pub fn svg(stations: &[Station], coverage: &[Coverage], options: &MapOptions) ->
     let frame = Frame::around(drawn.iter().map(|d| d.1)).unwrap_or_default();
     let fitted = frame.fit(WIDTH, PAD, 300.0, 1400.0);
     let map_h = fitted.height();
-    let project = |at: (f64, f64)| fitted.place(at);
     let grid = drawn.len() > options.max_dots;
     let legend_rows = if grid { 2.0 } else { 3.0 };
     let height = map_h + LEGEND_ROW * legend_rows + PAD;
@@ -170,7 +169,7 @@ pub fn svg(stations: &[Station], coverage: &[Coverage], options: &MapOptions) ->
         let down = ((map_h - 2.0 * PAD) / cell).ceil().max(1.0) as usize;
         let mut counts = vec![(0u32, 0u32); across * down];
         for &(j, at) in &drawn {
-            let (x, y) = project(at);
+            let (x, y) = fitted.place(at);
             let cx = (((x - PAD) / cell).floor().max(0.0) as usize).min(across - 1);
             let cy = (((y - PAD) / cell).floor().max(0.0) as usize).min(down - 1);
             let c = &mut counts[cy * across + cx];
@@ -216,7 +215,7 @@ pub fn svg(stations: &[Station], coverage: &[Coverage], options: &MapOptions) ->
     } else {
         let r = if drawn.len() > 1_500 { 3.0 } else { 5.0 };
         for &(j, at) in &drawn {
-            let (x, y) = project(at);
+            let (x, y) = fitted.place(at);
             let c = cov(j);
             let _ = write!(
                 svg,

@@ -276,11 +276,7 @@ impl Limits {
 
     /// Charge an enrolment attempt; answers the key to refund on success.
     pub fn enrol_attempt(&self, client: Option<IpAddr>) -> Result<u64, Throttled> {
-        let key = self.enrol_address.key(address_key(client));
-        self.enrol_address
-            .take(key, Instant::now())
-            .map_err(|wait| Throttled::new(wait, Door::Enrol))?;
-        Ok(key)
+        charge_address(&self.enrol_address, client, Door::Enrol)
     }
 
     pub fn enrol_refund(&self, key: u64) {
@@ -290,11 +286,7 @@ impl Limits {
     /// Charge a request to the SMS gateway's URL; answers the key to
     /// refund once its token proves right.
     pub fn gateway_attempt(&self, client: Option<IpAddr>) -> Result<u64, Throttled> {
-        let key = self.gateway_address.key(address_key(client));
-        self.gateway_address
-            .take(key, Instant::now())
-            .map_err(|wait| Throttled::new(wait, Door::Gateway))?;
-        Ok(key)
+        charge_address(&self.gateway_address, client, Door::Gateway)
     }
 
     pub fn gateway_refund(&self, key: u64) {
@@ -305,6 +297,16 @@ impl Limits {
     pub fn login_buckets(&self) -> usize {
         self.login_address.len() + self.login_account_address.len() + self.login_account.len()
     }
+}
+
+/// Take one token of a per-address limit for `client`; answers the key to
+/// refund it by.
+fn charge_address(limit: &Limiter, client: Option<IpAddr>, door: Door) -> Result<u64, Throttled> {
+    let key = limit.key(address_key(client));
+    limit
+        .take(key, Instant::now())
+        .map_err(|wait| Throttled::new(wait, door))?;
+    Ok(key)
 }
 
 /// The part of an address that identifies one client: IPv4 whole, IPv6 by

@@ -864,6 +864,22 @@ struct SetupPage {
     phone_saved: bool,
 }
 
+impl SetupPage {
+    /// The page as it stands, with the group's number; what a form just
+    /// did is set on top.
+    fn new(caller: &Caller, chosen: &Chosen, phone: Option<String>) -> Self {
+        Self {
+            nav: Nav::of(caller, chosen),
+            tr: chosen.tr,
+            url: None,
+            token: None,
+            revoked: None,
+            phone,
+            phone_saved: false,
+        }
+    }
+}
+
 /// The number observers text, as a coordinator typed it: `+` and digits
 /// (spaces, dashes and brackets dropped); empty forgets it.
 pub fn gateway_phone(typed: &str) -> Result<Option<String>, ApiError> {
@@ -915,15 +931,7 @@ async fn setup_page(
         Err(r) => return Ok(r),
     };
     let phone = phone_of(&state, &caller).await?;
-    Ok(render(&SetupPage {
-        nav: Nav::of(&caller, &chosen),
-        tr: chosen.tr,
-        url: None,
-        token: None,
-        revoked: None,
-        phone,
-        phone_saved: false,
-    }))
+    Ok(render(&SetupPage::new(&caller, &chosen, phone)))
 }
 
 async fn phone_of(state: &AppState, caller: &Caller) -> Result<Option<String>, ApiError> {
@@ -961,13 +969,8 @@ async fn set_phone(
         .into());
     }
     Ok(render(&SetupPage {
-        nav: Nav::of(&caller, &chosen),
-        tr: chosen.tr,
-        url: None,
-        token: None,
-        revoked: None,
-        phone,
         phone_saved: true,
+        ..SetupPage::new(&caller, &chosen, phone)
     }))
 }
 
@@ -1014,13 +1017,9 @@ async fn new_gateway(
             .map_err(ApiError::from)?;
     }
     let mut page = render(&SetupPage {
-        nav: Nav::of(&caller, &chosen),
-        tr: chosen.tr,
-        url: Some(format!("{scheme}://{host}/sms/smssync/{token}")),
+        url: Some(format!("{scheme}://{host}{GATEWAY_PREFIX}{token}")),
         token: Some(token),
-        revoked: None,
-        phone,
-        phone_saved: false,
+        ..SetupPage::new(&caller, &chosen, phone)
     });
     page.headers_mut().insert(
         axum::http::header::CACHE_CONTROL,
@@ -1042,14 +1041,10 @@ async fn revoke_gateways(
         .revoke_sms_gateways(caller.group_id()?, now())
         .await
         .map_err(ApiError::from)?;
+    // Revoked gateways offer no number any more.
     Ok(render(&SetupPage {
-        nav: Nav::of(&caller, &chosen),
-        tr: chosen.tr,
-        url: None,
-        token: None,
         revoked: Some(n),
-        phone: None,
-        phone_saved: false,
+        ..SetupPage::new(&caller, &chosen, None)
     }))
 }
 

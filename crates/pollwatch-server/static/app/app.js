@@ -182,15 +182,18 @@ async function alarmState() {
   if (sms) sms.hidden = !waiting;
 }
 
+// A link that opens the phone's SMS app with `text` typed, to the group's
+// gateway phone (RFC 5724).
+const smsHref = (text) => 'sms:' + S.me.sms_to + '?body=' + encodeURIComponent(text);
+
 // An alarm the outbox still holds may wait hours for mobile data. The
 // group's gateway phone takes it by SMS instead: the phone's own SMS app
 // opens with the coded message typed (the card's format: A, the station,
 // R removed or D detained), and the observer only presses send.
 function smsAlarm() {
-  const to = S.me && S.me.sms_to;
-  if (!to) return '';
+  if (!(S.me && S.me.sms_to)) return '';
   const at = S.station ? S.station + ' ' : '';
-  const link = (letter, label) => h('a', { class: 'sms', href: 'sms:' + to + '?body=' + encodeURIComponent('A ' + at + letter) }, label);
+  const link = (letter, label) => h('a', { class: 'sms', href: smsHref('A ' + at + letter) }, label);
   return h('section', { id: 'alarm-sms', hidden: true },
     h('p', {}, tr('sms_no_data')),
     h('nav', { class: 'menu' }, link('R', tr('sms_removed')), link('D', tr('sms_detained'))));
@@ -383,14 +386,13 @@ function smsText(body) {
 // Counts and protocols that wait in the outbox, offered by SMS to the
 // group's gateway phone: the newest of each kind per station.
 async function smsOutbox() {
-  const to = S.me && S.me.sms_to;
-  if (!to) return;
+  if (!(S.me && S.me.sms_to)) return;
   const items = (await outboxAll().catch(() => [])).filter((i) => i.type === 'event' && ['headcount', 'protocol'].includes(i.body.kind)
     && Date.now() - Date.parse(i.body.observed_at) >= S.smsAfterMs);
   const newest = new Map();
   for (const i of items) newest.set(i.body.kind + '/' + i.body.station, i);
   const links = [...newest.values()].map((i) => [i, smsText(i.body)]).filter(([, text]) => text)
-    .map(([i, text]) => h('a', { class: 'sms', href: 'sms:' + to + '?body=' + encodeURIComponent(text), 'data-kind': i.body.kind },
+    .map(([i, text]) => h('a', { class: 'sms', href: smsHref(text), 'data-kind': i.body.kind },
       tr('sms_' + i.body.kind).replace('{station}', i.body.station || '')));
   const old = document.getElementById('outbox-sms');
   if (old) old.remove();
